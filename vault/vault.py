@@ -1,0 +1,715 @@
+"""`Vault(root)`: the only code that writes session files.
+
+Write path (docs/format.md, RELIABILITY.md §2):
+
+- create: render, write a synced temp file, hard-link it to a fresh name (never overwrite);
+- append: under the session's kernel lock, check the file is the version we know, cut a
+  torn tail, append the block with one `O_APPEND` write, fsync, and check the path still
+  names the inode we wrote to (an editor may have replaced it) before acknowledging;
+- rewrite (patch, delete of one message): under the lock, parse, then an atomic replace
+  that only happens if the file is still the version parsed (compare-and-swap);
+- delete: move to `.codearchitect/trash/`; writing to a trashed id is `SESSION_DELETED`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from . import files
+from .config import Settings
+from .conversation import (
+    TRUNCATE_BYTES,
+    Draft,
+    check_content,
+    check_role,
+    choose_topic,
+    extract_title,
+    cut_utf8,
+    normalise_conversation,
+    utf8_len,
+)
+from .errors import (
+    AmbiguousSession,
+    Conflict,
+    FilenameGenerationError,
+    FileWriteError,
+    InvalidInput,
+    MalformedSessionFile,
+    MessageNotFound,
+    SessionDeleted,
+    SessionNotFound,
+    SessionTooLarge,
+    VaultError,
+    VaultWarning,
+)
+from .files import FileChanged, FileState
+from .paths import (
+    VAULT_DIR,
+    check_session_id,
+    generated_session_id,
+    session_filename,
+    slugify,
+)
+from .session_file import (
+    KEY_FIELDS,
+    STATUSES,
+    Message,
+    ParsedSession,
+    SessionFile,
+    check_timestamp,
+    dumps,
+    end_marker,
+    format_ts,
+    parse,
+    read_frontmatter,
+    render_frontmatter,
+    render_head,
+    render_message,
+    title_line,
+    utc_now,
+)
+from .ulid import new_message_id
+
+__all__ = ("Appended", "Stored", "Vault")
+
+log = logging.getLogger("codearchitect.vault")
+
+GITIGNORE = """\
+# Written by codearchitect. Session files under sessions/ are the truth: commit them.
+# Everything below is derived or local and can be rebuilt.
+index/
+trash/
+locks/
+journal/
+*.log
+.~cam-*
+*.tmp
+"""
+_RETRIES = 3
+_HEAD_BYTES = 70 * 1024
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The result of storing a whole conversation."""
+
+    session: SessionFile
+    path: Path
+    warnings: tuple[VaultWarning, ...]
+    state: FileState
+
+
+@dataclass(frozen=True)
+class Appended:
+    """The result of appending one message.
+
+    `appended` is False when a message with this id was already in the session (an
+    idempotent re-import); `created_session` is True when this call created the file.
+    """
+
+    message: Message
+    session_id: str
+    path: Path
+    created_session: bool
+    appended: bool
+    state: FileState
+    warnings: tuple[VaultWarning, ...] = ()
+
+
+@dataclass
+class _Known:
+    """What this process last saw of a session file, to append without re-reading it."""
+
+    state: FileState
+    session_id: str
+    ids: set[str]
+    last_id: str | None
+    torn_offset: int | None
+
+
+@dataclass
+class _Catalog:
+    """session id → file names, from reading each file's frontmatter once."""
+
+    by_name: dict[Path, tuple[FileState, str | None]] = field(default_factory=dict)
+
+    def ids(self) -> dict[str, list[Path]]:
+        out: dict[str, list[Path]] = {}
+        for path, (_, sid) in self.by_name.items():
+            if sid is not None:
+                out.setdefault(sid, []).append(path)
+        return out
+
+
+class Vault:
+    """A project's vault: `<root>/.codearchitect/`."""
+
+    def __init__(self, root: Path | str, settings: Settings | None = None) -> None:
+        self.root = Path(root).resolve()
+        self.settings = settings or Settings()
+        self.dir = self.root / VAULT_DIR
+        self.sessions_dir = self.dir / "sessions"
+        self.trash_dir = self.dir / "trash"
+        self.locks_dir = self.dir / "locks"
+        self.index_dir = self.dir / "index"
+        self._known: dict[Path, _Known] = {}
+        self._catalog = _Catalog()
+        self._trash = _Catalog()
+        self._ready = False
+
+    # ------------------------------------------------------------------ set-up
+
+    def init(self) -> None:
+        """Create the vault folders and its `.gitignore` (idempotent)."""
+        if self._ready:
+            return
+        for folder in (self.sessions_dir, self.trash_dir, self.locks_dir):
+            files.ensure_dir(folder, self.root)
+        gitignore = self.dir / ".gitignore"
+        if files.stat_file(gitignore) is None:
+            files.create_exclusive(self.dir, [".gitignore"], GITIGNORE.encode())
+        self._ready = True
+
+    # ------------------------------------------------------------------ reading
+
+    def session_paths(self) -> Iterator[Path]:
+        """Every session file under `sessions/`, in date-folder and name order."""
+        if not self.sessions_dir.is_dir():
+            return
+        for day in sorted(_listdir(self.sessions_dir)):
+            folder = self.sessions_dir / day
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            for name in sorted(_listdir(folder)):
+                if is_session_name(name):
+                    yield folder / name
+
+    def read(self, path: Path) -> tuple[ParsedSession, bytes, FileState]:
+        """Parse one session file; raises `MalformedSessionFile` or `SymlinkRefused`."""
+        data, state = files.read_bytes(path)
+        parsed = parse(data, path)
+        self._remember(path, parsed, state)
+        return parsed, data, state
+
+    def locate(self, session_id: str) -> Path:
+        """The file of a session id; `SessionNotFound`, `SessionDeleted` or `AmbiguousSession`."""
+        path = self._find(session_id)
+        if path is None:
+            if self._in_trash(session_id):
+                raise SessionDeleted(session_id)
+            raise SessionNotFound(session_id)
+        return path
+
+    def get(self, session_id: str) -> SessionFile:
+        check_session_id(session_id)
+        return self.read(self.locate(session_id))[0].session
+
+    def session_ids(self) -> dict[str, list[Path]]:
+        self._refresh_catalog()
+        return self._catalog.ids()
+
+    # ------------------------------------------------------------------ writing
+
+    def store_session(
+        self,
+        conversation: object,
+        topic: object = None,
+        format: str | None = None,
+        session_id: str | None = None,
+    ) -> Stored:
+        """Store a whole conversation (seed 003); with an existing `session_id`, append to it."""
+        drafts, truncated, warnings = normalise_conversation(conversation, format)
+        chosen = choose_topic(topic, drafts)
+        if chosen.warning is not None:
+            warnings.append(chosen.warning)
+        if session_id is not None:
+            check_session_id(session_id, "session_id")
+        self.init()
+        now = utc_now()
+        if session_id is not None:
+            with self.lock(session_id):
+                path = self._find(session_id)
+                if path is None and self._in_trash(session_id):
+                    raise SessionDeleted(session_id)
+                if path is not None:
+                    for draft in drafts:
+                        self._append_locked(session_id, self._message(draft, now))
+                    parsed, _, state = self.read(path)
+                    return Stored(parsed.session, path, tuple(warnings), state)
+        messages = tuple(self._message(d, now) for d in drafts)
+        session = SessionFile(
+            id=session_id or "",
+            created=format_ts(now),
+            title=chosen.title,
+            topic=chosen.slug,
+            truncated=truncated,
+            messages=messages,
+        )
+        path, session, state = self._create(session, now)
+        return Stored(session, path, tuple(warnings), state)
+
+    def create_session(
+        self,
+        session_id: str | None = None,
+        *,
+        title: str = "",
+        topic: str | None = None,
+        messages: tuple[Message, ...] = (),
+        created: datetime | None = None,
+        **fields: Any,
+    ) -> tuple[Path, SessionFile]:
+        """Create a session file; `fields` are further `SessionFile` fields (key fields, tags,
+        metadata, source…). An existing id is `InvalidInput`."""
+        self.init()
+        now = created or utc_now()
+        if session_id is not None:
+            check_session_id(session_id, "session_id")
+        slug = slugify(topic or title or session_id or "") or "untitled"
+        session = SessionFile(
+            id=session_id or "",
+            created=format_ts(now),
+            title=title,
+            topic=slug,
+            messages=messages,
+            **fields,
+        )
+        if session_id is None:
+            path, session, _ = self._create(session, now)
+            return path, session
+        with self.lock(session_id):
+            if self._find(session_id) is not None or self._in_trash(session_id):
+                raise InvalidInput(f"Session {session_id} already exists", field="session_id")
+            path, session, _ = self._create(session, now)
+        return path, session
+
+    def append_message(
+        self,
+        session_id: str | None,
+        role: str,
+        content: object,
+        metadata: dict[str, Any] | None = None,
+        *,
+        message_id: str | None = None,
+        created_at: str | None = None,
+        new_session: dict[str, Any] | None = None,
+    ) -> Appended:
+        """Append one message; a missing or unknown session id creates the session (seed 000).
+
+        Args:
+            session_id: the session; None creates a fresh session with a generated id.
+            message_id: a caller-derived id (importers); if the session already holds it,
+                nothing is written and `appended` is False.
+            created_at: the message time (ISO UTC); default now.
+            new_session: frontmatter fields used only if this call creates the session.
+        """
+        role = check_role(role)
+        text = check_content(content)
+        if created_at is not None:
+            check_timestamp(created_at, "created_at")
+        warnings: list[VaultWarning] = []
+        size = utf8_len(text)
+        meta = dict(metadata or {})
+        if size > self.settings.max_conversation_bytes:
+            raise InvalidInput(f"'content' is {size} bytes; the limit is 10MB", field="content")
+        if size > TRUNCATE_BYTES:
+            text = cut_utf8(text, TRUNCATE_BYTES)
+            meta["truncated"] = True
+            warnings.append(VaultWarning("TRUNCATED", "Message truncated to 1MB"))
+        now = utc_now()
+        message = Message(
+            id=message_id or new_message_id(),
+            role=role,
+            content=text,
+            created_at=created_at or format_ts(now),
+            metadata=meta,
+        )
+        render_message(message)  # validates id and content before any I/O
+        self.init()
+        if session_id is None:
+            drafts = [Draft(role, text, meta)]
+            chosen = choose_topic((new_session or {}).get("title"), drafts)
+            session = SessionFile(
+                id="",
+                created=format_ts(now),
+                title=chosen.title,
+                topic=chosen.slug,
+                messages=(message,),
+                **_session_fields(new_session, skip=("title",)),
+            )
+            path, session, state = self._create(session, now)
+            return Appended(message, session.id, path, True, True, state, tuple(warnings))
+        check_session_id(session_id)
+        with self.lock(session_id):
+            found = self._find(session_id)
+            if found is None:
+                if self._in_trash(session_id):
+                    raise SessionDeleted(session_id)
+                extra = dict(new_session or {})
+                title = str(extra.pop("title", "") or "") or extract_title(
+                    [Draft(role, text, meta)]
+                )
+                session = SessionFile(
+                    id=session_id,
+                    created=created_at or format_ts(now),
+                    title=title,
+                    topic=slugify(title or session_id) or "untitled",
+                    messages=(message,),
+                    **_session_fields(extra),
+                )
+                path, session, state = self._create(session, now)
+                return Appended(message, session_id, path, True, True, state, tuple(warnings))
+            result = self._append_locked(session_id, message)
+        return replace(result, warnings=tuple(warnings))
+
+    def patch(
+        self,
+        session_id: str,
+        *,
+        title: str | None = None,
+        status: str | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        **key_fields: str | None,
+    ) -> SessionFile:
+        """Change only the given frontmatter fields; metadata is merged key by key (a null
+        value removes that key); `updated` is set to now."""
+        check_session_id(session_id)
+        changes: dict[str, Any] = {}
+        if title is not None:
+            changes["title"] = check_content(title, "title")
+        if status is not None:
+            if status not in STATUSES:
+                raise InvalidInput(f"'status' must be one of {', '.join(STATUSES)}", field="status")
+            changes["status"] = status
+        if tags is not None:
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                raise InvalidInput("'tags' must be a list of strings", field="tags")
+            changes["tags"] = tuple(tags)
+        if metadata is not None and not isinstance(metadata, dict):
+            raise InvalidInput("'metadata' must be an object", field="metadata")
+        for key, value in key_fields.items():
+            if key not in KEY_FIELDS:
+                raise InvalidInput(f"Unknown session field '{key}'", field=key)
+            if value is not None:
+                changes[key] = check_content(value, key)
+
+        def edit(parsed: ParsedSession, data: bytes) -> bytes:
+            old = parsed.session
+            new = replace(old, updated=format_ts(utc_now()), **changes)
+            if metadata is not None:
+                merged = dict(old.metadata)
+                for key, value in metadata.items():
+                    if value is None:
+                        merged.pop(key, None)
+                    else:
+                        merged[key] = value
+                new = replace(new, metadata=merged)
+            body = data[parsed.body_offset : parsed.torn_offset]
+            old_title = title_line(old).encode("utf-8")
+            if old_title and body.startswith(old_title):
+                return render_head(new).encode("utf-8") + body[len(old_title) :]
+            if not old_title:
+                return render_head(new).encode("utf-8") + body
+            return render_frontmatter(new).encode("utf-8") + body
+
+        return self._rewrite(session_id, edit)
+
+    def delete_message(self, session_id: str, message_id: str) -> SessionFile:
+        """Remove one message block from its session file (an atomic rewrite)."""
+        check_session_id(session_id)
+
+        def edit(parsed: ParsedSession, data: bytes) -> bytes:
+            for i, message in enumerate(parsed.session.messages):
+                if message.id == message_id:
+                    return data[: parsed.message_starts[i]] + data[parsed.message_ends[i] :]
+            raise MessageNotFound(message_id)
+
+        return self._rewrite(session_id, edit)
+
+    def delete(self, session_id: str) -> bool:
+        """Move a session's file to the trash; False if there was no such session."""
+        check_session_id(session_id)
+        self.init()
+        with self.lock(session_id):
+            path = self._find(session_id)
+            if path is None:
+                return False
+            stamp = utc_now().strftime("%Y%m%dT%H%M%S%f")
+            target = self.trash_dir / f"{stamp}-{path.name}"
+            try:
+                os.rename(path, target)
+                files.fsync_dir(self.trash_dir)
+                files.fsync_dir(path.parent)
+            except OSError as exc:
+                raise FileWriteError(
+                    path, "Cannot move session to trash", details=str(exc)
+                ) from exc
+            self._known.pop(path, None)
+            self._catalog.by_name.pop(path, None)
+            return True
+
+    @contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """The cross-process lock for one session id (a kernel lock; dies with its process)."""
+        self.init()
+        digest = files.checksum(name.encode("utf-8"))[:24]
+        lock = FileLock(self.locks_dir / f"{digest}.lock", timeout=self.settings.lock_timeout)
+        try:
+            lock.acquire()
+        except Timeout as exc:
+            raise Conflict(f"Timed out waiting for the lock of session {name}") from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # ------------------------------------------------------------------ internals
+
+    def _message(self, draft: Draft, now: datetime) -> Message:
+        return Message(new_message_id(), draft.role, draft.content, format_ts(now), draft.metadata)
+
+    def _create(self, session: SessionFile, now: datetime) -> tuple[Path, SessionFile, FileState]:
+        """Write a new session file under a fresh name; a generated id follows the name."""
+        folder = self.sessions_dir / now.strftime("%Y-%m-%d")
+        files.ensure_dir(folder, self.dir)
+        limit = self.settings.max_collisions
+        for message in session.messages:
+            render_message(message)
+        if session.id:
+            names = (session_filename(now, session.topic, n) for n in range(limit + 1))
+            data = dumps(session).encode("utf-8")
+            path = files.create_exclusive(folder, names, data)
+        else:
+            path, session = self._create_generated(folder, session, now, limit)
+        data, state = files.read_bytes(path)
+        self._remember(path, parse(data, path), state)
+        self._catalog.by_name[path] = (state, session.id)
+        return path, session, state
+
+    def _create_generated(
+        self, folder: Path, session: SessionFile, now: datetime, limit: int
+    ) -> tuple[Path, SessionFile]:
+        # The id is the file name, so each candidate name needs its own rendering.
+        for n in range(limit + 1):
+            name = session_filename(now, session.topic, n)
+            if files.stat_file(folder / name) is not None:
+                continue
+            candidate = replace(session, id=generated_session_id(name))
+            try:
+                path = files.create_exclusive(folder, [name], dumps(candidate).encode("utf-8"))
+            except FilenameGenerationError:
+                continue
+            return path, candidate
+        raise FilenameGenerationError(
+            "Cannot generate a unique filename: all collision suffixes are taken",
+            details=str(folder),
+        )
+
+    def _append_locked(self, session_id: str, message: Message) -> Appended:
+        block = render_message(message).encode("utf-8")
+        for _ in range(_RETRIES):
+            path = self.locate(session_id)
+            known = self._current(path)
+            if known.session_id != session_id:
+                self._catalog.by_name.pop(path, None)
+                continue
+            if message.id in known.ids:
+                return Appended(message, session_id, path, False, False, known.state)
+            state = known.state
+            if known.torn_offset is not None:
+                log.warning("cutting a torn tail at byte %d of %s", known.torn_offset, path)
+                try:
+                    state = files.truncate_to(path, known.torn_offset, state)
+                except FileChanged:
+                    self._known.pop(path, None)
+                    continue
+            if state.size + len(block) > self.settings.max_file_bytes:
+                raise SessionTooLarge(
+                    f"Session {session_id} would pass the {self.settings.max_file_bytes} byte cap"
+                )
+            try:
+                new_state = files.append_bytes(path, block, state)
+            except (FileChanged, FileNotFoundError):
+                self._known.pop(path, None)
+                continue
+            after = files.stat_file(path)
+            if after is None or after.ino != new_state.ino or after.size != new_state.size:
+                # An editor replaced the file while we wrote: our bytes went to the old inode.
+                self._known.pop(path, None)
+                if after is not None and self._holds(path, message.id):
+                    return Appended(message, session_id, path, False, True, after)
+                continue
+            known.ids.add(message.id)
+            known.last_id = message.id
+            known.state = new_state
+            known.torn_offset = None
+            self._known[path] = known
+            return Appended(message, session_id, path, False, True, new_state)
+        raise Conflict(f"Session {session_id} kept changing while appending; try again")
+
+    def _holds(self, path: Path, message_id: str) -> bool:
+        try:
+            return message_id in self._current(path).ids
+        except (MalformedSessionFile, FileNotFoundError):
+            return False
+
+    def _current(self, path: Path) -> _Known:
+        """This process's knowledge of `path`, re-read if the file is not as last seen."""
+        state = files.stat_file(path)
+        if state is None:
+            raise FileNotFoundError(str(path))
+        known = self._known.get(path)
+        if known is not None and known.state == state and self._tail_ok(path, known):
+            return known
+        self.read(path)
+        return self._known[path]
+
+    def _tail_ok(self, path: Path, known: _Known) -> bool:
+        if known.last_id is None or known.torn_offset is not None:
+            return known.torn_offset is None and known.last_id is None
+        marker = (end_marker(known.last_id) + "\n").encode("ascii")
+        try:
+            return files.read_tail(path, known.state.size, len(marker)) == marker
+        except OSError:
+            return False
+
+    def _remember(self, path: Path, parsed: ParsedSession, state: FileState) -> None:
+        messages = parsed.session.messages
+        self._known[path] = _Known(
+            state=state,
+            session_id=parsed.session.id,
+            ids={m.id for m in messages},
+            last_id=messages[-1].id if messages else None,
+            torn_offset=parsed.torn_offset,
+        )
+
+    def _rewrite(self, session_id: str, edit: Any) -> SessionFile:
+        """Read, edit and atomically replace a session file, only if it did not change."""
+        with self.lock(session_id):
+            for _ in range(_RETRIES):
+                path = self.locate(session_id)
+                parsed, data, state = self.read(path)
+                new_data = edit(parsed, data)
+                if files.stat_file(path) != state:
+                    continue
+                files.write_atomic(path, new_data)
+                parsed, _, _ = self.read(path)
+                return parsed.session
+        raise Conflict(f"Session {session_id} kept changing while rewriting; try again")
+
+    def _find(self, session_id: str) -> Path | None:
+        """The one file holding `session_id`, or None; fresh (re-lists folders) on a miss."""
+        paths = self._valid_paths(session_id)
+        if not paths:
+            self._refresh_catalog()
+            paths = self._valid_paths(session_id)
+        if len(paths) > 1:
+            raise AmbiguousSession(session_id, sorted(paths))
+        return paths[0] if paths else None
+
+    def _valid_paths(self, session_id: str) -> list[Path]:
+        found = []
+        for path, (state, sid) in list(self._catalog.by_name.items()):
+            if sid != session_id:
+                continue
+            current = files.stat_file(path)
+            if current is None:
+                self._catalog.by_name.pop(path, None)
+                continue
+            if current != state:
+                sid = self._head_id(path)
+                self._catalog.by_name[path] = (current, sid)
+                if sid != session_id:
+                    continue
+            found.append(path)
+        return found
+
+    def _refresh_catalog(self) -> None:
+        seen = set()
+        for path in self.session_paths():
+            seen.add(path)
+            state = files.stat_file(path)
+            if state is None:
+                continue
+            cached = self._catalog.by_name.get(path)
+            if cached is None or cached[0] != state:
+                self._catalog.by_name[path] = (state, self._head_id(path))
+        for path in list(self._catalog.by_name):
+            if path not in seen:
+                del self._catalog.by_name[path]
+
+    def _head_id(self, path: Path) -> str | None:
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            try:
+                head = os.read(fd, _HEAD_BYTES)
+            finally:
+                os.close(fd)
+            sid = read_frontmatter(head, path)["id"]
+            return sid if isinstance(sid, str) else None
+        except (OSError, VaultError):
+            return None
+
+    def _in_trash(self, session_id: str) -> bool:
+        if not self.trash_dir.is_dir():
+            return False
+        for name in _listdir(self.trash_dir):
+            path = self.trash_dir / name
+            if not name.endswith(".md") or path.is_symlink():
+                continue
+            state = files.stat_file(path)
+            if state is None:
+                continue
+            cached = self._trash.by_name.get(path)
+            if cached is None or cached[0] != state:
+                self._trash.by_name[path] = (state, self._head_id(path))
+            if self._trash.by_name[path][1] == session_id:
+                return True
+        return False
+
+
+def is_session_name(name: str) -> bool:
+    """A file the vault treats as a session: `*.md`, not hidden, not a temp or backup."""
+    return name.endswith(".md") and not name.startswith((".", "~", "#"))
+
+
+def _listdir(folder: Path) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _session_fields(values: dict[str, Any] | None, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    allowed = {
+        "agent_id",
+        "channel",
+        "account_id",
+        "peer_kind",
+        "peer_id",
+        "tags",
+        "metadata",
+        "source",
+        "source_id",
+        "source_path",
+        "imported_at",
+        "status",
+        "extra",
+    }
+    out: dict[str, Any] = {}
+    for key, value in (values or {}).items():
+        if key in skip:
+            continue
+        if key not in allowed:
+            raise InvalidInput(f"Unknown session field '{key}'", field=key)
+        out[key] = tuple(value) if key == "tags" else value
+    return out
