@@ -32,8 +32,8 @@ from .conversation import (
     check_content,
     check_role,
     choose_topic,
-    extract_title,
     cut_utf8,
+    extract_title,
     normalise_conversation,
     utf8_len,
 )
