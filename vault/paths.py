@@ -41,10 +41,12 @@ _BIDI |= {chr(c) for c in range(0x2066, 0x206A)}
 def slugify(text: str, limit: int = MAX_TOPIC_CHARS) -> str:
     """Lower-case ASCII slug of `[a-z0-9-]`, at most `limit` characters; '' if nothing is left.
 
-    NFKC folds fullwidth and compatibility forms first, so `．．／` cannot sneak through as
-    anything but dashes, which are then collapsed and trimmed.
+    NFKD folds fullwidth and compatibility forms and splits accents off their letters
+    (`Ünïcödé` → `unicode`), so `．．／` cannot sneak through as anything but dashes,
+    which are then collapsed and trimmed.
     """
-    folded = unicodedata.normalize("NFKC", text).lower()
+    decomposed = unicodedata.normalize("NFKD", text)
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
     slug = _NON_SLUG.sub("-", folded).strip("-")
     if len(slug) > limit:
         slug = slug[:limit].rstrip("-")

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from . import files
+from .catalog import Catalog
 from .config import Settings
 from .conversation import (
     TRUNCATE_BYTES,
@@ -96,6 +98,7 @@ journal/
 """
 _RETRIES = 3
 _HEAD_BYTES = 70 * 1024
+_ID_LINE = re.compile(rb"^id:[ \t]*(.+?)[ \t\r]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -136,20 +139,6 @@ class _Known:
     torn_offset: int | None
 
 
-@dataclass
-class _Catalog:
-    """session id → file names, from reading each file's frontmatter once."""
-
-    by_name: dict[Path, tuple[FileState, str | None]] = field(default_factory=dict)
-
-    def ids(self) -> dict[str, list[Path]]:
-        out: dict[str, list[Path]] = {}
-        for path, (_, sid) in self.by_name.items():
-            if sid is not None:
-                out.setdefault(sid, []).append(path)
-        return out
-
-
 class Vault:
     """A project's vault: `<root>/.codearchitect/`."""
 
@@ -162,8 +151,8 @@ class Vault:
         self.locks_dir = self.dir / "locks"
         self.index_dir = self.dir / "index"
         self._known: dict[Path, _Known] = {}
-        self._catalog = _Catalog()
-        self._trash = _Catalog()
+        self._catalog = Catalog(self._head_id, is_session_name)
+        self._trash = Catalog(self._head_id, lambda name: name.endswith(".md"))
         self._ready = False
 
     # ------------------------------------------------------------------ set-up
@@ -214,7 +203,7 @@ class Vault:
         return self.read(self.locate(session_id))[0].session
 
     def session_ids(self) -> dict[str, list[Path]]:
-        self._refresh_catalog()
+        self._refresh_catalog(full=True)
         return self._catalog.ids()
 
     # ------------------------------------------------------------------ writing
@@ -361,7 +350,7 @@ class Vault:
                     id=session_id,
                     created=created_at or format_ts(now),
                     title=title,
-                    topic=slugify(title or session_id) or "untitled",
+                    topic=slugify(session_id) or slugify(title) or "untitled",
                     messages=(message,),
                     **_session_fields(extra),
                 )
@@ -454,7 +443,7 @@ class Vault:
                     path, "Cannot move session to trash", details=str(exc)
                 ) from exc
             self._known.pop(path, None)
-            self._catalog.by_name.pop(path, None)
+            self._catalog.drop(path)
             return True
 
     @contextmanager
@@ -492,7 +481,7 @@ class Vault:
             path, session = self._create_generated(folder, session, now, limit)
         data, state = files.read_bytes(path)
         self._remember(path, parse(data, path), state)
-        self._catalog.by_name[path] = (state, session.id)
+        self._catalog.put(path, state, session.id)
         return path, session, state
 
     def _create_generated(
@@ -520,7 +509,7 @@ class Vault:
             path = self.locate(session_id)
             known = self._current(path)
             if known.session_id != session_id:
-                self._catalog.by_name.pop(path, None)
+                self._catalog.drop(path)
                 continue
             if message.id in known.ids:
                 return Appended(message, session_id, path, False, False, known.state)
@@ -607,74 +596,51 @@ class Vault:
         raise Conflict(f"Session {session_id} kept changing while rewriting; try again")
 
     def _find(self, session_id: str) -> Path | None:
-        """The one file holding `session_id`, or None; fresh (re-lists folders) on a miss."""
-        paths = self._valid_paths(session_id)
+        """The one file holding `session_id`, or None.
+
+        A hit re-lists only the date folders whose mtime moved (to notice a copied file);
+        a miss re-lists every folder, since a coarse mtime can hide a file another process
+        created a moment ago.
+        """
+        self._refresh_catalog(full=False)
+        paths = self._catalog.paths_for(session_id)
         if not paths:
-            self._refresh_catalog()
-            paths = self._valid_paths(session_id)
+            self._refresh_catalog(full=True)
+            paths = self._catalog.paths_for(session_id)
         if len(paths) > 1:
             raise AmbiguousSession(session_id, sorted(paths))
         return paths[0] if paths else None
 
-    def _valid_paths(self, session_id: str) -> list[Path]:
-        found = []
-        for path, (state, sid) in list(self._catalog.by_name.items()):
-            if sid != session_id:
-                continue
-            current = files.stat_file(path)
-            if current is None:
-                self._catalog.by_name.pop(path, None)
-                continue
-            if current != state:
-                sid = self._head_id(path)
-                self._catalog.by_name[path] = (current, sid)
-                if sid != session_id:
-                    continue
-            found.append(path)
-        return found
-
-    def _refresh_catalog(self) -> None:
-        seen = set()
-        for path in self.session_paths():
-            seen.add(path)
-            state = files.stat_file(path)
-            if state is None:
-                continue
-            cached = self._catalog.by_name.get(path)
-            if cached is None or cached[0] != state:
-                self._catalog.by_name[path] = (state, self._head_id(path))
-        for path in list(self._catalog.by_name):
-            if path not in seen:
-                del self._catalog.by_name[path]
+    def _refresh_catalog(self, *, full: bool) -> None:
+        days = [self.sessions_dir / day for day in _listdir(self.sessions_dir)]
+        self._catalog.refresh(days, full=full)
 
     def _head_id(self, path: Path) -> str | None:
+        """The session id in a file's frontmatter, read from its first 70 KB.
+
+        If the frontmatter does not parse, an `id:` line is still looked for, so a session
+        whose file a person broke is reported as malformed rather than silently recreated.
+        """
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
             try:
                 head = os.read(fd, _HEAD_BYTES)
             finally:
                 os.close(fd)
+        except OSError:
+            return None
+        try:
             sid = read_frontmatter(head, path)["id"]
             return sid if isinstance(sid, str) else None
-        except (OSError, VaultError):
-            return None
+        except VaultError:
+            m = _ID_LINE.search(head)
+            if m is None:
+                return None
+            return m.group(1).decode("utf-8", "replace").strip().strip("'\"")
 
     def _in_trash(self, session_id: str) -> bool:
-        if not self.trash_dir.is_dir():
-            return False
-        for name in _listdir(self.trash_dir):
-            path = self.trash_dir / name
-            if not name.endswith(".md") or path.is_symlink():
-                continue
-            state = files.stat_file(path)
-            if state is None:
-                continue
-            cached = self._trash.by_name.get(path)
-            if cached is None or cached[0] != state:
-                self._trash.by_name[path] = (state, self._head_id(path))
-            if self._trash.by_name[path][1] == session_id:
-                return True
-        return False
+        self._trash.refresh([self.trash_dir], full=True)
+        return bool(self._trash.paths_for(session_id))
 
 
 def is_session_name(name: str) -> bool:

@@ -1,0 +1,106 @@
+"""Which file holds which session id, learnt from each file's frontmatter and kept fresh.
+
+Session files are named by time and topic, not by id (a caller-chosen id is never a path),
+so finding a session means knowing every file's `id`. The catalogue reads each file's head
+once and re-reads it only when the file's (inode, size, mtime) moves.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+from . import files
+from .files import FileState
+
+__all__ = ("Catalog",)
+
+
+class Catalog:
+    """session id → paths, over the `*.md` files of some folders."""
+
+    def __init__(
+        self, read_id: Callable[[Path], str | None], accept: Callable[[str], bool]
+    ) -> None:
+        self._read_id = read_id
+        self._accept = accept
+        self._entries: dict[Path, tuple[FileState, str | None]] = {}
+        self._by_id: dict[str, set[Path]] = {}
+        self._by_dir: dict[Path, set[Path]] = {}
+        self._dir_mtimes: dict[Path, int] = {}
+
+    def ids(self) -> dict[str, list[Path]]:
+        return {sid: sorted(paths) for sid, paths in self._by_id.items() if paths}
+
+    def paths_for(self, session_id: str) -> list[Path]:
+        """The files that hold `session_id`, each checked against its current state."""
+        found = []
+        for path in sorted(self._by_id.get(session_id, ())):
+            current = files.stat_file(path)
+            if current is None:
+                self.drop(path)
+                continue
+            if current != self._entries[path][0]:
+                self.put(path, current, self._read_id(path))
+                if self._entries[path][1] != session_id:
+                    continue
+            found.append(path)
+        return found
+
+    def put(self, path: Path, state: FileState, session_id: str | None) -> None:
+        self.drop(path)
+        self._entries[path] = (state, session_id)
+        self._by_dir.setdefault(path.parent, set()).add(path)
+        if session_id is not None:
+            self._by_id.setdefault(session_id, set()).add(path)
+
+    def drop(self, path: Path) -> None:
+        old = self._entries.pop(path, None)
+        if old is None:
+            return
+        self._by_dir.get(path.parent, set()).discard(path)
+        if old[1] is not None:
+            self._by_id.get(old[1], set()).discard(path)
+
+    def refresh(self, folders: list[Path], *, full: bool) -> None:
+        """Re-list `folders`; with `full=False` only those whose mtime moved."""
+        present = set()
+        for folder in folders:
+            try:
+                st = os.lstat(folder)
+            except FileNotFoundError:
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                continue
+            present.add(folder)
+            if not full and self._dir_mtimes.get(folder) == st.st_mtime_ns:
+                continue
+            self._dir_mtimes[folder] = st.st_mtime_ns
+            self._refresh_folder(folder)
+        for folder in [f for f in self._by_dir if f not in present]:
+            for path in list(self._by_dir.pop(folder)):
+                self.drop(path)
+            self._dir_mtimes.pop(folder, None)
+
+    def _refresh_folder(self, folder: Path) -> None:
+        try:
+            names = os.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            names = []
+        paths = {folder / n for n in names if self._accept(n)}
+        for path in list(self._by_dir.get(folder, ())):
+            if path not in paths:
+                self.drop(path)
+        for path in paths:
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
+                continue
+            state = FileState(st.st_ino, st.st_size, st.st_mtime_ns)
+            cached = self._entries.get(path)
+            if cached is None or cached[0] != state:
+                self.put(path, state, self._read_id(path))
