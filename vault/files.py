@@ -143,8 +143,13 @@ def ensure_dir(path: Path, stop: Path) -> None:
                 folder, "Cannot create directory", details=str(exc)
             ) from exc
         else:
-            os.chmod(folder, DIR_MODE)
-            fsync_dir(folder.parent)
+            try:
+                os.chmod(folder, DIR_MODE)
+                fsync_dir(folder.parent)
+            except OSError as exc:
+                raise DirectoryCreationError(
+                    folder, "Cannot create directory", details=str(exc)
+                ) from exc
 
 
 def fsync_dir(path: Path) -> None:

@@ -49,7 +49,9 @@ def test_existing_session_is_reused(vault: Vault) -> None:
 def test_append_only_appends_bytes(vault: Vault) -> None:
     first = vault.append_message("s", "user", "one")
     before = first.path.read_bytes()
-    vault.append_message("s", "assistant", "two\n---\n```\n", {"model": "m", "tokens": {"input": 1, "output": 2}})
+    vault.append_message(
+        "s", "assistant", "two\n---\n```\n", {"model": "m", "tokens": {"input": 1, "output": 2}}
+    )
     after = first.path.read_bytes()
     assert after.startswith(before)
     message = vault.get("s").messages[-1]
@@ -136,7 +138,9 @@ def test_hand_edits_are_understood(vault: Vault) -> None:
     parsed = parse(text.encode())
     second = parsed.session.messages[1]
     i = 1
-    text = (text.encode()[: parsed.message_starts[i]] + text.encode()[parsed.message_ends[i] :]).decode()
+    text = (
+        text.encode()[: parsed.message_starts[i]] + text.encode()[parsed.message_ends[i] :]
+    ).decode()
     text += "\n<!-- cam:msg role=assistant -->\nadded by hand\n<!-- /cam:msg -->\n"
     text = text.replace("status: active", "status: archived")
     path.write_text(text)
@@ -153,7 +157,9 @@ def test_hand_edits_are_understood(vault: Vault) -> None:
 
 
 def test_patch_changes_only_given_fields_and_merges_metadata(vault: Vault) -> None:
-    vault.append_message("p", "user", "x", new_session={"metadata": {"a": 1, "b": 2}, "tags": ["t"]})
+    vault.append_message(
+        "p", "user", "x", new_session={"metadata": {"a": 1, "b": 2}, "tags": ["t"]}
+    )
     body_before = vault.locate("p").read_bytes().split(b"\n---\n", 1)[1]
     session = vault.patch("p", title="New", metadata={"b": None, "c": 3}, status="idle")
     assert session.title == "New"
@@ -163,7 +169,9 @@ def test_patch_changes_only_given_fields_and_merges_metadata(vault: Vault) -> No
     assert session.updated is not None
     assert session.messages == vault.get("p").messages
     body_after = vault.locate("p").read_bytes().split(b"\n---\n", 1)[1]
-    assert body_after.endswith(body_before.split(b"# ", 1)[-1].split(b"\n", 1)[-1]) or body_after.endswith(body_before)
+    assert body_after.endswith(
+        body_before.split(b"# ", 1)[-1].split(b"\n", 1)[-1]
+    ) or body_after.endswith(body_before)
     assert b"\n# New\n" in vault.locate("p").read_bytes()
     with pytest.raises(InvalidInput):
         vault.patch("p", status="bogus")
@@ -246,11 +254,15 @@ def test_copied_file_makes_the_id_ambiguous(vault: Vault) -> None:
     assert len(info.value.paths) == 2
 
 
-@pytest.mark.parametrize("bad", ["", " padded ", "a/b", "a\\b", "..", "x\x00y", "a\u202eb", "x" * 129, "a\nb"])
+@pytest.mark.parametrize(
+    "bad", ["", " padded ", "a/b", "a\\b", "..", "x\x00y", "a\u202eb", "x" * 129, "a\nb"]
+)
 def test_unsafe_session_ids_are_refused(vault: Vault, vault_root: Path, bad: str) -> None:
     with pytest.raises(InvalidInput):
         vault.append_message(bad, "user", "x")
-    assert not (vault_root / ".codearchitect" / "sessions").exists() or not list(vault.session_paths())
+    assert not (vault_root / ".codearchitect" / "sessions").exists() or not list(
+        vault.session_paths()
+    )
 
 
 @pytest.mark.parametrize(

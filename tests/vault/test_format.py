@@ -62,7 +62,9 @@ _ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,20}", fullmatch=True)
 _roles = st.sampled_from(["user", "assistant", "system", "tool"])
 _json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 _metadata = st.dictionaries(st.text(max_size=10), _json_values, max_size=3)
@@ -166,7 +168,11 @@ def test_parse_reports_positions_of_blocks() -> None:
         (f"---\nid: s\ncreated: '{TS}'\nstatus: weird\n---\n", 2, "status"),
         (f"---\nid: s\ncreated: '{TS}'\ntags: {{a: 1}}\n---\n", 2, "tags"),
         (f"---\nid: s\ncreated: '{TS}'\nid: t\n---\n", 4, "duplicate key"),
-        (f"---\nid: s\ncreated: '{TS}'\n---\n\n<!-- cam:msg role=user -->\nhi\n", 6, "no end marker"),
+        (
+            f"---\nid: s\ncreated: '{TS}'\n---\n\n<!-- cam:msg role=user -->\nhi\n",
+            6,
+            "no end marker",
+        ),
         (
             f"---\nid: s\ncreated: '{TS}'\n---\n<!-- cam:msg role=robot -->\nhi\n<!-- /cam:msg -->\n",
             5,

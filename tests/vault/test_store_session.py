@@ -17,7 +17,9 @@ def all_files(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()}
 
 
-def test_plain_conversation_is_split_on_speaker_prefixes(vault: Vault, frozen_clock: datetime) -> None:
+def test_plain_conversation_is_split_on_speaker_prefixes(
+    vault: Vault, frozen_clock: datetime
+) -> None:
     stored = vault.store_session(
         "User: Implement authentication\nAI: Let's use JWT tokens...",
         topic="Authentication Implementation",
@@ -59,7 +61,10 @@ def test_non_string_content_is_kept_as_json(vault: Vault) -> None:
     ("text", "expected"),
     [
         ("just some text\nover two lines", [("user", "just some text\nover two lines")]),
-        ("Human: hi\nAssistant: hello\nthere\nSystem: be nice", [("user", "hi"), ("assistant", "hello\nthere"), ("system", "be nice")]),
+        (
+            "Human: hi\nAssistant: hello\nthere\nSystem: be nice",
+            [("user", "hi"), ("assistant", "hello\nthere"), ("system", "be nice")],
+        ),
         ("preamble\nUser: question", [("user", "preamble"), ("user", "question")]),
         ("User:no space\n\nAI: a\n", [("user", "no space"), ("assistant", "a")]),
     ],
@@ -101,7 +106,9 @@ def test_empty_message_list_is_stored_with_warning(vault: Vault) -> None:
         ("bad \ud800 surrogate", None, "conversation"),
     ],
 )
-def test_invalid_input_names_the_field(vault: Vault, vault_root: Path, conversation: object, fmt: str | None, field: str) -> None:
+def test_invalid_input_names_the_field(
+    vault: Vault, vault_root: Path, conversation: object, fmt: str | None, field: str
+) -> None:
     before = all_files(vault_root)
     with pytest.raises(InvalidInput) as info:
         vault.store_session(conversation, format=fmt)
@@ -132,7 +139,11 @@ def test_over_one_megabyte_is_cut_at_a_character_boundary(vault: Vault) -> None:
 
 
 def test_truncated_message_list_keeps_the_prefix(vault: Vault) -> None:
-    msgs = [{"role": "user", "content": "a" * 700_000}, {"role": "assistant", "content": "b" * 700_000}, {"role": "user", "content": "c"}]
+    msgs = [
+        {"role": "user", "content": "a" * 700_000},
+        {"role": "assistant", "content": "b" * 700_000},
+        {"role": "user", "content": "c"},
+    ]
     stored = vault.store_session(msgs, topic="t")
     contents = [m.content for m in stored.session.messages]
     assert contents[0] == "a" * 700_000
@@ -154,7 +165,9 @@ def test_collisions_get_counters_and_never_overwrite(vault: Vault, frozen_clock:
     assert len({vault.read(p)[0].session.id for p in paths}) == 4
 
 
-def test_collision_limit_gives_filename_generation_error(vault_root: Path, frozen_clock: datetime) -> None:
+def test_collision_limit_gives_filename_generation_error(
+    vault_root: Path, frozen_clock: datetime
+) -> None:
     small = Vault(vault_root, Settings(max_collisions=3))
     for i in range(4):
         small.store_session(f"User: {i}", topic="t")
@@ -162,7 +175,9 @@ def test_collision_limit_gives_filename_generation_error(vault_root: Path, froze
     with pytest.raises(FilenameGenerationError) as info:
         small.store_session("User: one too many", topic="t")
     assert info.value.code == "FILENAME_GENERATION_ERROR"
-    assert {p for p in all_files(vault_root) if "sessions" in p.parts} == {p for p in before if "sessions" in p.parts}
+    assert {p for p in all_files(vault_root) if "sessions" in p.parts} == {
+        p for p in before if "sessions" in p.parts
+    }
     assert not [p for p in all_files(vault_root) if p.name.startswith(".~cam-")]
 
 
@@ -178,7 +193,9 @@ def test_topic_is_sanitised_and_limited(vault: Vault, frozen_clock: datetime) ->
     assert len(stored.session.title) <= 100
 
 
-def test_topic_without_letters_falls_back_with_warning(vault: Vault, frozen_clock: datetime) -> None:
+def test_topic_without_letters_falls_back_with_warning(
+    vault: Vault, frozen_clock: datetime
+) -> None:
     stored = vault.store_session("User: ???", topic="日本語")
     assert stored.path.name == "session-20250115-143022-untitled.md"
     assert [w.code for w in stored.warnings] == ["TOPIC_EXTRACTION_ERROR"]
