@@ -54,6 +54,7 @@ from .errors import (
     VaultWarning,
 )
 from .files import FileChanged, FileState
+from .journal import Journal, JournalEntry
 from .paths import (
     VAULT_DIR,
     check_session_id,
@@ -153,6 +154,7 @@ class Vault:
         self._known: dict[Path, _Known] = {}
         self._catalog = Catalog(self._head_id, is_session_name)
         self._trash = Catalog(self._head_id, lambda name: name.endswith(".md"))
+        self.journal = Journal(self.dir / "journal", self.dir)
         self._ready = False
 
     # ------------------------------------------------------------------ set-up
@@ -422,7 +424,41 @@ class Vault:
                     return data[: parsed.message_starts[i]] + data[parsed.message_ends[i] :]
             raise MessageNotFound(message_id)
 
-        return self._rewrite(session_id, edit)
+        session = self._rewrite(session_id, edit)
+        self.journal.forget([message_id])
+        return session
+
+    def acked_missing(self) -> list[JournalEntry]:
+        """Acknowledged messages (last 7 days) that are no longer in their session file,
+        e.g. because an editor saved a stale buffer over them (`ACKED_MISSING`)."""
+        by_session: dict[str, list[JournalEntry]] = {}
+        for entry in self.journal.entries():
+            by_session.setdefault(entry.session_id, []).append(entry)
+        missing: list[JournalEntry] = []
+        for session_id, entries in by_session.items():
+            try:
+                present = {m.id for m in self.get(session_id).messages}
+            except SessionDeleted:
+                continue
+            except VaultError:
+                present = set()
+            missing.extend(e for e in entries if e.message.id not in present)
+        return missing
+
+    def restore_acked(self, message_id: str) -> Appended:
+        """Append an `ACKED_MISSING` message back to its session, from the journal."""
+        for entry in self.journal.entries():
+            if entry.message.id == message_id:
+                m = entry.message
+                return self.append_message(
+                    entry.session_id,
+                    m.role,
+                    m.content,
+                    m.metadata,
+                    message_id=m.id,
+                    created_at=m.created_at,
+                )
+        raise MessageNotFound(message_id)
 
     def delete(self, session_id: str) -> bool:
         """Move a session's file to the trash; False if there was no such session."""
@@ -482,6 +518,7 @@ class Vault:
         data, state = files.read_bytes(path)
         self._remember(path, parse(data, path), state)
         self._catalog.put(path, state, session.id)
+        self.journal.record(session.id, session.messages)
         return path, session, state
 
     def _create_generated(
@@ -535,6 +572,7 @@ class Vault:
                 # An editor replaced the file while we wrote: our bytes went to the old inode.
                 self._known.pop(path, None)
                 if after is not None and self._holds(path, message.id):
+                    self.journal.record(session_id, [message])
                     return Appended(message, session_id, path, False, True, after)
                 continue
             known.ids.add(message.id)
@@ -542,6 +580,7 @@ class Vault:
             known.state = new_state
             known.torn_offset = None
             self._known[path] = known
+            self.journal.record(session_id, [message])
             return Appended(message, session_id, path, False, True, new_state)
         raise Conflict(f"Session {session_id} kept changing while appending; try again")
 
