@@ -45,7 +45,6 @@ from .errors import (
     FilenameGenerationError,
     FileWriteError,
     InvalidInput,
-    MalformedSessionFile,
     MessageNotFound,
     SessionDeleted,
     SessionNotFound,
@@ -361,6 +360,48 @@ class Vault:
             result = self._append_locked(session_id, message)
         return replace(result, warnings=tuple(warnings))
 
+    def append_messages(
+        self,
+        session_id: str,
+        messages: list[Message],
+        *,
+        new_session: dict[str, Any] | None = None,
+    ) -> tuple[Path, bool, list[Message]]:
+        """Append several messages with caller-chosen ids in one write (importers).
+
+        Messages whose id the session already holds are skipped, so a re-import writes
+        nothing. If the session does not exist it is created with all of them, its
+        frontmatter from `new_session` (title, topic, created, key fields, source…).
+        Returns (path, created_session, messages written).
+        """
+        check_session_id(session_id)
+        for message in messages:
+            render_message(message)  # validate before any I/O
+        self.init()
+        with self.lock(session_id):
+            path = self._find(session_id)
+            if path is None:
+                if self._in_trash(session_id):
+                    raise SessionDeleted(session_id)
+                extra = dict(new_session or {})
+                title = str(extra.pop("title", "") or "")
+                topic = str(extra.pop("topic", "") or "")
+                created = extra.pop("created", None)
+                now = utc_now()
+                unique = list({m.id: m for m in messages}.values())
+                session = SessionFile(
+                    id=session_id,
+                    created=check_timestamp(created, "created") if created else format_ts(now),
+                    title=title,
+                    topic=slugify(topic or title or session_id) or "untitled",
+                    messages=tuple(unique),
+                    **_session_fields(extra),
+                )
+                path, session, _ = self._create(session, now)
+                return path, True, unique
+            path, _, written = self._append_many_locked(session_id, messages)
+            return path, False, written
+
     def patch(
         self,
         session_id: str,
@@ -541,15 +582,23 @@ class Vault:
         )
 
     def _append_locked(self, session_id: str, message: Message) -> Appended:
-        block = render_message(message).encode("utf-8")
+        path, state, written = self._append_many_locked(session_id, [message])
+        return Appended(message, session_id, path, False, bool(written), state)
+
+    def _append_many_locked(
+        self, session_id: str, messages: list[Message]
+    ) -> tuple[Path, FileState, list[Message]]:
+        """Append the messages the file does not hold yet, in one write; returns those."""
         for _ in range(_RETRIES):
             path = self.locate(session_id)
             known = self._current(path)
             if known.session_id != session_id:
                 self._catalog.drop(path)
                 continue
-            if message.id in known.ids:
-                return Appended(message, session_id, path, False, False, known.state)
+            todo = list({m.id: m for m in messages if m.id not in known.ids}.values())
+            if not todo:
+                return path, known.state, []
+            block = "".join(render_message(m) for m in todo).encode("utf-8")
             state = known.state
             if known.torn_offset is not None:
                 log.warning("cutting a torn tail at byte %d of %s", known.torn_offset, path)
@@ -569,26 +618,18 @@ class Vault:
                 continue
             after = files.stat_file(path)
             if after is None or after.ino != new_state.ino or after.size != new_state.size:
-                # An editor replaced the file while we wrote: our bytes went to the old inode.
+                # An editor replaced the file while we wrote: our bytes went to the old inode,
+                # unless the editor read them first. Go round again for what is not there.
                 self._known.pop(path, None)
-                if after is not None and self._holds(path, message.id):
-                    self.journal.record(session_id, [message])
-                    return Appended(message, session_id, path, False, True, after)
                 continue
-            known.ids.add(message.id)
-            known.last_id = message.id
+            known.ids.update(m.id for m in todo)
+            known.last_id = todo[-1].id
             known.state = new_state
             known.torn_offset = None
             self._known[path] = known
-            self.journal.record(session_id, [message])
-            return Appended(message, session_id, path, False, True, new_state)
+            self.journal.record(session_id, todo)
+            return path, new_state, todo
         raise Conflict(f"Session {session_id} kept changing while appending; try again")
-
-    def _holds(self, path: Path, message_id: str) -> bool:
-        try:
-            return message_id in self._current(path).ids
-        except (MalformedSessionFile, FileNotFoundError):
-            return False
 
     def _current(self, path: Path) -> _Known:
         """This process's knowledge of `path`, re-read if the file is not as last seen."""

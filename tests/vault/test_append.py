@@ -291,3 +291,31 @@ def test_big_message_is_cut_and_marked(vault: Vault) -> None:
     assert [w.message for w in result.warnings] == ["Message truncated to 1MB"]
     with pytest.raises(InvalidInput):
         vault.append_message("big", "user", "x" * (10 * 1024 * 1024 + 1))
+
+
+def test_append_messages_batches_and_is_idempotent(vault: Vault) -> None:
+    from vault import Message
+
+    ts = "2025-01-15T14:30:22.123Z"
+    batch = [
+        Message(f"src-{i}", "user" if i % 2 == 0 else "assistant", f"text {i}", ts)
+        for i in range(4)
+    ]
+    path, created, written = vault.append_messages(
+        "imported",
+        batch[:2],
+        new_session={"title": "Imported", "source": "claude-code", "created": ts},
+    )
+    assert created and [m.id for m in written] == ["src-0", "src-1"]
+    assert vault.get("imported").source == "claude-code"
+    assert vault.get("imported").created == ts
+    before = path.read_bytes()
+    path2, created2, written2 = vault.append_messages("imported", batch + [batch[3]])
+    assert path2 == path and not created2
+    assert [m.id for m in written2] == ["src-2", "src-3"]
+    assert path.read_bytes().startswith(before)
+    after = path.read_bytes()
+    _, _, none = vault.append_messages("imported", batch)
+    assert none == []
+    assert path.read_bytes() == after
+    assert [m.id for m in vault.get("imported").messages] == [m.id for m in batch]
