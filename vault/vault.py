@@ -231,8 +231,7 @@ class Vault:
                 if path is None and self._in_trash(session_id):
                     raise SessionDeleted(session_id)
                 if path is not None:
-                    for draft in drafts:
-                        self._append_locked(session_id, self._message(draft, now))
+                    self._append_many_locked(session_id, [self._message(d, now) for d in drafts])
                     parsed, _, state = self.read(path)
                     return Stored(parsed.session, path, tuple(warnings), state)
         messages = tuple(self._message(d, now) for d in drafts)
