@@ -1,0 +1,64 @@
+"""The indexer's exception tree; every class carries its error code (docs/indexing.md).
+
+Our exception hierarchy::
+
+    IndexerError                INDEX_UNAVAILABLE
+      InvalidQuery              INVALID_QUERY       a search query that cannot be parsed
+      IndexUnavailable          INDEX_UNAVAILABLE   SQLite or tantivy cannot be opened or used
+
+Raw `sqlite3.Error`, tantivy `ValueError` and `OSError` never cross the package boundary:
+`translate_errors()` turns them into `IndexUnavailable` with the cause chained.
+Vault errors (`vault.VaultError`) pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+__all__ = ("IndexUnavailable", "IndexerError", "InvalidQuery", "translate_errors")
+
+
+class IndexerError(Exception):
+    """Base of every error the indexer raises."""
+
+    code = "INDEX_UNAVAILABLE"
+
+    def __init__(self, message: str, *, details: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidQuery(IndexerError):
+    """A search query with a syntax error; `position` is the 0-based character offset."""
+
+    code = "INVALID_QUERY"
+
+    def __init__(self, query: str, position: int, reason: str) -> None:
+        super().__init__(
+            f"Invalid query at position {position}: {reason}", details=f"{query!r} @ {position}"
+        )
+        self.query = query
+        self.position = position
+        self.reason = reason
+
+
+class IndexUnavailable(IndexerError):
+    """The SQLite mirror or the tantivy index cannot be opened, locked or read."""
+
+    code = "INDEX_UNAVAILABLE"
+
+
+@contextmanager
+def translate_errors(what: str) -> Iterator[None]:
+    """Re-raise low-level storage errors as `IndexUnavailable` (once, at the boundary)."""
+    try:
+        yield
+    except IndexerError:
+        raise
+    except sqlite3.Error as exc:
+        raise IndexUnavailable(f"{what}: SQLite error", details=str(exc)) from exc
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise IndexUnavailable(f"{what}: {type(exc).__name__}", details=str(exc)) from exc

@@ -1,0 +1,373 @@
+"""The tantivy full-text index: one document per message, derived from the mirror.
+
+Only the leader process writes it (one long-lived `IndexWriter`; tantivy allows one per
+index). It follows the mirror through `fulltext_queue`: `apply_pending()` reads the queue
+and the rows it names in one SQLite snapshot, commits them to tantivy, then records the
+last applied sequence number. Every process searches: it reloads its reader when that
+number moves, and covers the changes still queued (the lag) with a small in-memory
+"overlay" index of their current rows, so a search sees every write already in the
+mirror (read-your-writes) in any process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tantivy
+
+from .errors import IndexUnavailable
+from .mirror import Mirror, get_state, set_state
+from .records import SearchHit, SearchResult, to_datetime
+from .schema import FULLTEXT_VERSION, KEY_FIELDS, build_fulltext_schema, default_analyzer
+
+__all__ = ("FullText",)
+
+log = logging.getLogger("codearchitect.indexer.fulltext")
+
+_DOC_SELECT = (
+    "SELECT m.file_id, m.id, m.session_id, m.role, m.content, m.created_at, s.title, "
+    f"{', '.join('s.' + f for f in KEY_FIELDS)} "
+    "FROM messages AS m JOIN sessions AS s ON s.file_id = m.file_id"
+)
+SNIPPET_CHARS = 200
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """Queued changes not yet in tantivy, as of one mirror snapshot."""
+
+    applied: int
+    generation: int
+    top: int
+    files: frozenset[int]
+    keys: frozenset[str]
+    rows: tuple[sqlite3.Row, ...] | None  # None: too many to overlay (or a rebuild)
+    cached: bool = False  # the overlay built for this very queue state is still good
+
+
+class FullText:
+    """The tantivy index directory `.codearchitect/index/fulltext/`."""
+
+    def __init__(self, directory: Path, *, heap_bytes: int = 64_000_000, overlay_max: int = 5000):
+        self.directory = directory
+        self.schema = build_fulltext_schema()
+        self.analyzer = default_analyzer()
+        self.heap_bytes = heap_bytes
+        self.overlay_max = overlay_max
+        self._index: tantivy.Index | None = None
+        self._writer: tantivy.IndexWriter | None = None
+        self._seen: tuple[int, int] | None = None
+        self._reader_lock = threading.Lock()
+        self._overlay: tuple[tuple[int, int, int], tantivy.Index] | None = None
+        self._last_gc = time.monotonic()
+
+    # ------------------------------------------------------------------ writer (leader)
+
+    @property
+    def writing(self) -> bool:
+        return self._writer is not None
+
+    def open_writer(self, mirror: Mirror) -> None:
+        """Open (or create) the index for writing; only the leader calls this."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        _sweep_tantivy_temp(self.directory)
+        with mirror.read() as conn:
+            version = get_state(conn, "fulltext_version")
+        index = None
+        if tantivy.Index.exists(str(self.directory)) and version == FULLTEXT_VERSION:
+            try:
+                index = tantivy.Index(self.schema, str(self.directory))
+            except ValueError as exc:
+                log.warning("full-text index unusable (%s); recreating it", exc)
+        if index is None:
+            index = self._recreate(mirror)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self._writer = index.writer(self.heap_bytes, 1)
+                break
+            except ValueError as exc:
+                if "LockBusy" not in str(exc) or time.monotonic() > deadline:
+                    raise IndexUnavailable(
+                        "Cannot open the full-text writer", details=str(exc)
+                    ) from exc
+                time.sleep(0.05)
+        with self._reader_lock:
+            self._index = index
+            self._seen = None
+
+    def close_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(ValueError, RuntimeError):
+                writer.rollback()
+            with contextlib.suppress(ValueError, RuntimeError):
+                writer.wait_merging_threads()
+
+    def apply_pending(self, mirror: Mirror, batch: int = 50_000) -> int:
+        """Absorb queued mirror changes into tantivy; returns how many entries were applied."""
+        writer = self._writer
+        if writer is None:
+            raise IndexUnavailable("This process does not hold the full-text writer")
+        with mirror.read() as conn:
+            applied = int(get_state(conn, "fulltext_seq") or 0)
+            entries = conn.execute(
+                "SELECT seq, kind, file_id, message_id FROM fulltext_queue WHERE seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (applied, batch),
+            ).fetchall()
+            if not entries:
+                return 0
+            top = int(entries[-1][0])
+            try:
+                if any(e[1] == "all" for e in entries):
+                    writer.delete_all_documents()
+                    for row in conn.execute(_DOC_SELECT):
+                        writer.add_document(self._doc(row))
+                else:
+                    self._apply_entries(conn, writer, entries)
+            except BaseException:
+                writer.rollback()
+                raise
+        writer.commit()
+        with mirror.write() as conn:
+            set_state(conn, "fulltext_seq", top)
+            conn.execute("DELETE FROM fulltext_queue WHERE seq <= ?", (top,))
+        if time.monotonic() - self._last_gc > 60:
+            self._last_gc = time.monotonic()
+            with contextlib.suppress(ValueError):
+                writer.garbage_collect_files()
+        return len(entries)
+
+    def _apply_entries(
+        self, conn: sqlite3.Connection, writer: tantivy.IndexWriter, entries: Sequence[Any]
+    ) -> None:
+        files = {int(e[2]) for e in entries if e[1] == "file"}
+        keys = {(int(e[2]), e[3]) for e in entries if e[1] == "msg" and int(e[2]) not in files}
+        for file_id in files:
+            writer.delete_documents_by_term("file", str(file_id))
+            for row in conn.execute(f"{_DOC_SELECT} WHERE m.file_id = ?", (file_id,)):
+                writer.add_document(self._doc(row))
+        for file_id, message_id in keys:
+            writer.delete_documents_by_term("key", f"{file_id}/{message_id}")
+            row = conn.execute(
+                f"{_DOC_SELECT} WHERE m.file_id = ? AND m.id = ?", (file_id, message_id)
+            ).fetchone()
+            if row is not None:
+                writer.add_document(self._doc(row))
+
+    def _recreate(self, mirror: Mirror) -> tantivy.Index:
+        self.close_writer()
+        for entry in os.scandir(self.directory):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        index = tantivy.Index(self.schema, str(self.directory))
+        with mirror.write() as conn:
+            generation = int(get_state(conn, "fulltext_generation") or 0) + 1
+            set_state(conn, "fulltext_generation", generation)
+            set_state(conn, "fulltext_version", FULLTEXT_VERSION)
+            set_state(conn, "fulltext_seq", 0)
+            mirror.enqueue(conn, "all", None)
+        log.info("created the full-text index %s (generation %d)", self.directory, generation)
+        return index
+
+    def _doc(self, row: sqlite3.Row | tuple[Any, ...]) -> tantivy.Document:
+        file_id, mid, sid, role, content, created_at, title, *keys = tuple(row)
+        doc = tantivy.Document(
+            key=f"{file_id}/{mid}",
+            file=str(file_id),
+            message_id=mid,
+            session_id=sid,
+            role=role,
+            content=content,
+            title=title,
+            created_at=created_at,
+        )
+        for name, value in zip(KEY_FIELDS, keys, strict=True):
+            if value is not None:
+                doc.add_text(name, value)
+        moment = to_datetime(created_at)
+        if moment is not None:
+            doc.add_date("created", moment)
+        return doc
+
+    # ------------------------------------------------------------------ search (everyone)
+
+    def num_docs(self) -> int:
+        with self._reader_lock:
+            return 0 if self._index is None else self._index.searcher().num_docs
+
+    def search(
+        self,
+        mirror: Mirror,
+        query: tantivy.Query,
+        filters: Iterable[tantivy.Query],
+        *,
+        limit: int,
+        offset: int,
+    ) -> SearchResult:
+        """Rank messages matching `query` and every filter; see the module docstring."""
+        pending = self._pending(mirror)
+        main_index = self._refresh(pending)
+        filters = list(filters)
+        clauses = [(tantivy.Occur.Must, query)] + [(tantivy.Occur.Must, f) for f in filters]
+        excluded = list(clauses)
+        if pending.keys:
+            keys = tantivy.Query.term_set_query(self.schema, "key", sorted(pending.keys))
+            excluded.append((tantivy.Occur.MustNot, keys))
+        if pending.files:
+            files = tantivy.Query.term_set_query(
+                self.schema, "file", [str(f) for f in pending.files]
+            )
+            excluded.append((tantivy.Occur.MustNot, files))
+        want = offset + limit
+        scored: list[tuple[float, str, SearchHit]] = []
+        total = 0
+        sources = []
+        if main_index is not None:
+            sources.append((main_index, tantivy.Query.boolean_query(excluded)))
+        stale = pending.rows is None and pending.top > pending.applied
+        if pending.cached or pending.rows:
+            sources.append((self._overlay_index(pending), tantivy.Query.boolean_query(clauses)))
+        for index, full in sources:
+            searcher = index.searcher()
+            found = searcher.search(full, max(want, 1))
+            total += int(getattr(found, "count", 0) or 0)
+            snippets = tantivy.SnippetGenerator.create(searcher, query, self.schema, "content")
+            snippets.set_max_num_chars(SNIPPET_CHARS)
+            for score, address in found.hits[:want]:
+                hit = _hit(searcher.doc(address), score, snippets)
+                scored.append((-score, hit.created_at, hit))
+        scored.sort(key=lambda t: (t[0], t[1]))
+        hits = tuple(t[2] for t in scored[offset:want])
+        return SearchResult(hits, total, stale)
+
+    def _pending(self, mirror: Mirror) -> _Pending:
+        with mirror.read() as conn:
+            applied = int(get_state(conn, "fulltext_seq") or 0)
+            generation = int(get_state(conn, "fulltext_generation") or 0)
+            entries = conn.execute(
+                "SELECT seq, kind, file_id, message_id FROM fulltext_queue WHERE seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (applied, self.overlay_max + 1),
+            ).fetchall()
+            if not entries:
+                return _Pending(applied, generation, applied, frozenset(), frozenset(), ())
+            top = int(entries[-1][0])
+            files = frozenset(int(e[2]) for e in entries if e[1] == "file")
+            keys = frozenset(
+                f"{e[2]}/{e[3]}" for e in entries if e[1] == "msg" and int(e[2]) not in files
+            )
+            if len(entries) > self.overlay_max or any(e[1] == "all" for e in entries):
+                return _Pending(applied, generation, top, frozenset(), frozenset(), None)
+            cached = self._overlay
+            if cached is not None and cached[0] == (generation, applied, top):
+                return _Pending(applied, generation, top, files, keys, (), cached=True)
+            rows: list[sqlite3.Row] = []
+            for file_id in files:
+                rows += conn.execute(f"{_DOC_SELECT} WHERE m.file_id = ?", (file_id,)).fetchall()
+            for key in keys:
+                fid, mid = key.split("/", 1)
+                rows += conn.execute(
+                    f"{_DOC_SELECT} WHERE m.file_id = ? AND m.id = ?", (int(fid), mid)
+                ).fetchall()
+                if len(rows) > self.overlay_max:
+                    return _Pending(applied, generation, top, frozenset(), frozenset(), None)
+            return _Pending(applied, generation, top, files, keys, tuple(rows))
+
+    def _overlay_index(self, pending: _Pending) -> tantivy.Index:
+        version = (pending.generation, pending.applied, pending.top)
+        cached = self._overlay
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        index = tantivy.Index(self.schema)
+        writer = index.writer(15_000_000, 1)
+        for row in pending.rows or ():
+            writer.add_document(self._doc(row))
+        writer.commit()
+        writer.wait_merging_threads()
+        index.reload()
+        self._overlay = (version, index)
+        return index
+
+    def _refresh(self, pending: _Pending) -> tantivy.Index | None:
+        """This process's reader, reloaded if the leader committed since we last looked."""
+        with self._reader_lock:
+            seen = (pending.generation, pending.applied)
+            if self._seen == seen and self._index is not None:
+                return self._index
+            reopen = self._index is None or (self._seen is not None and self._seen[0] != seen[0])
+            if reopen and self._writer is None:
+                self._index = self._open_reader()
+            if self._index is None:
+                return None
+            for attempt in range(3):
+                try:
+                    self._index.reload()
+                    break
+                except ValueError as exc:  # a segment merged away under us: read meta again
+                    if attempt == 2:
+                        raise IndexUnavailable("Cannot reload the full-text index") from exc
+                    time.sleep(0.01)
+            self._seen = seen
+            return self._index
+
+    def _open_reader(self) -> tantivy.Index | None:
+        if not tantivy.Index.exists(str(self.directory)):
+            return None
+        try:
+            index = tantivy.Index(self.schema, str(self.directory))
+        except ValueError as exc:
+            raise IndexUnavailable("Cannot open the full-text index", details=str(exc)) from exc
+        index.config_reader("manual")
+        return index
+
+
+def _hit(doc: tantivy.Document, score: float, snippets: tantivy.SnippetGenerator) -> SearchHit:
+    content = str(doc.get_first("content") or "")
+    snippet = snippets.snippet_from_doc(doc)
+    fragment = snippet.fragment()
+    highlights: tuple[tuple[int, int], ...] = ()
+    if fragment:
+        raw = fragment.encode("utf-8")
+        highlights = tuple(
+            (
+                len(raw[: r.start].decode("utf-8", "ignore")),
+                len(raw[: r.end].decode("utf-8", "ignore")),
+            )
+            for r in snippet.highlighted()
+        )
+    else:
+        fragment = content[:SNIPPET_CHARS]
+    return SearchHit(
+        message_id=str(doc.get_first("message_id")),
+        session_id=str(doc.get_first("session_id")),
+        session_title=str(doc.get_first("title") or ""),
+        role=str(doc.get_first("role")),
+        created_at=str(doc.get_first("created_at") or ""),
+        score=float(score),
+        snippet=fragment,
+        highlights=highlights,
+    )
+
+
+def _sweep_tantivy_temp(directory: Path) -> None:
+    """Remove temp files a killed writer left; safe because we hold the writer role."""
+    for entry in os.scandir(directory):
+        if entry.is_file(follow_symlinks=False) and (
+            entry.name.startswith(".tmp") or entry.name.endswith(".tmp")
+        ):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)

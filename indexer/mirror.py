@@ -1,0 +1,501 @@
+"""The SQLite mirror: connections, schema versioning and every write to the mirror.
+
+Every process may write. Each thread has its own connection (WAL, `busy_timeout`, foreign
+keys on). Every write runs inside `BEGIN IMMEDIATE`, so a writer waits for the write lock
+up front instead of failing half way; SQLITE_BUSY is retried here and never reaches a
+caller. Every change that tantivy must follow is queued in `fulltext_queue` in the same
+transaction (see docs/indexing.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vault import FileState, Message, SessionFile
+
+from .errors import IndexUnavailable
+from .records import normalize_ts
+from .schema import DDL, KEY_FIELDS, SCHEMA_VERSION, TABLES
+
+__all__ = ("FileRow", "Mirror", "Prefix", "dumps_json")
+
+log = logging.getLogger("codearchitect.indexer.mirror")
+
+# Session fields copied into every tantivy document: a change re-indexes the whole file.
+DOC_SESSION_FIELDS = ("id", "title", *KEY_FIELDS)
+_SESSION_COLUMNS = (
+    "file_id, id, title, topic, created, updated, status, agent_id, channel, account_id, "
+    "peer_kind, peer_id, tags, metadata, source, source_id, source_path, imported_at, "
+    "truncated, extra, message_count, created_at, updated_at, last_message_at"
+)
+_MESSAGE_INSERT = (
+    "INSERT INTO messages (file_id, position, id, session_id, role, content, metadata, "
+    "created_at, edited) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_FILE_COLUMNS = (
+    "id, path, ino, size, mtime_ns, hash, prefix_size, prefix_hash, prefix_count, "
+    "body_offset, indexed_at_ns, status"
+)
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """The mirror's record of one session file."""
+
+    id: int
+    path: str
+    ino: int
+    size: int
+    mtime_ns: int
+    hash: str | None
+    prefix_size: int
+    prefix_hash: str | None
+    prefix_count: int
+    body_offset: int
+    indexed_at_ns: int
+    status: str
+
+    @property
+    def state(self) -> FileState:
+        return FileState(self.ino, self.size, self.mtime_ns)
+
+
+@dataclass(frozen=True)
+class Prefix:
+    """Bytes of a file known to parse to its first `count` messages (see sync.py)."""
+
+    size: int
+    hash: str | None
+    count: int
+    body_offset: int
+
+
+def dumps_json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class Mirror:
+    """The SQLite database under `.codearchitect/index/`."""
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000, retry_seconds: float = 60.0):
+        self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
+        self.retry_seconds = retry_seconds
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+        self._closed = False
+
+    # ------------------------------------------------------------------ connections
+
+    def open(self) -> bool:
+        """Create or check the schema; True when the mirror was (re)created empty."""
+        try:
+            return self._ensure_schema()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise IndexUnavailable("Cannot open the SQLite mirror", details=str(exc)) from exc
+            log.warning("mirror %s is corrupt (%s); moving it aside and rebuilding", self.path, exc)
+            self.close()
+            self._closed = False
+            stamp = time.strftime("%Y%m%dT%H%M%S")
+            for suffix in ("", "-wal", "-shm"):
+                src = Path(str(self.path) + suffix)
+                if src.exists():
+                    os.replace(src, Path(f"{self.path}.corrupt-{stamp}{suffix}"))
+            return self._ensure_schema()
+
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise IndexUnavailable("The index is closed")
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=0
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA temp_store = MEMORY")
+            self._local.conn = conn
+            with self._guard:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every thread's connection."""
+        with self._guard:
+            self._closed = True
+            for conn in self._all:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (`BEGIN IMMEDIATE`), committed on success."""
+        conn = self.conn()
+        self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        try:
+            self._retry(lambda: conn.execute("COMMIT"))
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees one snapshot."""
+        conn = self.conn()
+        if conn.in_transaction:  # nested inside a write of this thread
+            yield conn
+            return
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+
+    def _retry(self, fn: Any) -> Any:
+        deadline = time.monotonic() + self.retry_seconds
+        delay = 0.002
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise IndexUnavailable("The SQLite mirror is busy", details=str(exc)) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+
+    def _ensure_schema(self) -> bool:
+        conn = self.conn()
+        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return False
+        with self.write() as conn:
+            if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                return False
+            for table in TABLES:
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in _statements(DDL):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            set_state(conn, "created_ns", time.time_ns())
+        log.info("created the SQLite mirror %s (schema %d)", self.path, SCHEMA_VERSION)
+        return True
+
+    # ------------------------------------------------------------------ file rows
+
+    def file_rows(self, conn: sqlite3.Connection) -> dict[str, FileRow]:
+        rows = conn.execute(f"SELECT {_FILE_COLUMNS} FROM files")
+        return {r["path"]: FileRow(*r) for r in rows}
+
+    def file_row(self, conn: sqlite3.Connection, rel: str) -> FileRow | None:
+        r = conn.execute(f"SELECT {_FILE_COLUMNS} FROM files WHERE path = ?", (rel,)).fetchone()
+        return None if r is None else FileRow(*r)
+
+    def file_messages(
+        self, conn: sqlite3.Connection, file_id: int, start: int = 0
+    ) -> list[sqlite3.Row]:
+        return conn.execute(
+            "SELECT position, id, role, content, metadata, created_at, edited FROM messages "
+            "WHERE file_id = ? AND position >= ? ORDER BY position",
+            (file_id, start),
+        ).fetchall()
+
+    # ------------------------------------------------------------------ writes
+
+    def put_session(
+        self,
+        conn: sqlite3.Connection,
+        rel: str,
+        state: FileState,
+        digest: str,
+        prefix: Prefix,
+        session: SessionFile,
+        *,
+        queue: bool = True,
+    ) -> str:
+        """Store a fully parsed file; returns 'added' or 'updated'."""
+        old = self.file_row(conn, rel)
+        file_id = self._upsert_file(conn, old, rel, state, digest, prefix, "ok", None, None)
+        old_session = conn.execute(
+            "SELECT id, title, agent_id, channel, account_id, peer_kind, peer_id FROM sessions "
+            "WHERE file_id = ?",
+            (file_id,),
+        ).fetchone()
+        old_messages = {
+            r["id"]: (r["role"], r["content"], r["created_at"])
+            for r in conn.execute(
+                "SELECT id, role, content, created_at FROM messages WHERE file_id = ?", (file_id,)
+            )
+        }
+        conn.execute("DELETE FROM sessions WHERE file_id = ?", (file_id,))
+        conn.execute(
+            f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({', '.join('?' * 24)})",
+            session_values(file_id, session),
+        )
+        rows = [message_values(file_id, i, session.id, m) for i, m in enumerate(session.messages)]
+        conn.executemany(_MESSAGE_INSERT, rows)
+        if queue:
+            new_fields = tuple(getattr(session, f) for f in DOC_SESSION_FIELDS)
+            if old_session is None or tuple(old_session) != new_fields:
+                self.enqueue(conn, "file", file_id)
+            else:
+                new = {r[2]: (r[4], r[5], r[7]) for r in rows}
+                changed = [
+                    k for k in new.keys() | old_messages.keys() if new.get(k) != old_messages.get(k)
+                ]
+                for mid in changed:
+                    self.enqueue(conn, "msg", file_id, mid)
+        return "added" if old is None else "updated"
+
+    def put_tail(
+        self,
+        conn: sqlite3.Connection,
+        row: FileRow,
+        state: FileState,
+        digest: str | None,
+        prefix: Prefix,
+        session_id: str,
+        tail: Sequence[Message],
+    ) -> bool:
+        """Replace the messages after `row.prefix_count` by `tail`; True if anything changed."""
+        start = row.prefix_count
+        new_rows = [message_values(row.id, start + i, session_id, m) for i, m in enumerate(tail)]
+        old = self.file_messages(conn, row.id, start)
+        old_rows = [
+            (
+                row.id,
+                r["position"],
+                r["id"],
+                session_id,
+                r["role"],
+                r["content"],
+                r["metadata"],
+                r["created_at"],
+                r["edited"],
+            )
+            for r in old
+        ]
+        self._upsert_file(conn, row, row.path, state, digest, prefix, "ok", None, None)
+        if old_rows == new_rows:
+            return False
+        conn.execute("DELETE FROM messages WHERE file_id = ? AND position >= ?", (row.id, start))
+        conn.executemany(_MESSAGE_INSERT, new_rows)
+        self._refresh_counters(conn, row.id)
+        old_keys = {r[2]: r[4:8] for r in old_rows}
+        new_keys = {r[2]: r[4:8] for r in new_rows}
+        for mid in old_keys.keys() | new_keys.keys():
+            if old_keys.get(mid) != new_keys.get(mid):
+                self.enqueue(conn, "msg", row.id, mid)
+        return True
+
+    def append_message(
+        self, conn: sqlite3.Connection, row: FileRow, state: FileState, message: Message
+    ) -> None:
+        """Record one appended message without re-reading the file (hash becomes unknown)."""
+        sid, count = conn.execute(
+            "SELECT id, message_count FROM sessions WHERE file_id = ?", (row.id,)
+        ).fetchone()
+        conn.execute(_MESSAGE_INSERT, message_values(row.id, count, sid, message))
+        conn.execute(
+            "UPDATE files SET ino = ?, size = ?, mtime_ns = ?, hash = NULL, indexed_at_ns = ? "
+            "WHERE id = ?",
+            (state.ino, state.size, state.mtime_ns, time.time_ns(), row.id),
+        )
+        self._refresh_counters(conn, row.id)
+        self.enqueue(conn, "msg", row.id, message.id)
+
+    def put_bad(
+        self,
+        conn: sqlite3.Connection,
+        rel: str,
+        state: FileState,
+        digest: str | None,
+        status: str,
+        error: str,
+        line: int | None,
+        *,
+        queue: bool = True,
+    ) -> None:
+        """Record a file that cannot be indexed (malformed, or a refused symlink)."""
+        old = self.file_row(conn, rel)
+        empty = Prefix(0, None, 0, 0)
+        file_id = self._upsert_file(conn, old, rel, state, digest, empty, status, error, line)
+        gone = conn.execute("DELETE FROM sessions WHERE file_id = ?", (file_id,)).rowcount
+        if gone and queue:
+            self.enqueue(conn, "file", file_id)
+
+    def touch(
+        self, conn: sqlite3.Connection, row: FileRow, state: FileState, digest: str | None
+    ) -> None:
+        """The content is unchanged: record the new stat data and verification time."""
+        conn.execute(
+            "UPDATE files SET ino = ?, size = ?, mtime_ns = ?, hash = ?, indexed_at_ns = ? "
+            "WHERE id = ?",
+            (state.ino, state.size, state.mtime_ns, digest, time.time_ns(), row.id),
+        )
+
+    def remove_file(self, conn: sqlite3.Connection, rel: str, *, queue: bool = True) -> bool:
+        row = conn.execute("SELECT id FROM files WHERE path = ?", (rel,)).fetchone()
+        if row is None:
+            return False
+        conn.execute("DELETE FROM files WHERE id = ?", (row[0],))
+        if queue:
+            self.enqueue(conn, "file", row[0])
+        return True
+
+    def enqueue(
+        self,
+        conn: sqlite3.Connection,
+        kind: str,
+        file_id: int | None,
+        message_id: str | None = None,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO fulltext_queue (kind, file_id, message_id, enqueued_ns) VALUES (?,?,?,?)",
+            (kind, file_id, message_id, time.time_ns()),
+        )
+
+    def reset(self, conn: sqlite3.Connection) -> None:
+        """Forget every file (a rebuild); tantivy follows through one 'all' entry."""
+        for table in ("messages", "sessions", "files"):
+            conn.execute(f"DELETE FROM {table}")
+
+    def _upsert_file(
+        self,
+        conn: sqlite3.Connection,
+        old: FileRow | None,
+        rel: str,
+        state: FileState,
+        digest: str | None,
+        prefix: Prefix,
+        status: str,
+        error: str | None,
+        line: int | None,
+    ) -> int:
+        values: tuple[Any, ...] = (state.ino, state.size, state.mtime_ns, digest, prefix.size)
+        values += (prefix.hash, prefix.count, prefix.body_offset, time.time_ns(), status, error)
+        values += (line,)
+        if old is None:
+            cur = conn.execute(
+                "INSERT INTO files (ino, size, mtime_ns, hash, prefix_size, prefix_hash, "
+                "prefix_count, body_offset, indexed_at_ns, status, error, error_line, path) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (*values, rel),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+        conn.execute(
+            "UPDATE files SET ino=?, size=?, mtime_ns=?, hash=?, prefix_size=?, prefix_hash=?, "
+            "prefix_count=?, body_offset=?, indexed_at_ns=?, status=?, error=?, error_line=? "
+            "WHERE id = ?",
+            (*values, old.id),
+        )
+        return old.id
+
+    def _refresh_counters(self, conn: sqlite3.Connection, file_id: int) -> None:
+        count, last = conn.execute(
+            "SELECT count(*), max(created_at) FROM messages WHERE file_id = ?", (file_id,)
+        ).fetchone()
+        created_at, updated = conn.execute(
+            "SELECT created_at, updated FROM sessions WHERE file_id = ?", (file_id,)
+        ).fetchone()
+        updated_at = max(created_at, normalize_ts(updated) or "", last or "")
+        conn.execute(
+            "UPDATE sessions SET message_count = ?, last_message_at = ?, updated_at = ? "
+            "WHERE file_id = ?",
+            (count, last, updated_at, file_id),
+        )
+
+
+def get_state(conn: sqlite3.Connection, key: str) -> Any:
+    row = conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+    return None if row is None else row[0]
+
+
+def set_state(conn: sqlite3.Connection, key: str, value: object) -> None:
+    conn.execute(
+        "INSERT INTO state (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def session_values(file_id: int, s: SessionFile) -> tuple[Any, ...]:
+    times = [normalize_ts(m.created_at) or "" for m in s.messages]
+    last = max(times) if times else None
+    created_at = normalize_ts(s.created) or s.created
+    updated = normalize_ts(s.updated)
+    updated_at = max(created_at, updated or "", last or "")
+    return (
+        file_id,
+        s.id,
+        s.title,
+        s.topic,
+        s.created,
+        s.updated,
+        s.status,
+        *(getattr(s, f) for f in KEY_FIELDS),
+        dumps_json(list(s.tags)),
+        dumps_json(s.metadata),
+        s.source,
+        s.source_id,
+        s.source_path,
+        s.imported_at,
+        int(s.truncated),
+        dumps_json(s.extra),
+        len(s.messages),
+        created_at,
+        updated_at,
+        last,
+    )
+
+
+def message_values(file_id: int, position: int, session_id: str, m: Message) -> tuple[Any, ...]:
+    created = normalize_ts(m.created_at) or m.created_at
+    metadata = dumps_json(m.metadata)
+    return (
+        file_id,
+        position,
+        m.id,
+        session_id,
+        m.role,
+        m.content,
+        metadata,
+        created,
+        int(m.edited),
+    )
+
+
+def _statements(ddl: str) -> Iterable[str]:
+    text = re.sub(r"--[^\n]*", "", ddl)
+    return (s.strip() for s in text.split(";") if s.strip())
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text

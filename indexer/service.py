@@ -1,0 +1,492 @@
+"""`Indexer`: the facade the MCP layer and the CLI use.
+
+It wraps a `Vault`: writes go to the files first (through the vault) and are then applied
+to the mirror at once, so the next query in this process sees them (read-your-writes);
+queries and search read the derived state. `start()` adds the background work (see
+worker.py); without it, call `reconcile()` and `flush()` yourself (one-shot commands).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import tantivy
+
+from vault import Appended, InvalidInput, SessionNotFound, Stored, Vault
+from vault.files import ensure_dir
+
+from . import queries
+from .dump import dump_mirror
+from .errors import translate_errors
+from .fulltext import FullText
+from .mirror import Mirror, get_state
+from .query import compile_query
+from .records import (
+    ConversationPair,
+    IndexStatus,
+    MessageRecord,
+    ReconcileReport,
+    SearchResult,
+    SessionRecord,
+    parse_bound,
+    to_datetime,
+)
+from .schema import DB_NAME, FULLTEXT_DIR, KEY_FIELDS, LEADER_LOCK, SCHEMA_VERSION
+from .settings import IndexSettings
+from .sync import Progress, Syncer
+from .worker import Leadership, Worker
+
+__all__ = ("Indexer",)
+
+log = logging.getLogger("codearchitect.indexer")
+
+MAX_SEARCH_LIMIT = 1000
+
+
+class Indexer:
+    """A project's derived indexes, kept in step with its vault's files."""
+
+    def __init__(self, vault: Vault | Path | str, settings: IndexSettings | None = None) -> None:
+        self.vault = vault if isinstance(vault, Vault) else Vault(vault)
+        self.settings = settings or IndexSettings()
+        index_dir = self.vault.index_dir
+        self.mirror = Mirror(index_dir / DB_NAME, busy_timeout_ms=self.settings.busy_timeout_ms)
+        self.fulltext = FullText(
+            index_dir / FULLTEXT_DIR,
+            heap_bytes=self.settings.writer_heap_bytes,
+            overlay_max=self.settings.overlay_max,
+        )
+        self.syncer = Syncer(self.vault, self.mirror)
+        self.leadership = Leadership(index_dir / LEADER_LOCK)
+        self._worker: Worker | None = None
+        self._vault_lock = threading.RLock()
+        self._flush_lock = threading.Lock()
+        self._opened = False
+        self.created = False  # True when open() found no usable mirror
+
+    # ------------------------------------------------------------------ life cycle
+
+    def open(self) -> Indexer:
+        """Create the vault and index folders and open the mirror (idempotent)."""
+        if not self._opened:
+            with translate_errors("Cannot open the index"):
+                self.vault.init()
+                ensure_dir(self.vault.index_dir, self.vault.dir)
+                self.created = self.mirror.open()
+            self._opened = True
+        return self
+
+    def start(self) -> Indexer:
+        """Start background indexing: lead if no other process does (watcher, full-text
+        writer, reconcile at once and every few minutes), else follow and take over later."""
+        self.open()
+        if self._worker is None:
+            self._worker = Worker(
+                mirror=self.mirror,
+                fulltext=self.fulltext,
+                syncer=self.syncer,
+                leadership=self.leadership,
+                settings=self.settings,
+                lead=self.leadership.try_acquire,
+                git_lock=self.vault.root / ".git" / "index.lock",
+            )
+            with translate_errors("Cannot start indexing"):
+                self._worker.start()
+        return self
+
+    def close(self) -> None:
+        """Stop background work, release the writer and leadership, close connections."""
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        self.fulltext.close_writer()
+        self.leadership.release()
+        self.mirror.close()
+        self._opened = False
+
+    def __enter__(self) -> Indexer:
+        return self.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def is_leader(self) -> bool:
+        return self.leadership.held
+
+    # ------------------------------------------------------------------ maintenance
+
+    def reconcile(self, progress: Progress | None = None) -> ReconcileReport:
+        """Compare the files with the mirror now; re-read only what changed."""
+        self.open()
+        with translate_errors("Reconcile failed"):
+            report = self.syncer.reconcile(progress=progress)
+        self._kick()
+        return report
+
+    def rebuild(
+        self, progress: Progress | None = None, *, timeout: float = 600.0
+    ) -> ReconcileReport:
+        """Drop the mirror's rows and the full-text documents and read every file again.
+
+        Args:
+            progress: called as progress(phase, done, total); phase "read" per file, then
+                "fulltext" (0 of 1, then 1 of 1) while tantivy absorbs everything.
+        """
+        self.open()
+        with translate_errors("Rebuild failed"):
+            report = self.syncer.rebuild(progress)
+            if progress is not None:
+                progress("fulltext", 0, 1)
+            self.flush(timeout)
+            if progress is not None:
+                progress("fulltext", 1, 1)
+        return report
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until tantivy holds every change queued so far (searches never need this:
+        they cover the lag themselves). Leads for a moment if no process leads."""
+        self.open()
+        with translate_errors("Cannot update the full-text index"):
+            with self.mirror.read() as conn:
+                row = conn.execute(
+                    "SELECT seq FROM sqlite_sequence WHERE name = 'fulltext_queue'"
+                ).fetchone()
+            target = 0 if row is None else int(row[0])
+            worker = self._worker
+            if worker is not None and (self.leadership.held or not self._lead_briefly()):
+                return worker.wait_applied(target, timeout)
+            if worker is None and self._lead_briefly():
+                return True
+            return self._wait_applied(target, timeout)
+
+    def _lead_briefly(self) -> bool:
+        """Absorb the queue ourselves if nobody leads; False if another process leads."""
+        with self._flush_lock:
+            if self.leadership.held and self._worker is not None:
+                return False
+            if not self.leadership.try_acquire():
+                return False
+            try:
+                if not self.fulltext.writing:
+                    self.fulltext.open_writer(self.mirror)
+                while self.fulltext.apply_pending(self.mirror):
+                    pass
+            finally:
+                if self._worker is None:
+                    self.fulltext.close_writer()
+                    self.leadership.release()
+            return True
+
+    def _wait_applied(self, target: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.mirror.read() as conn:
+                if int(get_state(conn, "fulltext_seq") or 0) >= target:
+                    return True
+            if self._lead_briefly():
+                return True
+            time.sleep(0.02)
+        return False
+
+    def status(self) -> IndexStatus:
+        """Files on disk versus the index, malformed files, lag, and who leads."""
+        self.open()
+        with translate_errors("Cannot read index status"), self.mirror.read() as conn:
+            files_indexed = conn.execute("SELECT count(*) FROM files WHERE status = 'ok'")
+            indexed = int(files_indexed.fetchone()[0])
+            sessions = int(conn.execute("SELECT count(*) FROM sessions").fetchone()[0])
+            messages = int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
+            applied = int(get_state(conn, "fulltext_seq") or 0)
+            pending, oldest = conn.execute(
+                "SELECT count(*), min(enqueued_ns) FROM fulltext_queue WHERE seq > ?", (applied,)
+            ).fetchone()
+            last = get_state(conn, "last_reconcile_ns")
+            malformed = tuple(queries.malformed_files(conn))
+        on_disk = sum(1 for _ in self.vault.session_paths())
+        worker = self._worker
+        return IndexStatus(
+            files_on_disk=on_disk,
+            files_indexed=indexed,
+            sessions=sessions,
+            messages=messages,
+            fulltext_documents=self.fulltext.num_docs(),
+            fulltext_pending=int(pending),
+            lag_seconds=0.0 if oldest is None else max(0.0, (time.time_ns() - oldest) / 1e9),
+            leader=self.leadership.held,
+            watcher=worker.watch_state.mode if worker is not None else None,
+            last_reconcile=None if last is None else _iso_ns(int(last)),
+            schema_version=SCHEMA_VERSION,
+            malformed=malformed,
+        )
+
+    # ------------------------------------------------------------------ writes
+
+    def store_session(
+        self,
+        conversation: object,
+        topic: object = None,
+        format: str | None = None,
+        session_id: str | None = None,
+    ) -> Stored:
+        """`Vault.store_session`, then index the file."""
+        self.open()
+        with self._vault_lock:
+            stored = self.vault.store_session(conversation, topic, format, session_id)
+            self._index(stored.path)
+        return stored
+
+    def append_message(
+        self,
+        session_id: str | None,
+        role: str,
+        content: object,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Appended:
+        """`Vault.append_message` (creates a missing session, seed 000), then index it."""
+        self.open()
+        with self._vault_lock:
+            appended = self.vault.append_message(session_id, role, content, metadata, **kwargs)
+            with translate_errors("Cannot index the message"):
+                self.syncer.apply_append(appended)
+        self._kick()
+        return appended
+
+    def create_session(self, session_id: str | None = None, **fields: Any) -> SessionRecord:
+        """`Vault.create_session`, then index the new file."""
+        self.open()
+        with self._vault_lock:
+            path, session = self.vault.create_session(session_id, **fields)
+            self._index(path)
+        return self._session_or_raise(session.id)
+
+    def patch_session(self, session_id: str, **changes: Any) -> SessionRecord:
+        """`Vault.patch` (title, status, tags, metadata merged key by key, key fields)."""
+        self.open()
+        with self._vault_lock:
+            self.vault.patch(session_id, **changes)
+            self._index(self.vault.locate(session_id))
+        return self._session_or_raise(session_id)
+
+    def delete_session(self, session_id: str) -> bool:
+        """Move the session's file to the trash and drop it (and its messages) from the index."""
+        self.open()
+        with self._vault_lock:
+            try:
+                path: Path | None = self.vault.locate(session_id)
+            except SessionNotFound:
+                path = None
+            deleted = self.vault.delete(session_id)
+            if path is not None:
+                self._index(path)
+        return deleted
+
+    def delete_message(self, session_id: str, message_id: str) -> SessionRecord:
+        """Remove one message block from its file; the count follows."""
+        self.open()
+        with self._vault_lock:
+            self.vault.delete_message(session_id, message_id)
+            self._index(self.vault.locate(session_id))
+        return self._session_or_raise(session_id)
+
+    def get_or_create_session(
+        self, key: Mapping[str, str | None], **fields: Any
+    ) -> tuple[SessionRecord, bool]:
+        """The session with these five key fields, created if none exists (seed 001).
+
+        Safe when processes race: the look-up and the creation run under a vault lock named
+        after the key, and the creator indexes the file before releasing it.
+
+        Returns:
+            (session, created)
+        """
+        self.open()
+        clean = _check_key(key)
+        found = self._find_key(clean)
+        if found is not None:
+            return found, False
+        lock_name = "key:" + "\x1f".join(clean[f] or "" for f in KEY_FIELDS)
+        with self._vault_lock, self.vault.lock(lock_name):
+            found = self._find_key(clean)
+            if found is not None:
+                return found, False
+            title = fields.pop("title", None) or " / ".join(v for v in clean.values() if v)
+            present: dict[str, Any] = {k: v for k, v in clean.items() if v is not None}
+            path, session = self.vault.create_session(title=title, **present, **fields)
+            self._index(path)
+        return self._session_or_raise(session.id), True
+
+    def _find_key(self, key: Mapping[str, str | None]) -> SessionRecord | None:
+        with translate_errors("Cannot query sessions"), self.mirror.read() as conn:
+            return queries.find_by_key(conn, key)
+
+    def _index(self, path: Path) -> None:
+        with translate_errors("Cannot index the session file"):
+            self.syncer.index_path(path)
+        self._kick()
+
+    def _kick(self) -> None:
+        if self._worker is not None:
+            self._worker.kick()
+
+    def _session_or_raise(self, session_id: str) -> SessionRecord:
+        found = self.get_session(session_id)
+        if found is None:
+            raise SessionNotFound(session_id)
+        return found
+
+    # ------------------------------------------------------------------ queries
+
+    def get_session(self, session_id: str) -> SessionRecord | None:
+        """The session with this id, or None (`AmbiguousSession` if copies claim it)."""
+        self.open()
+        with translate_errors("Cannot query sessions"), self.mirror.read() as conn:
+            return queries.get_session(conn, session_id)
+
+    def list_sessions(
+        self, *, limit: int = 50, offset: int = 0, **filters: str | datetime | None
+    ) -> list[SessionRecord]:
+        """Sessions, newest `updated_at` first; filters: the five key fields, `status`,
+        `created_after`, `created_before`, `updated_after`, `updated_before`."""
+        self.open()
+        with translate_errors("Cannot query sessions"), self.mirror.read() as conn:
+            return queries.list_sessions(conn, filters=filters, limit=limit, offset=offset)
+
+    def get_messages(
+        self,
+        session_id: str,
+        *,
+        before: str | datetime | None = None,
+        after: str | datetime | None = None,
+        role: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[MessageRecord]:
+        """A session's messages in order, optionally strictly between two times."""
+        self.open()
+        with translate_errors("Cannot query messages"), self.mirror.read() as conn:
+            return queries.get_messages(
+                conn, session_id, before=before, after=after, role=role, limit=limit, offset=offset
+            )
+
+    def recent_messages(
+        self, limit: int = 10, session_id: str | None = None
+    ) -> list[MessageRecord]:
+        """The latest messages (overall or of one session), oldest first."""
+        self.open()
+        with translate_errors("Cannot query messages"), self.mirror.read() as conn:
+            return queries.recent_messages(conn, limit, session_id)
+
+    def count_messages(self, session_id: str | None = None, role: str | None = None) -> int:
+        """How many messages, overall or in one session."""
+        self.open()
+        with translate_errors("Cannot count messages"), self.mirror.read() as conn:
+            return queries.count_messages(conn, session_id, role)
+
+    def conversation_pairs(
+        self, session_id: str | None = None, limit: int = 10
+    ) -> list[ConversationPair]:
+        """The latest user→assistant pairs, oldest first."""
+        self.open()
+        with translate_errors("Cannot query messages"), self.mirror.read() as conn:
+            return queries.conversation_pairs(conn, session_id, limit)
+
+    def search(
+        self,
+        query: str,
+        *,
+        session_id: str | None = None,
+        role: str | None = None,
+        after: str | datetime | None = None,
+        before: str | datetime | None = None,
+        limit: int = 10,
+        offset: int = 0,
+        **key_fields: str | None,
+    ) -> SearchResult:
+        """Full-text search ranked by BM25 with highlighted snippets (docs/indexing.md).
+
+        Raises `InvalidQuery` (code INVALID_QUERY, with `.position`) on a syntax error.
+        """
+        self.open()
+        if (
+            not isinstance(limit, int)
+            or isinstance(limit, bool)
+            or not 0 <= limit <= MAX_SEARCH_LIMIT
+        ):
+            raise InvalidInput(f"'limit' must be 0..{MAX_SEARCH_LIMIT}", field="limit")
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise InvalidInput("'offset' must be a non-negative integer", field="offset")
+        schema = self.fulltext.schema
+        compiled = compile_query(query, schema, self.fulltext.analyzer)
+        filters = []
+        for name, value in (("session_id", session_id), ("role", role), *key_fields.items()):
+            if name not in ("session_id", "role", *KEY_FIELDS):
+                raise InvalidInput(f"Unknown search filter '{name}'", field=name)
+            if value is not None:
+                filters.append(tantivy.Query.term_query(schema, name, value))
+        low, high = parse_bound(after, "after"), parse_bound(before, "before")
+        if low is not None or high is not None:
+            filters.append(
+                tantivy.Query.range_query(
+                    schema,
+                    "created",
+                    tantivy.FieldType.Date,
+                    to_datetime(low),
+                    to_datetime(high),
+                    include_lower=low is None,
+                    include_upper=high is None,
+                )
+            )
+        if compiled.query is None or limit == 0:
+            return SearchResult((), 0)
+        with translate_errors("Search failed"):
+            return self.fulltext.search(
+                self.mirror, compiled.query, filters, limit=limit, offset=offset
+            )
+
+    # ------------------------------------------------------------------ for tests and doctor
+
+    def dump(self) -> dict[str, Any]:
+        """The mirror's canonical content: what `expected_dump(vault)` must equal."""
+        self.open()
+        with self.mirror.read() as conn:
+            return _dump(conn)
+
+
+def _check_key(key: Mapping[str, str | None]) -> dict[str, str | None]:
+    if not isinstance(key, Mapping):
+        raise InvalidInput("'key' must be an object of the five key fields", field="key")
+    unknown = set(key) - set(KEY_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Unknown key field '{sorted(unknown)[0]}'", field="key")
+    clean: dict[str, str | None] = {}
+    for name in KEY_FIELDS:
+        value = key.get(name)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise InvalidInput(f"'{name}' must be a non-empty string", field=name)
+        clean[name] = value
+    if all(v is None for v in clean.values()):
+        raise InvalidInput("At least one key field is required", field="key")
+    return clean
+
+
+def _iso_ns(ns: int) -> str:
+    moment = datetime.fromtimestamp(ns / 1e9, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _dump(conn: Any) -> dict[str, Any]:
+    return dump_mirror(conn)
