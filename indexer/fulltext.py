@@ -84,7 +84,7 @@ class FullText:
         with mirror.read() as conn:
             version = get_state(conn, "fulltext_version")
         index = None
-        if tantivy.Index.exists(str(self.directory)) and version == FULLTEXT_VERSION:
+        if (self.directory / "meta.json").exists() and version == FULLTEXT_VERSION:
             try:
                 index = tantivy.Index(self.schema, str(self.directory))
             except ValueError as exc:
@@ -325,7 +325,7 @@ class FullText:
             return self._index
 
     def _open_reader(self) -> tantivy.Index | None:
-        if not tantivy.Index.exists(str(self.directory)):
+        if not (self.directory / "meta.json").exists():
             return None
         try:
             index = tantivy.Index(self.schema, str(self.directory))

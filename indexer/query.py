@@ -15,7 +15,8 @@ Syntax (docs/indexing.md)::
                          the text (lower-cased, split on punctuation) and its parts must
                          appear next to each other
 
-A word matches the message text or the session title (the title weighs less).
+Words match the message text; a match of the same query on the session title only lifts
+a message's rank.
 """
 
 from __future__ import annotations
@@ -57,8 +58,19 @@ def compile_query(text: str, schema: tantivy.Schema, analyzer: tantivy.TextAnaly
         raise InvalidQuery(text, 0, "the query is empty")
     if len(text) > MAX_QUERY_CHARS:
         raise InvalidQuery(text, MAX_QUERY_CHARS, f"longer than {MAX_QUERY_CHARS} characters")
-    parser = _Parser(text, _lex(text), schema, analyzer)
-    return Compiled(parser.run())
+    toks = _lex(text)
+    content = _Parser(text, toks, schema, analyzer, "content").run()
+    if content is None:
+        return Compiled(None)
+    title = _Parser(text, toks, schema, analyzer, "title").run()
+    if title is None:
+        return Compiled(content)
+    boosted = tantivy.Query.boost_query(title, TITLE_BOOST)
+    return Compiled(
+        tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, content), (tantivy.Occur.Should, boosted)]
+        )
+    )
 
 
 def _lex(text: str) -> list[_Tok]:
@@ -111,7 +123,9 @@ class _Parser:
         toks: list[_Tok],
         schema: tantivy.Schema,
         analyzer: tantivy.TextAnalyzer,
+        field: str,
     ) -> None:
+        self.field = field
         self.text = text
         self.toks = toks
         self.i = 0
@@ -211,16 +225,11 @@ class _Parser:
         tokens = self.analyzer.analyze(text)
         if not tokens:
             return None
-        per_field = []
-        for field, boost in (("content", 1.0), ("title", TITLE_BOOST)):
-            if prefix:
-                q = tantivy.Query.phrase_prefix_query(self.schema, field, list(tokens))
-            elif len(tokens) == 1:
-                q = tantivy.Query.term_query(self.schema, field, tokens[0])
-            else:
-                q = tantivy.Query.phrase_query(self.schema, field, list(tokens))
-            per_field.append(q if boost == 1.0 else tantivy.Query.boost_query(q, boost))
-        return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in per_field])
+        if prefix:
+            return tantivy.Query.phrase_prefix_query(self.schema, self.field, list(tokens))
+        if len(tokens) == 1:
+            return tantivy.Query.term_query(self.schema, self.field, tokens[0])
+        return tantivy.Query.phrase_query(self.schema, self.field, list(tokens))
 
 
 def _combine(must: list[tantivy.Query], must_not: list[tantivy.Query]) -> tantivy.Query | None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import tantivy
 
-from vault import Appended, InvalidInput, SessionNotFound, Stored, Vault
+from vault import Appended, InvalidInput, Message, SessionNotFound, Stored, Vault
 from vault.files import ensure_dir
 
 from . import queries
@@ -264,6 +264,16 @@ class Indexer:
                 self.syncer.apply_append(appended)
         self._kick()
         return appended
+
+    def append_messages(
+        self, session_id: str, messages: list[Message], **kwargs: Any
+    ) -> tuple[Path, bool, list[Message]]:
+        """`Vault.append_messages` (importers: caller ids, one write), then index the file."""
+        self.open()
+        with self._vault_lock:
+            result = self.vault.append_messages(session_id, messages, **kwargs)
+            self._index(result[0])
+        return result
 
     def create_session(self, session_id: str | None = None, **fields: Any) -> SessionRecord:
         """`Vault.create_session`, then index the new file."""

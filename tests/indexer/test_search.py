@@ -1,0 +1,135 @@
+"""The query language and full-text search over a real tantivy index."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer import Indexer, InvalidQuery
+from vault import InvalidInput
+
+
+@pytest.fixture
+def corpus(ix: Indexer) -> dict[str, str]:
+    a = ix.append_message("auth", "user", "How do I refresh a JWT token in the auth service?")
+    ix.append_message("auth", "assistant", "Call the refresh endpoint; the token rotates.")
+    ix.append_message("auth", "user", "And OAuth? Our c++ client uses foo-bar headers.")
+    b = ix.append_message(
+        "build", "user", "The build of sess-0001 fails in CMake", created_at="2024-03-01T10:00:00.000Z"
+    )
+    ix.append_message("build", "assistant", "Pin cmake 3.28 and clean the cache.")
+    ix.create_session("keyed", title="Deploy notes", agent_id="bot", channel="slack")
+    ix.append_message("keyed", "user", "deploy the token service to staging")
+    assert ix.flush(10)
+    return {"auth": a.session_id, "build": b.session_id}
+
+
+def ids(ix: Indexer, query: str, **kw: object) -> list[str]:
+    return sorted(f"{h.session_id}:{h.role}" for h in ix.search(query, limit=50, **kw).hits)
+
+
+def test_words_are_anded(ix: Indexer, corpus: dict[str, str]) -> None:
+    assert ids(ix, "refresh token") == ["auth:assistant", "auth:user"]
+    assert ids(ix, "refresh AND jwt") == ["auth:user"]
+
+
+def test_phrase_exclusion_or_prefix(ix: Indexer, corpus: dict[str, str]) -> None:
+    assert ids(ix, '"token rotates"') == ["auth:assistant"]
+    assert ids(ix, '"rotates token"') == []
+    assert ids(ix, "token -refresh") == ["keyed:user"]
+    assert ids(ix, "token NOT refresh") == ["keyed:user"]
+    assert ids(ix, "oauth OR cmake") == ["auth:user", "build:assistant", "build:user"]
+    assert ids(ix, "stag*") == ["keyed:user"]
+    assert ids(ix, '"clean the ca"*') == ["build:assistant"]
+    assert "keyed:user" not in ids(ix, "-token")
+
+
+@pytest.mark.parametrize("query", ["c++", "foo-bar", "sess-0001", "C#", "a:b:c", "x AND", "*"])
+def test_punctuation_never_breaks_a_plain_query(
+    ix: Indexer, corpus: dict[str, str], query: str
+) -> None:
+    if query == "x AND":
+        with pytest.raises(InvalidQuery):
+            ix.search(query)
+        return
+    ix.search(query)  # no exception
+
+
+def test_punctuated_words_match_as_phrases(ix: Indexer, corpus: dict[str, str]) -> None:
+    assert ids(ix, "sess-0001") == ["build:user"]
+    assert ids(ix, "foo-bar") == ["auth:user"]
+
+
+@pytest.mark.parametrize(
+    ("query", "position"),
+    [
+        ('"unclosed', 0),
+        ('ok "unclosed', 3),
+        ("(foo", 0),
+        ("foo)", 3),
+        ("OR foo", 0),
+        ("foo OR", 4),
+        ("foo AND", 4),
+        ("NOT", 0),
+        ("()", 0),
+        ("   ", 0),
+    ],
+)
+def test_syntax_errors_carry_a_position(ix: Indexer, query: str, position: int) -> None:
+    with pytest.raises(InvalidQuery) as info:
+        ix.search(query)
+    assert info.value.code == "INVALID_QUERY"
+    assert info.value.position == position
+
+
+def test_hits_have_snippet_score_and_fields(ix: Indexer, corpus: dict[str, str]) -> None:
+    result = ix.search("jwt")
+    assert result.total == 1
+    hit = result.hits[0]
+    assert hit.session_id == "auth"
+    assert hit.role == "user"
+    assert hit.score > 0
+    assert hit.session_title
+    assert hit.created_at.endswith("Z")
+    assert "**JWT**" in hit.marked_snippet()
+    start, end = hit.highlights[0]
+    assert hit.snippet[start:end] == "JWT"
+
+
+def test_ranking_is_bm25(ix: Indexer) -> None:
+    ix.append_message("r", "user", "kafka " * 5 + "and more words here")
+    ix.append_message("r", "user", "one mention of kafka among many many other different words")
+    result = ix.search("kafka")
+    assert result.hits[0].score >= result.hits[1].score
+    assert result.hits[0].snippet.startswith("kafka")
+
+
+def test_filters(ix: Indexer, corpus: dict[str, str]) -> None:
+    assert ids(ix, "token", session_id="keyed") == ["keyed:user"]
+    assert ids(ix, "token", role="assistant") == ["auth:assistant"]
+    assert ids(ix, "token", agent_id="bot", channel="slack") == ["keyed:user"]
+    assert ids(ix, "cmake", before="2024-06-01T00:00:00Z") == ["build:user"]
+    assert "build:user" not in ids(ix, "cmake", after="2024-06-01T00:00:00Z")
+    with pytest.raises(InvalidInput):
+        ix.search("x", nope="1")
+    with pytest.raises(InvalidInput):
+        ix.search("x", after="yesterday")
+
+
+def test_paging(ix: Indexer, corpus: dict[str, str]) -> None:
+    everything = ix.search("token OR cmake OR oauth", limit=50)
+    page = ix.search("token OR cmake OR oauth", limit=2, offset=2)
+    assert [h.message_id for h in page.hits] == [h.message_id for h in everything.hits[2:4]]
+    assert page.total == everything.total
+
+
+def test_search_sees_writes_before_tantivy_commits(ix: Indexer) -> None:
+    """Read-your-writes: no flush, so the hit must come from the queued-change overlay."""
+    ix.append_message("s", "user", "zebra crossing")
+    assert [h.session_id for h in ix.search("zebra").hits] == ["s"]
+    ix.flush()
+    ix.patch_session("s", title="Animals")
+    assert ix.search("zebra").hits[0].session_title == "Animals"
+    ix.delete_session("s")
+    assert ix.search("zebra").total == 0
+    ix.flush()
+    assert ix.search("zebra").total == 0
