@@ -205,9 +205,10 @@ class FullText:
 
     # ------------------------------------------------------------------ search (everyone)
 
-    def num_docs(self) -> int:
-        with self._reader_lock:
-            return 0 if self._index is None else self._index.searcher().num_docs
+    def num_docs(self, mirror: Mirror) -> int:
+        """Documents in the committed index (as of the leader's last commit)."""
+        index = self._refresh(self._pending(mirror))
+        return 0 if index is None else index.searcher().num_docs
 
     def search(
         self,

@@ -222,7 +222,7 @@ class Indexer:
             files_indexed=indexed,
             sessions=sessions,
             messages=messages,
-            fulltext_documents=self.fulltext.num_docs(),
+            fulltext_documents=self.fulltext.num_docs(self.mirror),
             fulltext_pending=int(pending),
             lag_seconds=0.0 if oldest is None else max(0.0, (time.time_ns() - oldest) / 1e9),
             leader=self.leadership.held,

@@ -59,7 +59,5 @@ def session_text(session_id: str, title: str, *messages: tuple[str, str, str, st
     head = f"---\nid: {session_id}\ntitle: {title}\ncreated: 2025-01-15T10:00:00.000Z\n---\n"
     body = ""
     for mid, role, ts, content in messages:
-        body += (
-            f"\n<!-- cam:msg id={mid} role={role} ts={ts} -->\n{content}\n<!-- /cam:msg id={mid} -->\n"
-        )
+        body += f"\n<!-- cam:msg id={mid} role={role} ts={ts} -->\n{content}\n<!-- /cam:msg id={mid} -->\n"
     return head + f"\n# {title}\n" + body

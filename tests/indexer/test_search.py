@@ -14,7 +14,10 @@ def corpus(ix: Indexer) -> dict[str, str]:
     ix.append_message("auth", "assistant", "Call the refresh endpoint; the token rotates.")
     ix.append_message("auth", "user", "And OAuth? Our c++ client uses foo-bar headers.")
     b = ix.append_message(
-        "build", "user", "The build of sess-0001 fails in CMake", created_at="2024-03-01T10:00:00.000Z"
+        "build",
+        "user",
+        "The build of sess-0001 fails in CMake",
+        created_at="2024-03-01T10:00:00.000Z",
     )
     ix.append_message("build", "assistant", "Pin cmake 3.28 and clean the cache.")
     ix.create_session("keyed", title="Deploy notes", agent_id="bot", channel="slack")

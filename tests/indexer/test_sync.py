@@ -1,0 +1,186 @@
+"""Reconcile, rebuild and hand edits, with real files, SQLite and tantivy."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+from indexer import Indexer
+from indexer.dump import expected_dump
+from vault import Vault
+
+from .conftest import FAST, session_text
+
+QUERIES = ["token", "refresh OR deploy", '"clean the cache"', "cach*", "-token", "sess-0001"]
+
+
+def answers(ix: Indexer) -> list[list[tuple[str, str]]]:
+    out = []
+    for q in QUERIES:
+        hits = ix.search(q, limit=50).hits
+        out.append(sorted((h.session_id, h.message_id) for h in hits))
+    return out
+
+
+def seed(ix: Indexer) -> None:
+    ix.append_message("a", "user", "refresh the token please")
+    ix.append_message("a", "assistant", "token refreshed; clean the cache too")
+    ix.append_message("b", "user", "deploy sess-0001 now")
+    ix.store_session([{"role": "user", "content": "stored conversation about tokens"}], "topic")
+
+
+def test_reconcile_sees_hand_edits_adds_and_deletes(vault: Vault, ix: Indexer) -> None:
+    seed(ix)
+    day = vault.sessions_dir / "2025-01-15"
+    day.mkdir()
+    (day / "session-hand.md").write_text(
+        session_text("hand", "Hand", ("h1", "user", "2025-01-15T10:00:01.000Z", "typed by hand"))
+    )
+    path = ix.vault.locate("a")
+    path.write_text(path.read_text().replace("refresh the token", "renew the key"))
+    ix.vault.locate("b").unlink()
+    report = ix.reconcile()
+    assert (report.added, report.updated, report.removed) == (1, 1, 1)
+    assert ix.dump() == expected_dump(vault)
+    assert ix.search("typed").total == 1
+    assert ix.search("renew").total == 1
+    assert ix.search("sess-0001").total == 0
+    assert ix.reconcile().changed == 0
+
+
+def test_malformed_file_is_reported_and_others_indexed(vault: Vault, ix: Indexer) -> None:
+    seed(ix)
+    day = vault.sessions_dir / "2025-01-15"
+    day.mkdir()
+    bad = day / "session-bad.md"
+    bad.write_text("---\nid: [unclosed\n---\n")
+    report = ix.reconcile()
+    assert report.malformed == 1
+    status = ix.status()
+    assert [m.path for m in status.malformed] == ["2025-01-15/session-bad.md"]
+    assert status.malformed[0].reason
+    assert status.files_on_disk == 4
+    assert status.files_indexed == 3
+    assert ix.search("token").total >= 2
+    bad.write_text(session_text("fixed", "Fixed", ("f1", "user", "2025-01-15T10:00:00Z", "ok")))
+    ix.reconcile()
+    assert ix.status().malformed == ()
+    assert ix.get_session("fixed") is not None
+
+
+def test_symlinked_session_file_is_refused(vault: Vault, ix: Indexer, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.md"
+    secret.write_text(
+        session_text("s", "Secret", ("x1", "user", "2025-01-15T10:00:00Z", "hunter2"))
+    )
+    day = vault.sessions_dir / "2025-01-15"
+    day.mkdir()
+    (day / "session-link.md").symlink_to(secret)
+    ix.reconcile()
+    assert ix.search("hunter2").total == 0
+    assert [m.path for m in ix.status().malformed] == ["2025-01-15/session-link.md"]
+
+
+def test_rebuild_after_deleting_the_index_gives_the_same_answers(vault: Vault) -> None:
+    with Indexer(vault, FAST) as ix:
+        seed(ix)
+        ix.flush()
+        before, dump = answers(ix), ix.dump()
+    shutil.rmtree(vault.index_dir)
+    with Indexer(vault, FAST) as ix:
+        assert ix.created
+        seen: list[tuple[str, int, int]] = []
+        ix.rebuild(lambda phase, done, total: seen.append((phase, done, total)))
+        assert answers(ix) == before
+        assert ix.dump() == dump
+        assert ("read", 3, 3) in seen
+        assert seen[-1] == ("fulltext", 1, 1)
+        again = answers(ix)
+        ix.rebuild()
+        assert answers(ix) == again
+
+
+def test_schema_version_change_rebuilds(vault: Vault) -> None:
+    with Indexer(vault, FAST) as ix:
+        seed(ix)
+    db = vault.index_dir / "mirror.sqlite3"
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    with Indexer(vault, FAST) as ix:
+        assert ix.created
+        assert ix.count_messages() == 0
+        ix.reconcile()
+        assert ix.count_messages() == 4
+        assert ix.dump() == expected_dump(vault)
+
+
+def test_corrupt_database_is_replaced(vault: Vault) -> None:
+    vault.index_dir.mkdir(parents=True, exist_ok=True)
+    (vault.index_dir / "mirror.sqlite3").write_bytes(b"this is not a database" * 100)
+    with Indexer(vault, FAST) as ix:
+        assert ix.created
+        ix.append_message("x", "user", "fine")
+        assert ix.count_messages() == 1
+
+
+def test_own_append_is_verified_by_hash_without_changes(vault: Vault, ix: Indexer) -> None:
+    for n in range(5):
+        ix.append_message("big", "user", f"line {n}")
+    conn = ix.mirror.conn()
+    assert conn.execute("SELECT hash FROM files").fetchone()[0] is None
+    report = ix.reconcile()
+    assert report.changed == 0
+    assert conn.execute("SELECT hash FROM files").fetchone()[0] is not None
+    assert (
+        conn.execute("SELECT count(*) FROM fulltext_queue WHERE kind = 'file'").fetchone()[0] <= 1
+    )
+    # a hand edit inside the known prefix forces a full parse
+    path = vault.locate("big")
+    path.write_bytes(path.read_bytes().replace(b"line 1", b"LINE 1"))
+    ix.reconcile()
+    assert ix.dump() == expected_dump(vault)
+
+
+def test_same_size_edit_right_after_indexing_is_not_missed(vault: Vault, ix: Indexer) -> None:
+    ix.append_message("r", "user", "alpha")
+    ix.reconcile()
+    path = vault.locate("r")
+    st = path.stat()
+    path.write_bytes(path.read_bytes().replace(b"alpha", b"gamma"))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime
+    ix.reconcile()  # the row is racy (indexed within RACY_NS of its mtime): hash compared
+    assert ix.search("gamma").total == 1
+
+
+def test_stale_temp_files_are_swept(vault: Vault, ix: Indexer) -> None:
+    ix.append_message("t", "user", "x")
+    folder = vault.locate("t").parent
+    old = folder / ".~cam-abc.tmp"
+    young = folder / ".~cam-def.tmp"
+    old.write_text("junk")
+    young.write_text("junk")
+    past = time.time() - 3600
+    os.utime(old, (past, past))
+    assert ix.syncer.sweep_temp_files(900) == 1
+    assert not old.exists()
+    assert young.exists()
+
+
+def test_status_counts(vault: Vault, ix: Indexer) -> None:
+    seed(ix)
+    status = ix.status()
+    assert (status.files_on_disk, status.files_indexed, status.sessions, status.messages) == (
+        3,
+        3,
+        3,
+        4,
+    )
+    assert status.fulltext_pending > 0
+    ix.flush()
+    status = ix.status()
+    assert (status.fulltext_pending, status.fulltext_documents) == (0, 4)
+    assert status.to_dict()["malformed"] == []
