@@ -19,7 +19,15 @@ from typing import Any
 
 import tantivy
 
-from vault import Appended, InvalidInput, Message, SessionNotFound, Stored, Vault
+from vault import (
+    Appended,
+    InvalidInput,
+    Message,
+    MessageNotFound,
+    SessionNotFound,
+    Stored,
+    Vault,
+)
 from vault.files import ensure_dir
 
 from . import queries
@@ -304,13 +312,28 @@ class Indexer:
                 self._index(path)
         return deleted
 
-    def delete_message(self, session_id: str, message_id: str) -> SessionRecord:
-        """Remove one message block from its file; the count follows."""
+    def delete_message(self, message_id: str, session_id: str | None = None) -> bool:
+        """Remove one message block from its file (seed 002 `delete(id)`); the session's
+        count follows. Without `session_id` the mirror finds the session; an id held by
+        several sessions then needs it (`InvalidInput`). Unknown: `MessageNotFound`."""
         self.open()
+        if session_id is None:
+            with translate_errors("Cannot query messages"), self.mirror.read() as conn:
+                owners = conn.execute(
+                    "SELECT DISTINCT session_id FROM messages WHERE id = ?", (message_id,)
+                ).fetchall()
+            if not owners:
+                raise MessageNotFound(message_id)
+            if len(owners) > 1:
+                raise InvalidInput(
+                    f"Message id {message_id} is in several sessions; give the session",
+                    field="session_id",
+                )
+            session_id = str(owners[0][0])
         with self._vault_lock:
             self.vault.delete_message(session_id, message_id)
             self._index(self.vault.locate(session_id))
-        return self._session_or_raise(session_id)
+        return True
 
     def get_or_create_session(
         self, key: Mapping[str, str | None], **fields: Any

@@ -51,7 +51,7 @@ def apply(ix: Indexer, op: tuple[object, ...], counter: list[int]) -> bool:
         elif kind == "delete_message" and path is not None:
             messages = ix.get_messages(str(op[1]))
             if messages:
-                ix.delete_message(str(op[1]), messages[int(str(op[2])) % len(messages)].id)
+                ix.delete_message(messages[int(str(op[2])) % len(messages)].id, str(op[1]))
         elif kind == "delete":
             ix.delete_session(str(op[1]))
         elif path is not None and kind.startswith("hand_"):  # type: ignore[union-attr]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from indexer import Indexer
-from vault import AmbiguousSession, InvalidInput, SessionNotFound
+from vault import AmbiguousSession, InvalidInput, MessageNotFound, SessionNotFound
 
 from .conftest import FAST
 
@@ -51,10 +51,12 @@ def test_recent_and_count(ix: Indexer, chat: str) -> None:
     assert ix.count_messages() == 9
     assert ix.count_messages(chat) == 8
     assert ix.count_messages(chat, role="assistant") == 3
-    ix.delete_message(chat, ix.get_messages(chat)[0].id)
+    assert ix.delete_message(ix.get_messages(chat)[0].id)
     assert ix.count_messages(chat) == 7
     assert ix.get_session(chat) is not None
     assert ix.get_session(chat).message_count == 7  # type: ignore[union-attr]
+    with pytest.raises(MessageNotFound):
+        ix.delete_message("m-unknown")
 
 
 def test_conversation_pairs(ix: Indexer, chat: str) -> None:
