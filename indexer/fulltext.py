@@ -51,8 +51,9 @@ class _Pending:
     top: int
     files: frozenset[int]
     keys: frozenset[str]
-    rows: tuple[sqlite3.Row, ...] | None  # None: too many to overlay (or a rebuild)
+    rows: tuple[sqlite3.Row, ...] | None  # None: too many to overlay
     cached: bool = False  # the overlay built for this very queue state is still good
+    whole: bool = False  # a rebuild is pending: the overlay holds every message, main is skipped
 
 
 class FullText:
@@ -237,7 +238,7 @@ class FullText:
         scored: list[tuple[float, str, SearchHit]] = []
         total = 0
         sources = []
-        if main_index is not None:
+        if main_index is not None and not pending.whole:
             sources.append((main_index, tantivy.Query.boolean_query(excluded)))
         stale = pending.rows is None and pending.top > pending.applied
         if pending.cached or pending.rows:
@@ -271,10 +272,21 @@ class FullText:
             keys = frozenset(
                 f"{e[2]}/{e[3]}" for e in entries if e[1] == "msg" and int(e[2]) not in files
             )
-            if len(entries) > self.overlay_max or any(e[1] == "all" for e in entries):
-                return _Pending(applied, generation, top, frozenset(), frozenset(), None)
             cached = self._overlay
-            if cached is not None and cached[0] == (generation, applied, top):
+            fresh = cached is not None and cached[0] == (generation, applied, top)
+            if any(e[1] == "all" for e in entries):
+                # The index is being rebuilt from the mirror: while the mirror is small, an
+                # overlay of all of it answers instead (read-your-writes from the first write).
+                count = int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
+                if count > self.overlay_max:
+                    return _Pending(applied, generation, top, frozenset(), frozenset(), None)
+                if fresh:
+                    return _Pending(applied, generation, top, files, keys, (), True, True)
+                rows_all = tuple(conn.execute(_DOC_SELECT).fetchall())
+                return _Pending(applied, generation, top, files, keys, rows_all, whole=True)
+            if len(entries) > self.overlay_max:
+                return _Pending(applied, generation, top, frozenset(), frozenset(), None)
+            if fresh:
                 return _Pending(applied, generation, top, files, keys, (), cached=True)
             rows: list[sqlite3.Row] = []
             for file_id in files:

@@ -24,6 +24,7 @@ from vault import (
     InvalidInput,
     Message,
     MessageNotFound,
+    SessionDeleted,
     SessionNotFound,
     Stored,
     Vault,
@@ -305,7 +306,7 @@ class Indexer:
         with self._vault_lock:
             try:
                 path: Path | None = self.vault.locate(session_id)
-            except SessionNotFound:
+            except (SessionNotFound, SessionDeleted):
                 path = None
             deleted = self.vault.delete(session_id)
             if path is not None:

@@ -1,1 +1,1 @@
-"""placeholder"""
+"""codearchitect's MCP server and command line: a thin layer over vault and indexer."""

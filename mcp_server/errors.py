@@ -27,7 +27,10 @@ ERROR_CODES: dict[str, tuple[str, int]] = {
     "DIRECTORY_CREATION_ERROR": ("A vault folder could not be created", 500),
     "SESSION_NOT_FOUND": ("No session has this id", 404),
     "MESSAGE_NOT_FOUND": ("No message has this id", 404),
-    "SESSION_DELETED": ("The session was deleted (it is in the trash); writes never revive it", 410),
+    "SESSION_DELETED": (
+        "The session was deleted (it is in the trash); writes never revive it",
+        410,
+    ),
     "MALFORMED_SESSION_FILE": ("The session's file cannot be parsed; it is never rewritten", 422),
     "CONFLICT": ("The file kept changing under us (an editor saving); try again", 409),
     "AMBIGUOUS": ("Several files claim this session id (a copied file)", 409),

@@ -22,7 +22,11 @@ def test_every_error_code_is_documented() -> None:
 
 
 def test_every_vault_error_class_has_a_code_in_the_table() -> None:
-    classes = [c for _, c in inspect.getmembers(vault.errors, inspect.isclass) if issubclass(c, vault.errors.VaultError)]
+    classes = [
+        c
+        for _, c in inspect.getmembers(vault.errors, inspect.isclass)
+        if issubclass(c, vault.errors.VaultError)
+    ]
     assert len(classes) > 10
     for cls in classes:
         assert cls.code in ERROR_CODES, cls

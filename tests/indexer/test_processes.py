@@ -32,6 +32,7 @@ def _serve(root: str, name: str, other: str, barrier: object, out: object) -> No
         if ix.count_messages("shared") != 2 * N:
             problems.append(f"{name} counted {ix.count_messages('shared')} shared messages")
         out.put((name, ix.is_leader, problems))  # type: ignore[attr-defined]
+        barrier.wait()  # type: ignore[attr-defined]  # both report while both are alive
     finally:
         ix.close()
 

@@ -1,0 +1,66 @@
+"""The server's state: the default project, the registry, one open index per project."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vault import Vault, VaultWarning, find_project_root
+
+from .projects import Registry
+
+if TYPE_CHECKING:
+    from indexer import Indexer
+
+__all__ = ("App",)
+
+log = logging.getLogger("codearchitect.app")
+
+
+class App:
+    """Opens each project's vault and index once and shares them between tool calls."""
+
+    def __init__(self, root: str | Path | None = None, registry: Registry | None = None) -> None:
+        found = find_project_root(root)
+        self.root = found.path
+        self.root_warning: VaultWarning | None = found.warning
+        self.registry = registry or Registry()
+        self._indexes: dict[Path, Indexer] = {}
+        self._lock = threading.Lock()
+        self._started = False
+
+    def index(self, project: str | None = None) -> Indexer:
+        """The open index of `project` (a registered name or a root path; None: the default)."""
+        from indexer import Indexer
+
+        root = self.registry.resolve(project, self.root)
+        with self._lock:
+            index = self._indexes.get(root)
+            if index is None:
+                index = Indexer(Vault(root)).open()
+                if self._started:
+                    index.start()
+                self._indexes[root] = index
+            return index
+
+    def start(self) -> None:
+        """Open the default project and start background indexing (reconcile, watcher) for
+        it and for every project opened later."""
+        with self._lock:
+            self._started = True
+            indexes = list(self._indexes.values())
+        for index in indexes:
+            index.start()
+        self.index()
+
+    def close(self) -> None:
+        with self._lock:
+            indexes = list(self._indexes.values())
+            self._indexes.clear()
+        for index in indexes:
+            try:
+                index.close()
+            except Exception:  # closing must never mask the reason we are stopping
+                log.exception("error while closing an index")

@@ -1,0 +1,68 @@
+"""Tool results: the same JSON as `structuredContent` and as text (seed 003's text form)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from mcp.types import CallToolResult, TextContent
+
+from vault import VaultWarning
+
+from .errors import error_payload
+
+__all__ = ("ToolFailed", "fail", "ok", "run_tool", "warning_fields")
+
+
+class ToolFailed(Exception):
+    """Carries a ready failure result out of a tool body."""
+
+    def __init__(self, result: CallToolResult) -> None:
+        super().__init__(result)
+        self.result = result
+
+
+def ok(payload: dict[str, Any]) -> CallToolResult:
+    data = {"success": True, **payload}
+    return CallToolResult(
+        content=[TextContent(type="text", text=_json(data))], structured_content=data
+    )
+
+
+def fail(exc: BaseException) -> CallToolResult:
+    data = error_payload(exc)
+    return CallToolResult(
+        content=[TextContent(type="text", text=_json(data))], structured_content=data, is_error=True
+    )
+
+
+def run_tool(body: Callable[[], dict[str, Any]]) -> CallToolResult:
+    """Run a tool body; its dict becomes a success, any exception a mapped failure."""
+    try:
+        return ok(body())
+    except Exception as exc:
+        return fail(exc)
+
+
+@contextmanager
+def tool_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        raise ToolFailed(fail(exc)) from exc
+
+
+def warning_fields(warnings: list[VaultWarning] | tuple[VaultWarning, ...]) -> dict[str, Any]:
+    """Seed 003's single `warning` string plus the full list, when there are any."""
+    if not warnings:
+        return {}
+    return {
+        "warning": "; ".join(w.message for w in warnings),
+        "warnings": [{"code": w.code, "message": w.message} for w in warnings],
+    }
+
+
+def _json(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -1,0 +1,438 @@
+"""The MCP server: a thin layer of tools over the vault and the index.
+
+Each tool validates its arguments (pydantic, from the signature), calls one indexer
+function, and returns the same JSON as `structuredContent` and as text. Failures are
+`{"success": false, "error": CODE, "message", "details"}` with `isError: true`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.types import CallToolResult
+from pydantic import Field, ValidationError
+
+from vault import InvalidInput, SessionNotFound
+
+from .app import App
+from .results import fail, run_tool, warning_fields
+from .views import message_view, pair_view, session_view
+
+__all__ = ("build_server",)
+
+log = logging.getLogger("codearchitect.server")
+
+Project = Annotated[
+    str | None,
+    Field(
+        description="A registered project name or the path of a project root; default: this server's project"
+    ),
+]
+SessionId = Annotated[str, Field(description="The session id", min_length=1, max_length=128)]
+Limit = Annotated[int, Field(description="At most this many results", ge=1, le=1000, strict=True)]
+Offset = Annotated[int, Field(description="Skip this many results first", ge=0, strict=True)]
+Time = Annotated[
+    str | None, Field(description="ISO 8601 time, e.g. 2025-01-15T14:30:00Z", max_length=40)
+]
+Role = Literal["user", "assistant", "system", "tool"]
+MAX_QUERY = 1000
+
+
+class VaultServer(MCPServer[App]):
+    """MCPServer whose argument errors come back as our INVALID_INPUT envelope."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        tool = self._tool_manager.get_tool(name)
+        if tool is not None:
+            allowed = set(tool.parameters.get("properties", {}))
+            unknown = sorted(set(arguments) - allowed)
+            if unknown:
+                return fail(
+                    InvalidInput(
+                        f"Unknown argument '{unknown[0]}' for {name}",
+                        field=unknown[0],
+                        details=f"allowed: {', '.join(sorted(allowed))}",
+                    )
+                )
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                return fail(exc.__cause__)
+            raise
+
+
+def build_server(app: App) -> VaultServer:
+    """The server with every tool, bound to `app`."""
+
+    @asynccontextmanager
+    async def lifespan(server: MCPServer[App]) -> AsyncIterator[App]:
+        app.start()
+        yield app
+
+    def session_record(project: str | None, session: str) -> Any:
+        record = app.index(project).get_session(session)
+        if record is None:
+            raise SessionNotFound(session)
+        return record
+
+    mcp = VaultServer("codearchitect", version="0.1.0", lifespan=lifespan)
+
+    @mcp.tool()
+    def store_session(
+        conversation: Annotated[
+            str | list[dict[str, Any]],
+            Field(
+                description='The conversation: text with "User:"/"AI:" prefixes, or a list of {role, content}'
+            ),
+        ],
+        topic: Annotated[
+            str | None, Field(description="Topic for the title and file name (≤ 100 chars)")
+        ] = None,
+        format: Annotated[
+            Literal["plain", "messages"] | None,
+            Field(description='"plain" (default for text) or "messages"'),
+        ] = None,
+        session_id: Annotated[
+            str | None, Field(description="Store under this session id (appends if it exists)")
+        ] = None,
+        project: Project = None,
+    ) -> CallToolResult:
+        """Save a whole conversation as a new markdown session file in the project's vault.
+
+        Use it at the end of a piece of work to keep the conversation for later. Returns the
+        file path and the session id; search it later with search_messages.
+        Example: {"conversation": "User: How do we rotate JWT keys?\\nAI: Keep two keys...",
+        "topic": "JWT key rotation"}
+        """
+
+        def body() -> dict[str, Any]:
+            stored = app.index(project).store_session(conversation, topic, format, session_id)
+            warnings = list(stored.warnings)
+            if app.root_warning is not None and project is None:
+                warnings.insert(0, app.root_warning)
+            return {
+                "file": str(stored.path),
+                "filename": stored.path.name,
+                "topic": stored.session.topic,
+                "date": stored.session.created,
+                "message": f"Session saved to {stored.path.name}",
+                **warning_fields(warnings),
+                "session_id": stored.session.id,
+                "message_count": len(stored.session.messages),
+            }
+
+        return run_tool(body)
+
+    @mcp.tool()
+    def store_message(
+        content: Annotated[str, Field(description="The message text, stored verbatim")],
+        role: Annotated[Role, Field(description="user, assistant, system or tool")],
+        session: Annotated[
+            str | None,
+            Field(
+                description="Session id; created if it does not exist; omit to start a new session"
+            ),
+        ] = None,
+        metadata: Annotated[
+            dict[str, Any] | None,
+            Field(
+                description="model, tokens {input, output}, latency, toolCalls [{name, arguments, result}], …"
+            ),
+        ] = None,
+        project: Project = None,
+    ) -> CallToolResult:
+        """Append one message to a session (creating the session if needed).
+
+        Use it to record a conversation as it happens, one message at a time. The message is
+        on disk and searchable when this returns.
+        Example: {"content": "Let's add retries", "role": "user", "session": "auth-work"}
+        """
+
+        def body() -> dict[str, Any]:
+            appended = app.index(project).append_message(session, role, content, metadata)
+            return {
+                "message": {
+                    "id": appended.message.id,
+                    "sessionId": appended.session_id,
+                    "role": appended.message.role,
+                    "createdAt": appended.message.created_at,
+                },
+                "created_session": appended.created_session,
+                **warning_fields(list(appended.warnings)),
+            }
+
+        return run_tool(body)
+
+    @mcp.tool()
+    def get_session(
+        session: SessionId,
+        limit: Limit = 100,
+        offset: Offset = 0,
+        project: Project = None,
+    ) -> CallToolResult:
+        """Get a session's details and its messages in order (paged with limit/offset).
+
+        Example: {"session": "session-20250115-143022-jwt-key-rotation", "limit": 20}
+        """
+
+        def body() -> dict[str, Any]:
+            row = session_record(project, session)
+            messages = app.index(project).get_messages(session, limit=limit, offset=offset)
+            return {
+                "session": session_view(row),
+                "messages": [message_view(m) for m in messages],
+                "total": row.message_count,
+            }
+
+        return run_tool(body)
+
+    @mcp.tool()
+    def get_or_create_session(
+        agent_id: Annotated[str, Field(description="The agent", min_length=1, max_length=200)],
+        channel: Annotated[
+            str, Field(description="The channel (cli, slack, …)", min_length=1, max_length=200)
+        ],
+        account_id: Annotated[str, Field(description="The account", min_length=1, max_length=200)],
+        peer_kind: Annotated[
+            str, Field(description="Kind of peer (user, group, …)", min_length=1, max_length=200)
+        ],
+        peer_id: Annotated[str, Field(description="The peer", min_length=1, max_length=200)],
+        title: Annotated[str | None, Field(description="Title if the session is created")] = None,
+        project: Project = None,
+    ) -> CallToolResult:
+        """Find the session for a five-field key, or create it (safe when callers race).
+
+        Example: {"agent_id": "claude", "channel": "cli", "account_id": "me",
+        "peer_kind": "user", "peer_id": "alice"}
+        """
+
+        def body() -> dict[str, Any]:
+            key = {
+                "agent_id": agent_id,
+                "channel": channel,
+                "account_id": account_id,
+                "peer_kind": peer_kind,
+                "peer_id": peer_id,
+            }
+            fields = {"title": title} if title else {}
+            row, created = app.index(project).get_or_create_session(key, **fields)
+            return {"session": session_view(row), "created": created}
+
+        return run_tool(body)
+
+    @mcp.tool()
+    def list_sessions(
+        agent_id: str | None = None,
+        channel: str | None = None,
+        account_id: str | None = None,
+        peer_kind: str | None = None,
+        peer_id: str | None = None,
+        status: Literal["active", "idle", "compacted", "archived"] | None = None,
+        created_after: Time = None,
+        created_before: Time = None,
+        updated_after: Time = None,
+        updated_before: Time = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        project: Project = None,
+    ) -> CallToolResult:
+        """List sessions, newest activity first, filtered by key fields, status and dates.
+
+        Example: {"status": "active", "updated_after": "2025-01-01T00:00:00Z", "limit": 10}
+        """
+
+        def body() -> dict[str, Any]:
+            rows = app.index(project).list_sessions(
+                agent_id=agent_id,
+                channel=channel,
+                account_id=account_id,
+                peer_kind=peer_kind,
+                peer_id=peer_id,
+                status=status,
+                created_after=created_after,
+                created_before=created_before,
+                updated_after=updated_after,
+                updated_before=updated_before,
+                limit=limit,
+                offset=offset,
+            )
+            return {"sessions": [session_view(r) for r in rows], "count": len(rows)}
+
+        return run_tool(body)
+
+    @mcp.tool()
+    def patch_session(
+        session: SessionId,
+        title: str | None = None,
+        status: Literal["active", "idle", "compacted", "archived"] | None = None,
+        tags: list[str] | None = None,
+        metadata: Annotated[
+            dict[str, Any] | None,
+            Field(description="Merged key by key; a null value removes the key"),
+        ] = None,
+        project: Project = None,
+    ) -> CallToolResult:
+        """Change a session's title, status, tags or metadata (only the fields given).
+
+        Example: {"session": "auth-work", "status": "archived", "metadata": {"ticket": "AUTH-12"}}
+        """
+
+        def body() -> dict[str, Any]:
+            changes = {"title": title, "status": status, "tags": tags, "metadata": metadata}
+            row = app.index(project).patch_session(
+                session, **{k: v for k, v in changes.items() if v is not None}
+            )
+            return {"session": session_view(row)}
+
+        return run_tool(body)
+
+    @mcp.tool()
+    def delete_session(session: SessionId, project: Project = None) -> CallToolResult:
+        """Delete a session: its file moves to .codearchitect/trash/ (restorable by hand).
+
+        Example: {"session": "auth-work"}
+        """
+        return run_tool(lambda: {"deleted": app.index(project).delete_session(session)})
+
+    @mcp.tool()
+    def get_messages(
+        session: SessionId,
+        role: Role | None = None,
+        before: Time = None,
+        after: Time = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+        project: Project = None,
+    ) -> CallToolResult:
+        """Read a stretch of one session's messages in order, filtered by role and time.
+
+        Example: {"session": "auth-work", "after": "2025-01-15T14:00:00Z", "limit": 20}
+        """
+
+        def body() -> dict[str, Any]:
+            rows = app.index(project).get_messages(
+                session, role=role, before=before, after=after, limit=limit, offset=offset
+            )
+            return {"messages": [message_view(m) for m in rows], "count": len(rows)}
+
+        return run_tool(body)
+
+    @mcp.tool()
+    def recent_messages(
+        limit: Limit = 10, session: str | None = None, project: Project = None
+    ) -> CallToolResult:
+        """The latest messages, overall or of one session, returned oldest first.
+
+        Example: {"limit": 5, "session": "auth-work"}
+        """
+
+        def body() -> dict[str, Any]:
+            rows = app.index(project).recent_messages(limit=limit, session_id=session)
+            return {"messages": [message_view(m) for m in rows], "count": len(rows)}
+
+        return run_tool(body)
+
+    @mcp.tool()
+    def search_messages(
+        query: Annotated[
+            str,
+            Field(
+                description='Words, "a phrase", -exclude, a OR b, prefix*',
+                min_length=1,
+                max_length=MAX_QUERY,
+            ),
+        ],
+        session: str | None = None,
+        role: Role | None = None,
+        after: Time = None,
+        before: Time = None,
+        limit: Limit = 10,
+        offset: Offset = 0,
+        project: Project = None,
+    ) -> CallToolResult:
+        """Full-text search over every stored message, best matches first, with snippets.
+
+        Use it to find past conversations by keyword; then read around a hit with
+        get_messages. Example: {"query": "\\"key rotation\\" jwt -oauth", "limit": 5}
+        """
+
+        def body() -> dict[str, Any]:
+            result = app.index(project).search(
+                query,
+                session_id=session,
+                role=role,
+                after=after,
+                before=before,
+                limit=limit,
+                offset=offset,
+            )
+            return result.to_dict()
+
+        return run_tool(body)
+
+    @mcp.tool()
+    def conversation_pairs(
+        session: SessionId, limit: Limit = 10, project: Project = None
+    ) -> CallToolResult:
+        """The latest user→assistant exchanges of a session, oldest first.
+
+        Example: {"session": "auth-work", "limit": 3}
+        """
+
+        def body() -> dict[str, Any]:
+            pairs = app.index(project).conversation_pairs(session, limit=limit)
+            return {"pairs": [pair_view(p) for p in pairs], "count": len(pairs)}
+
+        return run_tool(body)
+
+    @mcp.tool()
+    def delete_message(
+        message_id: Annotated[
+            str, Field(description="The message id", min_length=1, max_length=128)
+        ],
+        project: Project = None,
+    ) -> CallToolResult:
+        """Delete one message from its session file. Example: {"message_id": "m01JH3Q8Z6M3V1R6Y8S9T0W2X4C"}"""
+        return run_tool(lambda: {"deleted": app.index(project).delete_message(message_id)})
+
+    @mcp.tool()
+    def count_messages(session: str | None = None, project: Project = None) -> CallToolResult:
+        """Count messages, overall or in one session. Example: {"session": "auth-work"}"""
+        return run_tool(lambda: {"count": app.index(project).count_messages(session_id=session)})
+
+    @mcp.tool()
+    def index_status(project: Project = None) -> CallToolResult:
+        """Files versus index: counts, malformed files with their errors, and indexing lag.
+
+        Use it when search results look stale or a session seems missing.
+        """
+
+        def body() -> dict[str, Any]:
+            index = app.index(project)
+            data = index.status().to_dict()
+            data["acked_missing"] = [e.to_dict() for e in index.vault.acked_missing()]
+            return data
+
+        return run_tool(body)
+
+    @mcp.resource("codearchitect://session/{id}", mime_type="application/json")
+    def session_resource(id: str) -> str:
+        """A session and all its messages, as JSON."""
+        try:
+            row = session_record(None, id)
+            messages = app.index(None).get_messages(id)
+        except Exception as exc:
+            raise ResourceError(str(exc)) from exc
+        return json.dumps(
+            {"session": session_view(row), "messages": [message_view(m) for m in messages]},
+            ensure_ascii=False,
+        )
+
+    return mcp
