@@ -238,3 +238,20 @@ def test_not_a_transcript_is_reported(vault: Vault) -> None:
     path = CC.parent / "claude_ai" / "yaleman-anthropic-data" / "conversations.json"
     report = run_import(vault, "claude-code", [path], clock=clock)
     assert report.skipped == [(str(path), "not a Claude Code transcript (.jsonl)")]
+
+
+def test_unpaired_surrogates_become_replacement_characters(vault: Vault, tmp_path: Path) -> None:
+    record = {
+        "type": "user",
+        "uuid": "u1",
+        "timestamp": "2026-01-01T00:00:00Z",
+        "cwd": "/x\udc00",
+        "message": {"role": "user", "content": "bad \ud800 here"},
+    }
+    path = tmp_path / "s.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    report = run_import(vault, "claude-code", [path], clock=clock)
+    assert report.created == ["cc-s"]
+    session = vault.get("cc-s")
+    assert session.messages[0].content == "bad \ufffd\ufffd\ufffd here"
+    assert session.metadata["cwd"].startswith("/x\ufffd")

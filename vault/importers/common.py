@@ -25,6 +25,7 @@ __all__ = (
     "SessionDraft",
     "Skip",
     "clean",
+    "clean_fields",
     "first_line_title",
     "is_noise",
     "message_id",
@@ -132,6 +133,13 @@ def clean(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     return text
+
+
+def clean_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Frontmatter fields with unpaired surrogates replaced, at any depth."""
+    cleaned = _deep_clean(fields)
+    assert isinstance(cleaned, dict)
+    return cleaned
 
 
 def first_line_title(text: str) -> str:

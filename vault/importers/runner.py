@@ -25,7 +25,7 @@ from ..session_file import format_ts, utc_now
 from ..vault import Vault
 from . import chatgpt, claude_ai
 from .claude_code_sessions import find_groups, group_sessions, project_folders
-from .common import SessionDraft, Skip
+from .common import SessionDraft, Skip, clean_fields
 from .sources import open_exports
 
 __all__ = ("SOURCES", "ImportReport", "Source", "run_import")
@@ -227,10 +227,16 @@ class _Writer:
         if not self.dry_run:
             try:
                 _, created, written = self.vault.append_messages(
-                    sid, messages, new_session=draft.fields
+                    sid, messages, new_session=clean_fields(draft.fields)
                 )
-            except (VaultError, OSError) as exc:
-                code = exc.code if isinstance(exc, VaultError) else "FILE_WRITE_ERROR"
+            except (VaultError, OSError, ValueError) as exc:
+                code = (
+                    exc.code
+                    if isinstance(exc, VaultError)
+                    else "FILE_WRITE_ERROR"
+                    if isinstance(exc, OSError)
+                    else "INVALID_INPUT"
+                )
                 self.report.skipped.append((sid, f"{code}: {exc}"))
                 return
             outcome = "created" if created else ("grown" if written else "unchanged")
