@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest stress bench bench-quick clean
+.PHONY: install run test lint pytest stress bench bench-quick bench-peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,16 @@ test: lint pytest
 
 stress: $(STAMP)
 	$(BIN)/pytest -m stress -p no:cacheprovider
+
+# Benchmarks (never part of `make test`): see docs/benchmarks.md.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --size reference
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.run --size quick
+
+bench-peers: $(STAMP)
+	$(BIN)/python -m bench.peers
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache
