@@ -310,7 +310,7 @@ def test_append_messages_batches_and_is_idempotent(vault: Vault) -> None:
     assert vault.get("imported").source == "claude-code"
     assert vault.get("imported").created == ts
     before = path.read_bytes()
-    path2, created2, written2 = vault.append_messages("imported", batch + [batch[3]])
+    path2, created2, written2 = vault.append_messages("imported", [*batch, batch[3]])
     assert path2 == path and not created2
     assert [m.id for m in written2] == ["src-2", "src-3"]
     assert path.read_bytes().startswith(before)

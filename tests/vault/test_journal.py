@@ -17,7 +17,7 @@ def test_stale_editor_save_is_reported_and_restorable(vault: Vault) -> None:
     assert lost.message.id in {e.message.id for e in missing}
     vault.restore_acked(lost.message.id)
     assert lost.message.id in {m.id for m in vault.get("j").messages}
-    restored = [m for m in vault.get("j").messages if m.id == lost.message.id][0]
+    restored = next(m for m in vault.get("j").messages if m.id == lost.message.id)
     assert restored.content == "acknowledged while the editor was open"
     assert restored.created_at == lost.message.created_at
     assert lost.message.id not in {e.message.id for e in vault.acked_missing()}
