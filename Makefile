@@ -16,8 +16,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# `make run` serves the project it is run in; `make run ROOT=/path/to/project` another one.
+ROOT ?=
 run: $(STAMP)
-	$(BIN)/codearchitect serve
+	$(BIN)/codearchitect serve $(if $(ROOT),--root $(ROOT))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

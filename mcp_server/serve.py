@@ -38,7 +38,8 @@ def run_server(root: Path | str | None = None) -> None:
 
 
 def banner(app: App) -> str:
-    exe = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else "codearchitect"
+    script = Path(sys.executable).parent / "codearchitect"
+    exe = str(script) if script.exists() else "codearchitect"
     try:
         sessions = str(app.index().status().sessions)
     except Exception:
