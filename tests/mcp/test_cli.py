@@ -1,0 +1,146 @@
+"""The `codearchitect` command line, through click's runner on a real project folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mcp_server.cli import cli
+from vault import Vault
+
+
+@pytest.fixture
+def project(vault_root: Path) -> Path:
+    vault = Vault(vault_root)
+    vault.store_session(
+        "User: How do we rotate JWT keys?\nAI: Keep two keys, rotate weekly.", topic="JWT keys"
+    )
+    vault.append_message("auth-work", "user", "the flaky login test again")
+    return vault_root
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_init_creates_the_vault(vault_root: Path) -> None:
+    code, out = run("init", "--root", str(vault_root))
+    assert code == 0
+    assert (vault_root / ".codearchitect" / "sessions").is_dir()
+    assert (vault_root / ".codearchitect" / ".gitignore").is_file()
+    assert "vault ready" in out
+
+
+def test_search_json_is_stable_and_filters_apply(project: Path) -> None:
+    code, out = run("search", "rotate", "--root", str(project), "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) == {"hits", "total", "stale"}
+    assert data["total"] == 2
+    assert set(data["hits"][0]) == {
+        "message_id",
+        "session_id",
+        "session_title",
+        "role",
+        "created_at",
+        "score",
+        "snippet",
+        "highlights",
+    }
+    code, out = run("search", "rotate", "--root", str(project), "--json", "--role", "assistant")
+    assert [h["role"] for h in json.loads(out)["hits"]] == ["assistant"]
+    code, out = run("search", "flaky", "--root", str(project))
+    assert code == 0
+    assert "1 of 1 matches" in out
+
+
+def test_search_syntax_error_is_a_clean_error(project: Path) -> None:
+    code, out = run("search", '"unclosed', "--root", str(project))
+    assert code == 1
+    assert "[INVALID_QUERY]" in out
+    assert "Traceback" not in out
+
+
+def test_sessions_show_stats_doctor(project: Path) -> None:
+    code, out = run("sessions", "--root", str(project), "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert {r["id"] for r in rows} >= {"auth-work"}
+    assert len(rows) == 2
+
+    code, out = run("show", "auth-work", "--root", str(project))
+    assert code == 0
+    assert "the flaky login test again" in out
+
+    code, out = run("show", "nope", "--root", str(project))
+    assert code == 1 and "[SESSION_NOT_FOUND]" in out
+
+    code, out = run("stats", "--root", str(project), "--json")
+    assert json.loads(out)["messages"] == 3
+
+    code, out = run("doctor", "--root", str(project))
+    assert code == 0 and "ok" in out
+
+
+def test_doctor_reports_malformed_and_lost_messages_and_restore(project: Path) -> None:
+    vault = Vault(project)
+    path = vault.locate("auth-work")
+    stale = path.read_bytes()
+    lost = vault.append_message("auth-work", "assistant", "an acknowledged answer")
+    path.write_bytes(stale)  # an editor saved a stale buffer
+    broken = vault.sessions_dir / "2020-01-01"
+    broken.mkdir()
+    (broken / "session-20200101-000000-bad.md").write_text("---\nid: [broken\n---\n")
+
+    code, out = run("doctor", "--root", str(project))
+    assert code == 1
+    assert "MALFORMED_SESSION_FILE" in out and "session-20200101-000000-bad.md" in out
+    assert f"ACKED_MISSING {lost.message.id}" in out
+
+    code, out = run("restore", lost.message.id, "--root", str(project))
+    assert code == 0
+    assert lost.message.id in {m.id for m in vault.get("auth-work").messages}
+    code, out = run("search", "acknowledged", "--root", str(project), "--json")
+    assert json.loads(out)["total"] == 1
+
+
+def test_reindex_rebuilds_from_files(project: Path) -> None:
+    import shutil
+
+    run("stats", "--root", str(project))
+    shutil.rmtree(project / ".codearchitect" / "index")
+    code, out = run("reindex", "--root", str(project))
+    assert code == 0
+    assert "2 sessions, 3 messages" in out
+    code, out = run("search", "flaky", "--root", str(project), "--json")
+    assert json.loads(out)["total"] == 1
+
+
+def test_project_registry(tmp_path: Path, vault_root: Path) -> None:
+    code, out = run("project", "add", "web", str(vault_root))
+    assert code == 0
+    code, out = run("project", "list", "--json")
+    assert json.loads(out) == {"web": str(vault_root.resolve())}
+    code, out = run("project", "remove", "web")
+    assert code == 0
+    code, out = run("project", "remove", "web")
+    assert code == 1 and "PROJECT_NOT_FOUND" in out
+    assert json.loads(run("project", "list", "--json")[1]) == {}
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    def walk(group, prefix=()):  # type: ignore[no-untyped-def]
+        for name, command in group.commands.items():
+            yield (*prefix, name), command
+            if hasattr(command, "commands"):
+                yield from walk(command, (*prefix, name))
+
+    for path, command in walk(cli):
+        code, out = run(*path, "--help")
+        assert code == 0, path
+        if not hasattr(command, "commands"):
+            assert "Example:" in out, f"{' '.join(path)} has no example"
