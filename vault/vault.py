@@ -63,6 +63,7 @@ from .paths import (
 )
 from .session_file import (
     KEY_FIELDS,
+    SOURCE_FIELDS,
     STATUSES,
     Message,
     ParsedSession,
@@ -735,21 +736,7 @@ def _listdir(folder: Path) -> list[str]:
 
 
 def _session_fields(values: dict[str, Any] | None, skip: tuple[str, ...] = ()) -> dict[str, Any]:
-    allowed = {
-        "agent_id",
-        "channel",
-        "account_id",
-        "peer_kind",
-        "peer_id",
-        "tags",
-        "metadata",
-        "source",
-        "source_id",
-        "source_path",
-        "imported_at",
-        "status",
-        "extra",
-    }
+    allowed = {*KEY_FIELDS, *SOURCE_FIELDS, "tags", "metadata", "status", "extra"}
     out: dict[str, Any] = {}
     for key, value in (values or {}).items():
         if key in skip:
