@@ -184,9 +184,17 @@ class _Writer:
         self.vault = vault
         self.report = report
         self.dry_run = dry_run
+        self.known: set[str] | None = None
 
     def write(self, draft: SessionDraft) -> None:
         sid, report = draft.session_id, self.report
+        if self.known is None:
+            # One scan for the whole run: looking up a missing id re-lists every folder.
+            self.known = set(self.vault.session_ids())
+        if sid not in self.known:
+            self.known.add(sid)
+            self._append(draft, draft.messages, "created")
+            return
         try:
             existing = self.vault.get(sid)
         except SessionNotFound:
