@@ -87,6 +87,9 @@ def test_missing_transcript_is_logged(vault_root: Path, tmp_path: Path) -> None:
     assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
     log = (vault_root / ".codearchitect" / "capture.log").read_text()
     assert "transcript not found" in log
+    start = _hook(_payload(tmp_path / "new.jsonl", vault_root, "SessionStart"), cwd=tmp_path)
+    assert (start.returncode, start.stdout, start.stderr) == (0, b"", b"")
+    assert (vault_root / ".codearchitect" / "capture.log").read_text() == log
 
 
 def test_capture_imports_no_heavy_modules() -> None:

@@ -80,6 +80,8 @@ def _capture(root: Path, payload: dict[str, Any], event: str) -> None:
         raise ValueError("hook JSON has no transcript_path")
     path = Path(transcript).expanduser()
     if not path.is_file():
+        if event == "SessionStart":
+            return  # Claude Code writes the transcript with the first message
         raise FileNotFoundError(f"transcript not found: {path}")
     report = run_import(Vault(root), "claude-code", [path])
     problems = [
