@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from . import files
 from .files import FileState
 
 __all__ = ("Catalog",)
+
+_HOT_NS = 2_000_000_000
 
 
 class Catalog:
@@ -29,7 +32,7 @@ class Catalog:
         self._entries: dict[Path, tuple[FileState, str | None]] = {}
         self._by_id: dict[str, set[Path]] = {}
         self._by_dir: dict[Path, set[Path]] = {}
-        self._dir_mtimes: dict[Path, int] = {}
+        self._dirs: dict[Path, tuple[int, int]] = {}  # folder -> (mtime_ns, listed at, ns)
 
     def ids(self) -> dict[str, list[Path]]:
         return {sid: sorted(paths) for sid, paths in self._by_id.items() if paths}
@@ -64,10 +67,18 @@ class Catalog:
         if old[1] is not None:
             self._by_id.get(old[1], set()).discard(path)
 
-    def refresh(self, folders: list[Path], *, full: bool) -> None:
-        """Re-list `folders`; with `full=False` only those whose mtime moved."""
+    def refresh(self, folders: list[Path], *, deep: bool) -> None:
+        """Bring the catalogue up to date with `folders`.
+
+        `deep=False` re-lists only folders whose mtime moved, or that were *hot* when last
+        listed (their mtime within 2 s of the listing: a filesystem with coarse timestamps
+        can add a file in the same tick without moving the mtime), and reads the heads of
+        new names only. `deep=True` re-lists every folder and re-stats every file, so a
+        file whose frontmatter `id` was edited by hand is noticed too.
+        """
         present = set()
         for folder in folders:
+            listed_ns = time.time_ns()
             try:
                 st = os.lstat(folder)
             except FileNotFoundError:
@@ -75,25 +86,31 @@ class Catalog:
             if not stat.S_ISDIR(st.st_mode):
                 continue
             present.add(folder)
-            if not full and self._dir_mtimes.get(folder) == st.st_mtime_ns:
+            seen = self._dirs.get(folder)
+            settled = seen is not None and seen[1] - seen[0] > _HOT_NS
+            if not deep and settled and seen is not None and seen[0] == st.st_mtime_ns:
                 continue
-            self._dir_mtimes[folder] = st.st_mtime_ns
-            self._refresh_folder(folder)
+            self._dirs[folder] = (st.st_mtime_ns, listed_ns)
+            self._refresh_folder(folder, deep=deep)
         for folder in [f for f in self._by_dir if f not in present]:
             for path in list(self._by_dir.pop(folder)):
                 self.drop(path)
-            self._dir_mtimes.pop(folder, None)
+            self._dirs.pop(folder, None)
 
-    def _refresh_folder(self, folder: Path) -> None:
+    def _refresh_folder(self, folder: Path, *, deep: bool) -> None:
         try:
-            names = os.listdir(folder)
+            names = {n for n in os.listdir(folder) if self._accept(n)}
         except (FileNotFoundError, NotADirectoryError):
-            names = []
-        paths = {folder / n for n in names if self._accept(n)}
-        for path in list(self._by_dir.get(folder, ())):
-            if path not in paths:
-                self.drop(path)
-        for path in paths:
+            names = set()
+        known = {p.name: p for p in self._by_dir.get(folder, ())}
+        for name in known.keys() - names:
+            self.drop(known[name])
+        # Path objects are only made for new names: a folder of thousands of sessions is
+        # re-listed on every miss while a bulk import adds to it.
+        todo = [folder / n for n in names - known.keys()]
+        if deep:
+            todo += [known[n] for n in names & known.keys()]
+        for path in todo:
             try:
                 st = os.lstat(path)
             except FileNotFoundError:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -99,6 +100,7 @@ journal/
 """
 _RETRIES = 3
 _HEAD_BYTES = 70 * 1024
+_DEEP_REFRESH_S = 5.0
 _ID_LINE = re.compile(rb"^id:[ \t]*(.+?)[ \t\r]*$", re.MULTILINE)
 
 
@@ -155,6 +157,7 @@ class Vault:
         self._catalog = Catalog(self._head_id, is_session_name)
         self._trash = Catalog(self._head_id, lambda name: name.endswith(".md"))
         self.journal = Journal(self.dir / "journal", self.dir)
+        self._deep_refreshed = float("-inf")
         self._ready = False
 
     # ------------------------------------------------------------------ set-up
@@ -205,7 +208,7 @@ class Vault:
         return self.read(self.locate(session_id))[0].session
 
     def session_ids(self) -> dict[str, list[Path]]:
-        self._refresh_catalog(full=True)
+        self._refresh_catalog(deep=True)
         return self._catalog.ids()
 
     # ------------------------------------------------------------------ writing
@@ -371,7 +374,9 @@ class Vault:
 
         Messages whose id the session already holds are skipped, so a re-import writes
         nothing. If the session does not exist it is created with all of them, its
-        frontmatter from `new_session` (title, topic, created, key fields, source…).
+        frontmatter from `new_session` (title, topic, created, key fields, source…), in the
+        date folder of its `created`. These messages are not written to the ack journal:
+        their source holds them, and a re-import restores what an outside edit removed.
         Returns (path, created_session, messages written).
         """
         check_session_id(session_id)
@@ -387,19 +392,20 @@ class Vault:
                 title = str(extra.pop("title", "") or "")
                 topic = str(extra.pop("topic", "") or "")
                 created = extra.pop("created", None)
-                now = utc_now()
+                # An imported session is filed under its own date, not today's.
+                now = _parse_ts(check_timestamp(created, "created")) if created else utc_now()
                 unique = list({m.id: m for m in messages}.values())
                 session = SessionFile(
                     id=session_id,
-                    created=check_timestamp(created, "created") if created else format_ts(now),
+                    created=created or format_ts(now),
                     title=title,
                     topic=slugify(topic or title or session_id) or "untitled",
                     messages=tuple(unique),
                     **_session_fields(extra),
                 )
-                path, session, _ = self._create(session, now)
+                path, session, _ = self._create(session, now, journal=False)
                 return path, True, unique
-            path, _, written = self._append_many_locked(session_id, messages)
+            path, _, written = self._append_many_locked(session_id, messages, journal=False)
             return path, False, written
 
     def patch(
@@ -543,23 +549,31 @@ class Vault:
     def _message(self, draft: Draft, now: datetime) -> Message:
         return Message(new_message_id(), draft.role, draft.content, format_ts(now), draft.metadata)
 
-    def _create(self, session: SessionFile, now: datetime) -> tuple[Path, SessionFile, FileState]:
+    def _create(
+        self, session: SessionFile, now: datetime, *, journal: bool = True
+    ) -> tuple[Path, SessionFile, FileState]:
         """Write a new session file under a fresh name; a generated id follows the name."""
         folder = self.sessions_dir / now.strftime("%Y-%m-%d")
         files.ensure_dir(folder, self.dir)
         limit = self.settings.max_collisions
         for message in session.messages:
             render_message(message)
+        try:
+            data = dumps(session).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidInput(
+                "A session field holds an unpaired surrogate", details=str(exc)
+            ) from exc
         if session.id:
             names = (session_filename(now, session.topic, n) for n in range(limit + 1))
-            data = dumps(session).encode("utf-8")
             path = files.create_exclusive(folder, names, data)
         else:
             path, session = self._create_generated(folder, session, now, limit)
         data, state = files.read_bytes(path)
         self._remember(path, parse(data, path), state)
         self._catalog.put(path, state, session.id)
-        self.journal.record(session.id, session.messages)
+        if journal:
+            self.journal.record(session.id, session.messages)
         return path, session, state
 
     def _create_generated(
@@ -586,7 +600,7 @@ class Vault:
         return Appended(message, session_id, path, False, bool(written), state)
 
     def _append_many_locked(
-        self, session_id: str, messages: list[Message]
+        self, session_id: str, messages: list[Message], *, journal: bool = True
     ) -> tuple[Path, FileState, list[Message]]:
         """Append the messages the file does not hold yet, in one write; returns those."""
         for _ in range(_RETRIES):
@@ -627,7 +641,8 @@ class Vault:
             known.state = new_state
             known.torn_offset = None
             self._known[path] = known
-            self.journal.record(session_id, todo)
+            if journal:
+                self.journal.record(session_id, todo)
             return path, new_state, todo
         raise Conflict(f"Session {session_id} kept changing while appending; try again")
 
@@ -676,24 +691,25 @@ class Vault:
         raise Conflict(f"Session {session_id} kept changing while rewriting; try again")
 
     def _find(self, session_id: str) -> Path | None:
-        """The one file holding `session_id`, or None.
+        """The one file holding `session_id`, or None (see `Catalog.refresh`).
 
-        A hit re-lists only the date folders whose mtime moved (to notice a copied file);
-        a miss re-lists every folder, since a coarse mtime can hide a file another process
-        created a moment ago.
+        A miss is exact for files created since we last looked; at most every few seconds
+        it also re-stats every file, to notice an `id` edited by hand.
         """
-        self._refresh_catalog(full=False)
+        self._refresh_catalog(deep=False)
         paths = self._catalog.paths_for(session_id)
-        if not paths:
-            self._refresh_catalog(full=True)
+        if not paths and time.monotonic() - self._deep_refreshed > _DEEP_REFRESH_S:
+            self._refresh_catalog(deep=True)
             paths = self._catalog.paths_for(session_id)
         if len(paths) > 1:
             raise AmbiguousSession(session_id, sorted(paths))
         return paths[0] if paths else None
 
-    def _refresh_catalog(self, *, full: bool) -> None:
+    def _refresh_catalog(self, *, deep: bool) -> None:
         days = [self.sessions_dir / day for day in _listdir(self.sessions_dir)]
-        self._catalog.refresh(days, full=full)
+        self._catalog.refresh(days, deep=deep)
+        if deep:
+            self._deep_refreshed = time.monotonic()
 
     def _head_id(self, path: Path) -> str | None:
         """The session id in a file's frontmatter, read from its first 70 KB.
@@ -719,7 +735,7 @@ class Vault:
             return m.group(1).decode("utf-8", "replace").strip().strip("'\"")
 
     def _in_trash(self, session_id: str) -> bool:
-        self._trash.refresh([self.trash_dir], full=True)
+        self._trash.refresh([self.trash_dir], deep=False)
         return bool(self._trash.paths_for(session_id))
 
 
@@ -745,3 +761,7 @@ def _session_fields(values: dict[str, Any] | None, skip: tuple[str, ...] = ()) -
             raise InvalidInput(f"Unknown session field '{key}'", field=key)
         out[key] = tuple(value) if key == "tags" else value
     return out
+
+
+def _parse_ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
