@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ CHATGPT = DATA / "chatgpt"
 FIXED = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 if not DATA.is_dir():  # pragma: no cover - CI clones shared/ beside the repo
+    if os.environ.get("CI"):
+        raise RuntimeError(f"shared data not found at {DATA}: CI must have shared/ beside the repo")
     pytest.skip(f"shared data not found at {DATA}", allow_module_level=True)
 
 

@@ -144,3 +144,77 @@ def test_every_command_has_help_with_an_example() -> None:
         assert code == 0, path
         if not hasattr(command, "commands"):
             assert "Example:" in out, f"{' '.join(path)} has no example"
+
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def test_import_chatgpt_export_then_search_at_once(vault_root: Path) -> None:
+    export = DATA / "chatgpt" / "realazthat-chatgpt2graph" / "conversations.json"
+    code, out = run("import", "chatgpt", str(export), "--root", str(vault_root), "--json")
+    assert code == 0, out
+    first = json.loads(out)
+    assert first["created"] == 1 and first["messages_added"] > 10
+    code, out = run("search", "distance", "--root", str(vault_root), "--json")
+    assert json.loads(out)["total"] > 0
+    before = {p: p.read_bytes() for p in (vault_root / ".codearchitect" / "sessions").rglob("*.md")}
+    code, out = run("import", "chatgpt", str(export), "--root", str(vault_root), "--json")
+    again = json.loads(out)
+    assert (again["created"], again["unchanged"], again["messages_added"]) == (0, 1, 0)
+    after = {p: p.read_bytes() for p in (vault_root / ".codearchitect" / "sessions").rglob("*.md")}
+    assert after == before
+
+
+def test_import_dry_run_writes_nothing(vault_root: Path) -> None:
+    export = DATA / "claude_ai" / "yaleman-anthropic-data" / "conversations.json"
+    code, out = run("import", "claude-ai", str(export), "--root", str(vault_root), "--dry-run")
+    assert code == 0
+    assert "[dry run]" in out
+    assert not list(vault_root.rglob("*.md"))
+
+
+def test_capture_command_as_claude_code_runs_it(vault_root: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    source = DATA / "claude_code" / "marot-spotter" / "short.jsonl"
+    transcript = tmp_path / "t.jsonl"
+    lines = source.read_text().splitlines(keepends=True)
+    transcript.write_text("".join(lines[:8]))
+    exe = Path(sys.executable).parent / "codearchitect"
+    hook = json.dumps(
+        {
+            "session_id": "s",
+            "transcript_path": str(transcript),
+            "cwd": str(vault_root),
+            "hook_event_name": "Stop",
+        }
+    )
+
+    def capture() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(exe), "capture", "claude-code"],
+            input=hook,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    first = capture()
+    assert first.returncode == 0 and first.stdout == ""
+    files = list((vault_root / ".codearchitect" / "sessions").rglob("*.md"))
+    assert len(files) == 1
+    grown_from = files[0].read_bytes()
+    transcript.write_text("".join(lines))
+    second = capture()
+    assert second.returncode == 0 and second.stdout == ""
+    assert files[0].read_bytes().startswith(grown_from)
+    assert len(files[0].read_bytes()) > len(grown_from)
+    broken = subprocess.run(
+        [str(exe), "capture", "claude-code"],
+        input="{not json",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert broken.returncode == 0 and broken.stdout == ""
