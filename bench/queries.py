@@ -28,8 +28,6 @@ COMMON = ("function", "data", "example", "file", "value")
 TWO = (("python", "function"), ("error", "message"), ("data", "file"), ("user", "input"))
 PHRASE = (("machine", "learning"), ("for", "example"), ("error", "message"), ("the", "user"))
 
-_WORD = re.compile(r"[^\W_]+")
-
 
 @dataclass(frozen=True)
 class Filters:
@@ -70,13 +68,17 @@ class Query:
             return '"' + " ".join(self.words) + '"'
         return " ".join(f'"{w}"' for w in self.words)
 
+    def patterns(self) -> list[re.Pattern[str]]:
+        """Regular expressions that all match a text exactly when the query does: words are
+        runs of letters and digits, compared without case (as tantivy's default tokenizer)."""
+        words = [re.escape(w) for w in self.words]
+        if self.phrase:
+            words = [r"[\W_]+".join(words)]
+        return [re.compile(rf"(?<![^\W_]){w}(?![^\W_])", re.IGNORECASE) for w in words]
+
     def matches(self, text: str) -> bool:
-        """The same test by brute force (tokens: runs of letters and digits, lower-cased)."""
-        tokens = _WORD.findall(text.lower())
-        if not self.phrase:
-            return all(w in tokens for w in self.words)
-        n = len(self.words)
-        return any(tuple(tokens[i : i + n]) == self.words for i in range(len(tokens) - n + 1))
+        """The same test by brute force."""
+        return all(p.search(text) for p in self.patterns())
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ class Size:
     rebuild: int = 3
     reconcile: int = 5
     search: int = 100
+    fts5_search: int = 50
     mcp_search: int = 30
     scan: int = 3
     store: int = 100
@@ -61,6 +62,7 @@ SIZES: dict[str, Size] = {
         rebuild=2,
         reconcile=2,
         search=2,
+        fts5_search=2,
         mcp_search=2,
         scan=2,
         store=3,
@@ -80,7 +82,7 @@ SIZES: dict[str, Size] = {
         messages=40,
         search=200,
         mcp_search=50,
-        scan=5,
+        scan=3,
         store=200,
         writer_repeats=100,
         watch=30,
@@ -191,8 +193,8 @@ def run(size_name: str, cache: Path, results: Path | None, seed: int, keep: bool
     index_bytes = _tree_size(work / ".codearchitect" / "index")
     step(f"search in-process ({size.search} calls per series) and planted-term checks")
     r.phase("search", repeats=size.search, **everything)
-    step("baseline: FTS5 search")
-    r.phase("fts5_search", db=str(fts_db), repeats=size.search, **everything)
+    step(f"baseline: FTS5 search ({size.fts5_search} calls per series)")
+    r.phase("fts5_search", db=str(fts_db), repeats=size.fts5_search, **everything)
     step(f"baseline: unindexed scan ({size.scan} calls per series)")
     r.phase("scan", repeats=size.scan, check_terms=10, check_pairs=4)
     step(f"start-up reconcile, 0 and {size.changed_files} changed files ({size.reconcile}x)")
