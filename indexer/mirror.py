@@ -493,7 +493,13 @@ def message_values(file_id: int, position: int, session_id: str, m: Message) -> 
 
 def _statements(ddl: str) -> Iterable[str]:
     text = re.sub(r"--[^\n]*", "", ddl)
-    return (s.strip() for s in text.split(";") if s.strip())
+    pending = ""
+    for part in text.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):  # a trigger body holds ';' of its own
+            if pending.strip(" \n;"):
+                yield pending.strip()
+            pending = ""
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

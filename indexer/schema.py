@@ -21,13 +21,13 @@ __all__ = (
     "default_analyzer",
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 FULLTEXT_VERSION = 1
 DB_NAME = "mirror.sqlite3"
 FULLTEXT_DIR = "fulltext"
 LEADER_LOCK = "leader.lock"
 KEY_FIELDS = ("agent_id", "channel", "account_id", "peer_kind", "peer_id")
-TABLES = ("fulltext_queue", "messages", "sessions", "files", "state")
+TABLES = ("vec_rows", "vec_msgs", "fulltext_queue", "messages", "sessions", "files", "state")
 
 DDL = """
 CREATE TABLE state (
@@ -103,6 +103,25 @@ CREATE TABLE fulltext_queue (
     message_id  TEXT,
     enqueued_ns INTEGER NOT NULL
 );
+-- Semantic search (indexer/semantic.py): which messages are embedded, and the rows of the
+-- vector store (state `vec_store`) holding their chunks. A deleted message row takes its
+-- vector rows with it, so deleted or replaced text never comes back in results.
+CREATE TABLE vec_msgs (
+    pk          INTEGER PRIMARY KEY,   -- messages.pk
+    chunks      INTEGER NOT NULL,
+    embedded_ns INTEGER NOT NULL
+);
+CREATE TABLE vec_rows (
+    pk    INTEGER NOT NULL,
+    chunk INTEGER NOT NULL,
+    row   INTEGER NOT NULL,
+    PRIMARY KEY (pk, chunk)
+) WITHOUT ROWID;
+CREATE INDEX vec_rows_by_row ON vec_rows(row);
+CREATE TRIGGER messages_vec_gone AFTER DELETE ON messages BEGIN
+    DELETE FROM vec_msgs WHERE pk = OLD.pk;
+    DELETE FROM vec_rows WHERE pk = OLD.pk;
+END;
 """
 
 
