@@ -171,14 +171,50 @@ def write_atomic(path: Path, data: bytes) -> FileState:
     if old is not None:
         mode = stat.S_IMODE(os.lstat(path).st_mode)
     tmp = _write_temp(path.parent, data, mode)
+    # A second name for the old file: if the folder's fsync fails after the rename, the
+    # new version is visible but not acknowledged, so the old one is put back.
+    backup = _link_backup(path, tmp) if old is not None else None
     try:
         IO.replace(tmp, path)
-        fsync_dir(path.parent)
     except OSError as exc:
         _unlink_quietly(tmp)
+        if backup is not None:
+            _unlink_quietly(backup)
         raise FileWriteError(path, "Cannot write file", details=_reason(exc)) from exc
+    try:
+        fsync_dir(path.parent)
+    except OSError as exc:
+        if backup is None:
+            _unlink_quietly(path)
+        else:
+            try:
+                IO.replace(backup, path)
+                backup = None
+                fsync_dir(path.parent)
+            except OSError:
+                pass  # best effort: the error below is what the caller needs to know
+        raise FileWriteError(path, "Cannot write file", details=_reason(exc)) from exc
+    finally:
+        if backup is not None:
+            _unlink_quietly(backup)
     st = os.lstat(path)
     return FileState(st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _link_backup(path: Path, tmp: str) -> str:
+    """Hard-link `path` under a temp name next to it (the watcher ignores that name)."""
+    for n in range(100):
+        backup = f"{tmp[: -len(TEMP_SUFFIX)]}-old{n}{TEMP_SUFFIX}"
+        try:
+            IO.link(path, backup)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            _unlink_quietly(tmp)
+            raise FileWriteError(path, "Cannot write file", details=_reason(exc)) from exc
+        return backup
+    _unlink_quietly(tmp)
+    raise FileWriteError(path, "Cannot write file", details="no free backup name")
 
 
 def create_exclusive(folder: Path, names: Iterable[str], data: bytes) -> Path:

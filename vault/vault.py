@@ -13,6 +13,7 @@ Write path (docs/format.md, RELIABILITY.md §2):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -519,9 +520,18 @@ class Vault:
             target = self.trash_dir / f"{stamp}-{path.name}"
             try:
                 os.rename(path, target)
+            except OSError as exc:
+                raise FileWriteError(
+                    path, "Cannot move session to trash", details=str(exc)
+                ) from exc
+            try:
                 files.fsync_dir(self.trash_dir)
                 files.fsync_dir(path.parent)
             except OSError as exc:
+                # Not acknowledged, so not deleted: put the file back where it was.
+                with contextlib.suppress(OSError):
+                    os.rename(target, path)
+                    files.fsync_dir(path.parent)
                 raise FileWriteError(
                     path, "Cannot move session to trash", details=str(exc)
                 ) from exc
