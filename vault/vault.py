@@ -171,7 +171,9 @@ class Vault:
             files.ensure_dir(folder, self.root)
         gitignore = self.dir / ".gitignore"
         if files.stat_file(gitignore) is None:
-            files.create_exclusive(self.dir, [".gitignore"], GITIGNORE.encode())
+            # Another process opening the same new vault may write it first: that is fine.
+            with contextlib.suppress(FilenameGenerationError):
+                files.create_exclusive(self.dir, [".gitignore"], GITIGNORE.encode())
         self._ready = True
 
     # ------------------------------------------------------------------ reading
