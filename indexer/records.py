@@ -101,6 +101,7 @@ class SearchHit:
     score: float
     snippet: str
     highlights: tuple[tuple[int, int], ...] = ()
+    found_by: tuple[str, ...] = ("keyword",)  # which search found it: keyword, semantic
 
     def marked_snippet(self, before: str = "**", after: str = "**") -> str:
         """The snippet with every highlighted range wrapped in `before`/`after`."""
@@ -114,6 +115,7 @@ class SearchHit:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["highlights"] = [list(h) for h in self.highlights]
+        data["found_by"] = list(self.found_by)
         return data
 
 
@@ -125,9 +127,15 @@ class SearchResult:
     hits: tuple[SearchHit, ...]
     total: int
     stale: bool = False
+    mode: str = "keyword"  # the search that ran: keyword, semantic or hybrid
 
     def to_dict(self) -> dict[str, Any]:
-        return {"hits": [h.to_dict() for h in self.hits], "total": self.total, "stale": self.stale}
+        return {
+            "hits": [h.to_dict() for h in self.hits],
+            "total": self.total,
+            "stale": self.stale,
+            "mode": self.mode,
+        }
 
 
 @dataclass(frozen=True)
@@ -176,6 +184,7 @@ class IndexStatus:
     last_reconcile: str | None
     schema_version: int
     malformed: tuple[MalformedFile, ...] = field(default_factory=tuple)
+    semantic: dict[str, Any] = field(default_factory=dict)  # embedded, pending, lag_seconds…
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

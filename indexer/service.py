@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tantivy
 
@@ -31,7 +31,7 @@ from vault import (
 )
 from vault.files import ensure_dir
 
-from . import queries
+from . import queries, retrieval
 from .dump import dump_mirror
 from .errors import translate_errors
 from .fulltext import FullText
@@ -48,9 +48,14 @@ from .records import (
     to_datetime,
 )
 from .schema import DB_NAME, FULLTEXT_DIR, KEY_FIELDS, LEADER_LOCK, SCHEMA_VERSION
+from .semantic import EmbedWorker, MessageFilter, SemanticIndex
 from .settings import IndexSettings
 from .sync import Progress, Syncer
 from .worker import Leadership, Worker
+
+if TYPE_CHECKING:
+    from .context import Context
+    from .embedder import Embedder
 
 __all__ = ("Indexer",)
 
@@ -62,7 +67,13 @@ MAX_SEARCH_LIMIT = 1000
 class Indexer:
     """A project's derived indexes, kept in step with its vault's files."""
 
-    def __init__(self, vault: Vault | Path | str, settings: IndexSettings | None = None) -> None:
+    def __init__(
+        self,
+        vault: Vault | Path | str,
+        settings: IndexSettings | None = None,
+        *,
+        embedder: Embedder | None = None,
+    ) -> None:
         self.vault = vault if isinstance(vault, Vault) else Vault(vault)
         self.settings = settings or IndexSettings()
         index_dir = self.vault.index_dir
@@ -74,7 +85,9 @@ class Indexer:
         )
         self.syncer = Syncer(self.vault, self.mirror)
         self.leadership = Leadership(index_dir / LEADER_LOCK)
+        self.semantic = SemanticIndex(self.mirror, index_dir, self.vault.dir, embedder=embedder)
         self._worker: Worker | None = None
+        self._embedder: EmbedWorker | None = None
         self._vault_lock = threading.RLock()
         self._flush_lock = threading.Lock()
         self._opened = False
@@ -108,13 +121,20 @@ class Indexer:
             )
             with translate_errors("Cannot start indexing"):
                 self._worker.start()
+        if self._embedder is None:
+            self._embedder = EmbedWorker(self.semantic, lambda: self.leadership.held)
+            self._embedder.start()
         return self
 
     def close(self) -> None:
         """Stop background work, release the writer and leadership, close connections."""
+        if self._embedder is not None:
+            self._embedder.stop()
+            self._embedder = None
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+        self.semantic.close_writer()
         self.fulltext.close_writer()
         self.leadership.release()
         self.mirror.close()
@@ -239,7 +259,31 @@ class Indexer:
             last_reconcile=None if last is None else _iso_ns(int(last)),
             schema_version=SCHEMA_VERSION,
             malformed=malformed,
+            semantic=self._semantic_status(),
         )
+
+    def _semantic_status(self) -> dict[str, Any]:
+        if not self.semantic.enabled:
+            return {"enabled": False}
+        data = self.semantic.status()
+        if self._embedder is not None and self._embedder.last_error:
+            data["error"] = self._embedder.last_error
+        return data
+
+    def embed_pending(self, batch: int = 64) -> int:
+        """Embed one batch of messages without vectors now (one-shot commands and tests;
+        a started leader does this in the background). Returns 0 when none is left or
+        another process leads."""
+        self.open()
+        if not self.leadership.held and not self.leadership.try_acquire():
+            return 0
+        try:
+            with translate_errors("Embedding failed"):
+                return self.semantic.embed_pending(batch)
+        finally:
+            if self._worker is None:
+                self.semantic.close_writer()
+                self.leadership.release()
 
     # ------------------------------------------------------------------ writes
 
@@ -375,6 +419,8 @@ class Indexer:
     def _kick(self) -> None:
         if self._worker is not None:
             self._worker.kick()
+        if self._embedder is not None:
+            self._embedder.kick()
 
     def _session_or_raise(self, session_id: str) -> SessionRecord:
         found = self.get_session(session_id)
@@ -448,11 +494,16 @@ class Indexer:
         before: str | datetime | None = None,
         limit: int = 10,
         offset: int = 0,
+        mode: str | None = None,
         **key_fields: str | None,
     ) -> SearchResult:
-        """Full-text search ranked by BM25 with highlighted snippets (docs/indexing.md).
+        """Search ranked by BM25 with highlighted snippets (docs/indexing.md), by meaning,
+        or both fused (`mode`: keyword | semantic | hybrid; default hybrid when semantic
+        search is on and caught up for the filtered messages, else keyword;
+        docs/retrieval.md).
 
-        Raises `InvalidQuery` (code INVALID_QUERY, with `.position`) on a syntax error.
+        Raises `InvalidQuery` (code INVALID_QUERY, with `.position`) on a syntax error
+        (keyword mode).
         """
         self.open()
         if (
@@ -464,7 +515,6 @@ class Indexer:
         if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
             raise InvalidInput("'offset' must be a non-negative integer", field="offset")
         schema = self.fulltext.schema
-        compiled = compile_query(query, schema, self.fulltext.analyzer)
         filters = []
         for name, value in (("session_id", session_id), ("role", role), *key_fields.items()):
             if name not in ("session_id", "role", *KEY_FIELDS):
@@ -484,12 +534,48 @@ class Indexer:
                     include_upper=high is None,
                 )
             )
+        if mode != "keyword":
+            picked = {k: v for k, v in key_fields.items() if v is not None}
+            wanted = MessageFilter(session_id, role, low, high, picked)
+            with translate_errors("Search failed"):
+                mode = retrieval.resolve_mode(self.semantic, mode, wanted)
+                if mode != "keyword":
+                    return retrieval.search(self, query, filters, wanted, mode, limit, offset)
+        compiled = compile_query(query, schema, self.fulltext.analyzer)
         if compiled.query is None or limit == 0:
             return SearchResult((), 0)
         with translate_errors("Search failed"):
             return self.fulltext.search(
                 self.mirror, compiled.query, filters, limit=limit, offset=offset
             )
+
+    def get_context(
+        self,
+        query: str,
+        max_tokens: int,
+        *,
+        session_id: str | None = None,
+        role: str | None = None,
+        after: str | datetime | None = None,
+        before: str | datetime | None = None,
+        mode: str | None = None,
+    ) -> Context:
+        """The conversation pairs most relevant to `query`, within `max_tokens` (estimated),
+        grouped by session in time order, with pointers to what did not fit
+        (indexer/context.py, docs/retrieval.md)."""
+        from .context import build_context
+
+        self.open()
+        return build_context(
+            self,
+            query,
+            max_tokens,
+            session_id=session_id,
+            role=role,
+            after=after,
+            before=before,
+            mode=mode,
+        )
 
     # ------------------------------------------------------------------ for tests and doctor
 

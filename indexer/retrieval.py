@@ -1,0 +1,187 @@
+"""Search modes: keyword (tantivy BM25), semantic (vectors) and hybrid (both, fused by
+reciprocal rank, k = 60). `Indexer.search` runs keyword itself and hands the other two here.
+
+The keyword side of hybrid takes the query's strict matches first (every word, phrases,
+exclusions: the keyword syntax), then, if they are fewer than the candidates wanted, the
+messages matching any of its words, ranked by BM25: a question in plain words rarely has
+all its words in the answer. A query that is not valid keyword syntax is read as plain
+words in the semantic and hybrid modes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import tantivy
+
+from vault import InvalidInput
+
+from .errors import InvalidQuery
+from .query import TITLE_BOOST, compile_query
+from .records import SearchHit, SearchResult
+from .semantic import MessageFilter, SemanticIndex, VectorHit, rrf
+
+if TYPE_CHECKING:
+    from .service import Indexer
+
+__all__ = ("CANDIDATES", "MODES", "relaxed_query", "resolve_mode", "search")
+
+MODES = ("keyword", "semantic", "hybrid")
+CANDIDATES = 100  # per side, before fusion
+MAX_RELAXED_TERMS = 64
+SNIPPET_CHARS = 200
+
+
+def resolve_mode(semantic: SemanticIndex, mode: str | None, filters: MessageFilter) -> str:
+    """The mode to run: the caller's, else hybrid when semantic search is enabled and
+    every message the filters allow is embedded, else keyword."""
+    if mode is not None and mode not in MODES:
+        raise InvalidInput(f"'mode' must be one of {', '.join(MODES)}", field="mode")
+    if mode == "keyword":
+        return mode
+    if mode is None:
+        if semantic.enabled and semantic.caught_up(filters):
+            return "hybrid"
+        return "keyword"
+    if not semantic.enabled:
+        raise InvalidInput(
+            f"{mode} search is off for this project; turn it on with: codearchitect semantic enable",
+            field="mode",
+        )
+    return mode
+
+
+def relaxed_query(
+    text: str, schema: tantivy.Schema, analyzer: tantivy.TextAnalyzer
+) -> tantivy.Query | None:
+    """Any of the query's words, BM25-ranked (the session title lifts the rank)."""
+    words = list(dict.fromkeys(analyzer.analyze(text)))[:MAX_RELAXED_TERMS]
+    if not words:
+        return None
+    content = tantivy.Query.boolean_query(
+        [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "content", w)) for w in words]
+    )
+    title = tantivy.Query.boolean_query(
+        [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "title", w)) for w in words]
+    )
+    return tantivy.Query.boolean_query(
+        [
+            (tantivy.Occur.Must, content),
+            (tantivy.Occur.Should, tantivy.Query.boost_query(title, TITLE_BOOST)),
+        ]
+    )
+
+
+def search(
+    index: Indexer,
+    query: str,
+    tantivy_filters: list[tantivy.Query],
+    filters: MessageFilter,
+    mode: str,
+    limit: int,
+    offset: int,
+) -> SearchResult:
+    """Semantic or hybrid search; hits say which side found them."""
+    want = offset + limit
+    if limit == 0 or not query.strip():
+        return SearchResult((), 0, mode=mode)
+    semantic = index.semantic
+    vector = semantic.encode_query(query)
+    pool = max(CANDIDATES, want) if mode == "hybrid" else want
+    vec_hits = semantic.search(vector, filters, pool)
+    vec_keyed = _vector_hits(index, vec_hits)
+    if mode == "semantic":
+        hits = [_with(h, score=v.score, found_by=("semantic",)) for v, h in vec_keyed]
+        return SearchResult(tuple(hits[offset:want]), len(hits), mode=mode)
+    kw_hits, stale = _keyword_candidates(index, query, tantivy_filters, pool)
+    by_key: dict[tuple[str, str], SearchHit] = {}
+    for hit in kw_hits:
+        by_key.setdefault((hit.session_id, hit.message_id), hit)
+    for _, hit in vec_keyed:
+        by_key.setdefault((hit.session_id, hit.message_id), hit)
+    kw_keys = [(h.session_id, h.message_id) for h in kw_hits]
+    vec_keys = [(h.session_id, h.message_id) for _, h in vec_keyed]
+    fused = rrf([kw_keys, vec_keys])
+    kw_set, vec_set = set(kw_keys), set(vec_keys)
+    ordered = sorted(fused, key=lambda k: (-fused[k], by_key[k].created_at))
+    hits = []
+    for key in ordered[offset:want]:
+        found_by = tuple(
+            name for name, keys in (("keyword", kw_set), ("semantic", vec_set)) if key in keys
+        )
+        hits.append(_with(by_key[key], score=round(fused[key], 6), found_by=found_by))
+    return SearchResult(tuple(hits), len(fused), stale, mode=mode)
+
+
+def _keyword_candidates(
+    index: Indexer, query: str, filters: list[tantivy.Query], pool: int
+) -> tuple[list[SearchHit], bool]:
+    fulltext, schema = index.fulltext, index.fulltext.schema
+    hits: list[SearchHit] = []
+    stale = False
+    try:
+        strict = compile_query(query, schema, fulltext.analyzer).query
+    except InvalidQuery:
+        strict = None
+    if strict is not None:
+        result = fulltext.search(index.mirror, strict, filters, limit=pool, offset=0)
+        hits.extend(result.hits)
+        stale = result.stale
+    if len(hits) < pool:
+        relaxed = relaxed_query(query, schema, fulltext.analyzer)
+        if relaxed is not None:
+            seen = {(h.session_id, h.message_id) for h in hits}
+            result = fulltext.search(index.mirror, relaxed, filters, limit=pool, offset=0)
+            stale = stale or result.stale
+            for hit in result.hits:
+                if (hit.session_id, hit.message_id) not in seen and len(hits) < pool:
+                    hits.append(hit)
+    return hits, stale
+
+
+def _vector_hits(index: Indexer, found: list[VectorHit]) -> list[tuple[VectorHit, SearchHit]]:
+    if not found:
+        return []
+    marks = ",".join("?" * len(found))
+    with index.mirror.read() as conn:
+        rows = conn.execute(
+            "SELECT m.pk, m.id, m.session_id, m.role, m.content, m.created_at, s.title "
+            "FROM messages AS m JOIN sessions AS s ON s.file_id = m.file_id "
+            f"WHERE m.pk IN ({marks})",
+            [v.pk for v in found],
+        ).fetchall()
+    by_pk = {int(r[0]): r for r in rows}
+    model = index.semantic.embedder()
+    out = []
+    for v in found:
+        row = by_pk.get(v.pk)
+        if row is None:  # deleted since the vector search read the mirror
+            continue
+        chunks = model.chunks(row[4])
+        text = chunks[v.chunk].text if v.chunk < len(chunks) else row[4]
+        hit = SearchHit(
+            message_id=row[1],
+            session_id=row[2],
+            session_title=row[6] or "",
+            role=row[3],
+            created_at=row[5],
+            score=v.score,
+            snippet=text[:SNIPPET_CHARS],
+            found_by=("semantic",),
+        )
+        out.append((v, hit))
+    return out
+
+
+def _with(hit: SearchHit, *, score: float, found_by: tuple[str, ...]) -> SearchHit:
+    return SearchHit(
+        message_id=hit.message_id,
+        session_id=hit.session_id,
+        session_title=hit.session_title,
+        role=hit.role,
+        created_at=hit.created_at,
+        score=score,
+        snippet=hit.snippet,
+        highlights=hit.highlights,
+        found_by=found_by,
+    )
