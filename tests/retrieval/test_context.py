@@ -1,0 +1,111 @@
+"""get_context: the budget rule, pairs, grouping and pointers; the token estimate."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from indexer import Indexer
+from indexer.context import MARKER
+from indexer.tokens import cut_to_tokens, estimate_tokens
+from vault import InvalidInput
+
+from .conftest import embed_all
+
+
+@pytest.fixture
+def filled(index: Indexer) -> Indexer:
+    long_answer = " ".join(
+        f"Step {i}: restart the nginx proxy and check upstream timeouts." for i in range(120)
+    )
+    a = index.append_message("ops-1", "user", "the nginx proxy timeout keeps happening")
+    index.append_message(a.session_id, "assistant", long_answer)
+    index.append_message("ops-2", "user", "nginx proxy buffers too small?")
+    index.append_message("ops-2", "assistant", "raise proxy_buffer_size to 16k for nginx")
+    index.append_message("cook", "user", "a recipe for pancakes")
+    index.append_message("cook", "assistant", "flour, eggs, milk")
+    embed_all(index)
+    return index
+
+
+def _all_messages(ctx):  # type: ignore[no-untyped-def]
+    return [m for s in ctx.sessions for m in s.messages]
+
+
+@pytest.mark.parametrize("budget", [120, 300, 800, 5000])
+def test_stays_within_budget_and_points_at_the_rest(filled: Indexer, budget: int) -> None:
+    ctx = filled.get_context("nginx proxy timeout", budget)
+    assert ctx.mode == "hybrid"
+    assert ctx.tokens <= budget
+    shown = {(s.session_id, m.message_id) for s in ctx.sessions for m in s.messages}
+    left = {(p.session_id, p.message_id) for p in ctx.omitted}
+    assert not shown & left
+    for p in ctx.omitted:  # a pointer fetches exactly that message
+        assert filled.get_messages(p.session_id, offset=p.offset, limit=1)[0].id == p.message_id
+    for m in _all_messages(ctx):
+        if m.truncated:
+            assert "get_messages" in m.content and m.content.endswith("]")
+            body = m.content.rsplit("\n", 1)[0]
+            original = next(x.content for x in filled.get_messages("ops-1") if x.id == m.message_id)
+            assert original.startswith(body)  # a prefix, cut between words
+            assert original[len(body)] == " "
+    if budget == 5000:
+        assert not ctx.omitted or all(p.session_id == "cook" for p in ctx.omitted)
+
+
+def test_pairs_grouped_by_session_in_time_order(filled: Indexer) -> None:
+    ctx = filled.get_context("nginx proxy", 5000)
+    assert [s.session_id for s in ctx.sessions][:2] == ["ops-1", "ops-2"]
+    for s in ctx.sessions:
+        assert [m.offset for m in s.messages] == sorted(m.offset for m in s.messages)
+        roles = [m.role for m in s.messages]
+        assert roles[:2] == ["user", "assistant"]  # a hit brings its partner
+    first = {m.rank for m in ctx.sessions[1].messages}
+    assert len(first) == 1  # both messages of a pair share its rank
+
+
+def test_a_message_that_does_not_fit_is_shortened_or_left_out(filled: Indexer) -> None:
+    ctx = filled.get_context("restart the nginx proxy upstream timeouts", 400, session_id="ops-1")
+    messages = _all_messages(ctx)
+    assert any(m.truncated for m in messages) or ctx.omitted
+    assert all(s.session_id == "ops-1" for s in ctx.sessions)
+    assert (
+        MARKER.split("{n}")[0] in "".join(m.content for m in messages if m.truncated) or ctx.omitted
+    )
+
+
+def test_filters_apply_and_budget_is_checked(filled: Indexer) -> None:
+    ctx = filled.get_context("nginx", 2000, role="assistant")
+    assert {m.role for m in _all_messages(ctx)} == {"assistant"}
+    with pytest.raises(InvalidInput):
+        filled.get_context("nginx", 0)
+
+
+def test_works_without_semantic_search(vault_root) -> None:  # type: ignore[no-untyped-def]
+    idx = Indexer(vault_root).open()
+    try:
+        a = idx.append_message(None, "user", "where do the logs go")
+        idx.append_message(a.session_id, "assistant", "to /var/log/app")
+        ctx = idx.get_context("logs", 500)
+        assert ctx.mode == "keyword" and len(_all_messages(ctx)) == 2
+    finally:
+        idx.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=300), st.integers(0, 80))
+def test_cut_never_splits_a_word_and_fits(text: str, budget: int) -> None:
+    cut = cut_to_tokens(text, budget)
+    assert text.startswith(cut)
+    assert estimate_tokens(cut) <= max(budget, 0) or cut == ""
+    if cut and cut != text:
+        assert not text[len(cut)].strip() or not re.match(r"\S", text[len(cut)])
+
+
+def test_estimate_on_typical_text() -> None:
+    assert estimate_tokens("") == 0
+    # cl100k_base: 13 tokens; the estimate leans high, never 10% low
+    assert 12 <= estimate_tokens("How do I rotate JWT signing keys without any downtime?") <= 30

@@ -1,0 +1,86 @@
+"""End to end over the real MCP server (a `codearchitect serve` subprocess on stdio) with
+the real all-MiniLM-L6-v2: enable semantic search, store messages, find one by meaning,
+recall within a budget."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import anyio
+import pytest
+from click.testing import CliRunner
+from mcp import Client
+
+from mcp_server.cli import cli
+from tests.mcp.test_stdio_e2e import server_params
+
+from .conftest import needs_minilm
+
+pytestmark = [pytest.mark.anyio, needs_minilm]
+
+CONVERSATIONS = [
+    (
+        "How can I make my laptop battery last longer?",
+        "Lower the screen brightness, close apps running in the background and use power saver mode.",
+    ),
+    ("What's a good sourdough hydration for beginners?", "Start around 70% water to flour."),
+    (
+        "Why does my Postgres query ignore the index?",
+        "Check the planner statistics with ANALYZE; a function on the column also defeats the index.",
+    ),
+    ("Recommend a sci-fi novel", "Try The Left Hand of Darkness by Ursula K. Le Guin."),
+]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_semantic_search_and_context_over_stdio(vault_root: Path) -> None:
+    result = CliRunner().invoke(cli, ["semantic", "enable", "--root", str(vault_root)])
+    assert result.exit_code == 0, result.output
+    async with Client(server_params(vault_root)) as client:
+        for user, assistant in CONVERSATIONS:
+            r = await client.call_tool("store_message", {"content": user, "role": "user"})
+            sid = r.structured_content["message"]["sessionId"]
+            r = await client.call_tool(
+                "store_message", {"content": assistant, "role": "assistant", "session": sid}
+            )
+            assert not r.is_error
+        deadline = time.monotonic() + 60
+        while True:
+            status = (await client.call_tool("index_status", {})).structured_content
+            if status["semantic"].get("pending") == 0 or time.monotonic() > deadline:
+                break
+            await anyio.sleep(0.2)
+        assert status["semantic"]["embedded"] == 8, status["semantic"]
+
+        # no shared word with the stored text: only meaning can find it
+        r = await client.call_tool(
+            "search_messages", {"query": "extend notebook power life", "limit": 2}
+        )
+        data = r.structured_content
+        assert data["mode"] == "hybrid"
+        assert "battery" in data["hits"][0]["snippet"] or "brightness" in data["hits"][0]["snippet"]
+        assert "semantic" in data["hits"][0]["found_by"]
+        r = await client.call_tool(
+            "search_messages", {"query": "extend notebook power life", "mode": "keyword"}
+        )
+        assert r.structured_content["hits"] == []
+
+        r = await client.call_tool(
+            "get_context", {"query": "database planner not using my index", "max_tokens": 100}
+        )
+        ctx = r.structured_content
+        assert ctx["success"] and ctx["tokens"] <= 100
+        shown = [m["content"] for s in ctx["sessions"] for m in s["messages"]]
+        assert any("Postgres" in c or "ANALYZE" in c for c in shown)
+        assert ctx["omitted"]
+        pointer = ctx["omitted"][0]
+        r = await client.call_tool(
+            "get_messages",
+            {"session": pointer["session_id"], "offset": pointer["offset"], "limit": 1},
+        )
+        assert r.structured_content["messages"][0]["id"] == pointer["message_id"]

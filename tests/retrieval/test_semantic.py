@@ -1,0 +1,204 @@
+"""The semantic pipeline with the tiny deterministic model: the setting, background
+embedding, filters, fusion, cache reuse, deletions and the default mode."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from indexer import Indexer
+from indexer.embedder import HashEmbedder
+from indexer.semantic import read_config, rrf, write_config
+from vault import InvalidInput
+
+from .conftest import embed_all
+
+
+def _conversation(
+    idx: Indexer, user: str, assistant: str, **kwargs: object
+) -> tuple[str, str, str]:
+    a = idx.append_message(None, "user", user, **kwargs)
+    b = idx.append_message(a.session_id, "assistant", assistant)
+    return a.session_id, a.message.id, b.message.id
+
+
+def test_setting_round_trips_and_keeps_other_keys(index: Indexer) -> None:
+    path = index.vault.dir / "config.json"
+    path.write_text('{"other": 1, "semantic": {"enabled": false, "model": "hash"}}')
+    assert not read_config(index.vault.dir).enabled
+    write_config(index.vault.dir, enabled=True)
+    assert read_config(index.vault.dir).enabled and read_config(index.vault.dir).model == "hash"
+    assert '"other": 1' in path.read_text()
+
+
+def test_embeds_newest_first_in_batches_and_reports_progress(index: Indexer) -> None:
+    ids = [
+        index.append_message("s1", "user", f"message number {i} about kettles").message.id
+        for i in range(5)
+    ]
+    status = index.status().semantic
+    assert status["embedded"] == 0 and status["pending"] == 5
+    assert index.embed_pending(batch=2) == 2
+    with index.mirror.read() as conn:
+        done = {
+            r[0] for r in conn.execute("SELECT m.id FROM vec_msgs v JOIN messages m ON m.pk = v.pk")
+        }
+    assert done == set(ids[-2:])  # the two newest
+    embed_all(index)
+    status = index.status().semantic
+    assert status["embedded"] == 5 and status["pending"] == 0 and status["lag_seconds"] == 0.0
+    assert status["vector_rows"] == 5 and status["vector_bytes"] == 5 * 64 * 4
+
+
+def test_semantic_results_obey_every_filter(index: Indexer) -> None:
+    s1, u1, a1 = _conversation(
+        index, "kettle descaling with vinegar", "use citric acid for the kettle"
+    )
+    key = {
+        "agent_id": "claude",
+        "channel": "cli",
+        "account_id": "me",
+        "peer_kind": "user",
+        "peer_id": "bo",
+    }
+    session, _ = index.get_or_create_session(key)
+    index.append_message(session.id, "user", "kettle descaling once more")
+    embed_all(index)
+
+    def ids(**f):
+        return {h.message_id for h in index.search("kettle descaling", mode="semantic", **f).hits}
+
+    assert {u1, a1} <= ids()
+    assert ids(session_id=s1) == {u1, a1}
+    assert ids(role="assistant") == {a1}
+    assert ids(agent_id="claude") == {index.get_messages(session.id)[0].id}
+    assert ids(after="2200-01-01T00:00:00Z") == set()
+    assert ids(before="2000-01-01T00:00:00Z") == set()
+    for hit in index.search("kettle descaling", mode="semantic", role="user").hits:
+        assert hit.role == "user" and hit.found_by == ("semantic",)
+
+
+def test_hybrid_fuses_by_reciprocal_rank_and_says_who_found_each_hit(index: Indexer) -> None:
+    _conversation(index, "zebra crossing rules", "pedestrians first at a zebra crossing")
+    _conversation(index, "how to descale a kettle", "vinegar or citric acid")
+    embed_all(index)
+    result = index.search("zebra kettle", mode="hybrid", limit=10)
+    assert result.mode == "hybrid"
+    assert {h.found_by for h in result.hits} >= {("semantic",)}
+    scores = [h.score for h in result.hits]
+    assert scores == sorted(scores, reverse=True)
+    both = [
+        h
+        for h in index.search("zebra", mode="hybrid").hits
+        if h.found_by == ("keyword", "semantic")
+    ]
+    assert both and both[0].highlights  # keyword hits keep their highlighted snippet
+    fused = rrf([["a", "b"], ["b", "c"]])
+    assert fused["b"] == pytest.approx(1 / 62 + 1 / 61) and max(fused, key=fused.__getitem__) == "b"
+    # a query that is not valid keyword syntax still works as plain words
+    assert index.search('"unclosed zebra', mode="hybrid").hits
+
+
+def test_default_mode_is_hybrid_only_when_on_and_caught_up(index: Indexer) -> None:
+    sid, _, _ = _conversation(index, "alpha beta", "gamma delta")
+    assert index.search("alpha").mode == "keyword"  # nothing embedded yet
+    embed_all(index)
+    assert index.search("alpha").mode == "hybrid"
+    index.append_message("other", "user", "alpha again")
+    assert index.search("alpha").mode == "keyword"  # one message not embedded
+    assert index.search("alpha", session_id=sid).mode == "hybrid"  # caught up for those
+    write_config(index.vault.dir, enabled=False)
+    assert index.search("alpha").mode == "keyword"
+    with pytest.raises(InvalidInput, match="semantic enable"):
+        index.search("alpha", mode="semantic")
+    with pytest.raises(InvalidInput):
+        index.search("alpha", mode="fuzzy")
+
+
+def test_rebuild_reuses_the_cache_and_deleting_it_costs_only_time(index: Indexer) -> None:
+    for i in range(6):
+        _conversation(index, f"question {i} about lighthouses", f"answer {i} about keepers")
+    embed_all(index)
+    calls = index.semantic.embed_calls
+    assert calls == 12
+    index.rebuild()
+    assert index.status().semantic["pending"] == 12
+    embed_all(index)
+    assert index.semantic.embed_calls == calls  # re-read markdown, embedded nothing
+    assert index.status().semantic["embedded"] == 12
+    before = [
+        h.message_id for h in index.search("lighthouse keepers", mode="semantic", limit=12).hits
+    ]
+    index.close()
+    shutil.rmtree(index.vault.index_dir / "vectors")
+    again = Indexer(index.vault.root, embedder=HashEmbedder()).open()
+    try:
+        assert again.search("lighthouse", mode="semantic").hits == ()  # store gone: nothing
+        embed_all(again)
+        assert again.semantic.embed_calls == 12
+        after = [
+            h.message_id for h in again.search("lighthouse keepers", mode="semantic", limit=12).hits
+        ]
+        assert after == before
+    finally:
+        again.close()
+
+
+def test_deleted_and_edited_messages_never_come_back(index: Indexer) -> None:
+    sid, u1, _a1 = _conversation(index, "the quokka habitat question", "quokkas live on Rottnest")
+    _conversation(index, "unrelated pasta", "boil water")
+    embed_all(index)
+    assert u1 in {h.message_id for h in index.search("quokka habitat", mode="semantic").hits}
+    index.delete_message(u1)
+    found = {h.message_id for h in index.search("quokka habitat", mode="semantic", limit=50).hits}
+    assert u1 not in found
+    # an outside edit replaces the text: the old vectors go with the old row
+    path = index.vault.locate(sid)
+    path.write_text(path.read_text().replace("quokkas live on Rottnest", "penguins swim fast"))
+    index.reconcile()
+    hits = index.search("quokkas Rottnest", mode="semantic", limit=50).hits
+    assert all("Rottnest" not in h.snippet for h in hits)
+    embed_all(index)
+    hits = index.search("penguins swim", mode="semantic", limit=1).hits
+    assert hits[0].snippet == "penguins swim fast"
+    index.delete_session(sid)
+    assert all(h.session_id != sid for h in index.search("penguins", mode="hybrid", limit=50).hits)
+
+
+def test_long_message_scores_by_its_best_chunk(vault_root) -> None:  # type: ignore[no-untyped-def]
+    idx = Indexer(vault_root, embedder=HashEmbedder(max_words=4)).open()
+    try:
+        write_config(idx.vault.dir, enabled=True, model="hash")
+        filler = " ".join(f"filler{i}" for i in range(40))
+        long = idx.append_message(
+            "s", "assistant", f"{filler} the walrus tusk ivory {filler}"
+        ).message.id
+        idx.append_message("s", "assistant", "something about seals and ice")
+        embed_all(idx)
+        with idx.mirror.read() as conn:
+            assert (
+                conn.execute("SELECT chunks FROM vec_msgs ORDER BY chunks DESC").fetchone()[0] > 10
+            )
+        hit = idx.search("walrus tusk ivory", mode="semantic", limit=1).hits[0]
+        assert hit.message_id == long and "walrus" in hit.snippet
+    finally:
+        idx.close()
+
+
+def test_a_started_leader_embeds_in_the_background(vault_root) -> None:  # type: ignore[no-untyped-def]
+    idx = Indexer(vault_root, embedder=HashEmbedder())
+    idx.open()
+    write_config(idx.vault.dir, enabled=True, model="hash")
+    idx.start()
+    try:
+        mid = idx.append_message(None, "user", "background embedding of a heron").message.id
+        deadline = time.monotonic() + 20
+        while idx.status().semantic["pending"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert idx.status().semantic["embedded"] == 1
+        assert idx.search("heron").mode == "hybrid"
+        assert idx.search("heron", mode="semantic").hits[0].message_id == mid
+    finally:
+        idx.close()
