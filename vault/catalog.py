@@ -33,6 +33,8 @@ class Catalog:
         self._by_id: dict[str, set[Path]] = {}
         self._by_dir: dict[Path, set[Path]] = {}
         self._dirs: dict[Path, tuple[int, int]] = {}  # folder -> (mtime_ns, listed at, ns)
+        self._unknown: set[Path] = set()  # files whose id could not be read
+        self._vanished: dict[Path, tuple[int, str | None]] = {}  # path -> (seen gone at, id)
 
     def ids(self) -> dict[str, list[Path]]:
         return {sid: sorted(paths) for sid, paths in self._by_id.items() if paths}
@@ -43,7 +45,7 @@ class Catalog:
         for path in sorted(self._by_id.get(session_id, ())):
             current = files.stat_file(path)
             if current is None:
-                self.drop(path)
+                self._gone(path)
                 continue
             if current != self._entries[path][0]:
                 self.put(path, current, self._read_id(path))
@@ -58,11 +60,14 @@ class Catalog:
         self._by_dir.setdefault(path.parent, set()).add(path)
         if session_id is not None:
             self._by_id.setdefault(session_id, set()).add(path)
+        else:
+            self._unknown.add(path)
 
     def drop(self, path: Path) -> None:
         old = self._entries.pop(path, None)
         if old is None:
             return
+        self._unknown.discard(path)
         self._by_dir.get(path.parent, set()).discard(path)
         if old[1] is not None:
             self._by_id.get(old[1], set()).discard(path)
@@ -104,7 +109,7 @@ class Catalog:
             names = set()
         known = {p.name: p for p in self._by_dir.get(folder, ())}
         for name in known.keys() - names:
-            self.drop(known[name])
+            self._gone(known[name])
         # Path objects are only made for new names: a folder of thousands of sessions is
         # re-listed on every miss while a bulk import adds to it.
         todo = [folder / n for n in names - known.keys()]
@@ -121,3 +126,38 @@ class Catalog:
             cached = self._entries.get(path)
             if cached is None or cached[0] != state:
                 self.put(path, state, self._read_id(path))
+
+    def _gone(self, path: Path) -> None:
+        """`path` was found missing: drop it, remembering it for `unsettled`."""
+        entry = self._entries.get(path)
+        if entry is not None:
+            self._vanished[path] = (time.time_ns(), entry[1])
+        self.drop(path)
+
+    def unsettled(self, session_id: str) -> bool:
+        """Might an editor be saving a file of this session right now?
+
+        True while a file whose id cannot be read was written in the last 2 s (an in-place
+        save: truncate, then write), or a file of `session_id` vanished in the last 2 s (a
+        rename-and-write save). Such files are re-read here, so a finished save is seen.
+        """
+        now = time.time_ns()
+        for path, (when, _) in list(self._vanished.items()):
+            if now - when > _HOT_NS:
+                del self._vanished[path]
+        if any(sid == session_id for _, sid in self._vanished.values()):
+            return True
+        busy = False
+        for path in list(self._unknown):
+            try:
+                current = files.stat_file(path)
+            except OSError:
+                current = None
+            if current is None:
+                self.drop(path)
+                continue
+            if now - current.mtime_ns > _HOT_NS:
+                continue
+            self.put(path, current, self._read_id(path))
+            busy = busy or self._entries[path][1] is None
+        return busy

@@ -47,6 +47,7 @@ from .errors import (
     FilenameGenerationError,
     FileWriteError,
     InvalidInput,
+    MalformedSessionFile,
     MessageNotFound,
     SessionDeleted,
     SessionNotFound,
@@ -100,6 +101,9 @@ journal/
 *.tmp
 """
 _RETRIES = 3
+# Waits (seconds) for an outside save in progress to finish: ~0.3 s in all.
+_SAVE_WAITS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.15)
+_HOT_NS = 2_000_000_000
 _HEAD_BYTES = 70 * 1024
 _DEEP_REFRESH_S = 5.0
 _ID_LINE = re.compile(rb"^id:[ \t]*(.+?)[ \t\r]*$", re.MULTILINE)
@@ -615,9 +619,18 @@ class Vault:
         self, session_id: str, messages: list[Message], *, journal: bool = True
     ) -> tuple[Path, FileState, list[Message]]:
         """Append the messages the file does not hold yet, in one write; returns those."""
-        for _ in range(_RETRIES):
-            path = self.locate(session_id)
-            known = self._current(path)
+        path: Path | None = None
+        for attempt in range(_RETRIES + len(_SAVE_WAITS)):
+            try:
+                path = self.locate(session_id)
+                known = self._current(path)
+            except (SessionNotFound, MalformedSessionFile, FileNotFoundError):
+                # Found under the lock a moment ago: unless the file is old, it is an
+                # outside save in progress (truncated, or renamed away); wait for it.
+                if path is None or attempt >= len(_SAVE_WAITS) or not _hot(path):
+                    raise
+                time.sleep(_SAVE_WAITS[attempt])
+                continue
             if known.session_id != session_id:
                 self._catalog.drop(path)
                 continue
@@ -713,6 +726,16 @@ class Vault:
         if not paths and time.monotonic() - self._deep_refreshed > _DEEP_REFRESH_S:
             self._refresh_catalog(deep=True)
             paths = self._catalog.paths_for(session_id)
+        # A miss while an editor is saving the session's file (truncated, or renamed away
+        # for a moment) would create a second file with the same id: wait for the save.
+        for delay in _SAVE_WAITS:
+            if paths or not self._catalog.unsettled(session_id):
+                break
+            time.sleep(delay)
+            self._refresh_catalog(deep=False)
+            paths = self._catalog.paths_for(session_id)
+        if not paths:
+            paths = self._catalog.paths_for(session_id)
         if len(paths) > 1:
             raise AmbiguousSession(session_id, sorted(paths))
         return paths[0] if paths else None
@@ -749,6 +772,15 @@ class Vault:
     def _in_trash(self, session_id: str) -> bool:
         self._trash.refresh([self.trash_dir], deep=False)
         return bool(self._trash.paths_for(session_id))
+
+
+def _hot(path: Path) -> bool:
+    """Written in the last 2 s (or gone): maybe an outside save in progress."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return True
+    return time.time_ns() - st.st_mtime_ns < _HOT_NS
 
 
 def is_session_name(name: str) -> bool:
