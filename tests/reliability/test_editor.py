@@ -1,0 +1,190 @@
+"""Scenario 4: an editor saves a stale buffer while the MCP server appends.
+
+tests/vault/test_append.py replays one editor replace between an append's write and its
+check, and tests/vault/test_journal.py one stale save after the appends. Here a real
+server process appends while an "editor" thread keeps loading the file and saving its
+stale copy back, three ways: a plain in-place write (truncate, then write), temp file plus
+rename, and vim's sequence (`4913` probe, rename to `file~`, write a new file). Every
+store_message must succeed or return CONFLICT; every acknowledged message is then either in
+the file or reported as `acked_missing` by index_status and by `codearchitect doctor`; the
+reported ones are restored with `codearchitect restore`; and the index converges to the files
+without being asked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+
+from indexer import Indexer
+from indexer.dump import expected_dump
+from vault import Vault
+
+from .conftest import EXE, FAST, assert_index_equals_files, server_env, server_params, wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+def save(path: Path, data: bytes, mode: str) -> None:
+    if mode == "in_place":
+        with open(path, "r+b") as f:
+            f.truncate(0)
+            f.write(data)
+    elif mode == "rename":
+        tmp = path.with_name(f".{path.name}.swp-tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    elif mode == "vim":
+        probe = path.with_name("4913")
+        probe.write_bytes(b"")
+        probe.unlink()
+        backup = path.with_name(path.name + "~")
+        os.replace(path, backup)
+        path.write_bytes(data)
+        backup.unlink()
+    else:
+        raise AssertionError(mode)
+
+
+def edit_stale(path: Path, mode: str, stop: threading.Event, rng: random.Random) -> int:
+    """Load the file, wait while appends land, save the stale copy (with a note added
+    between blocks, as a person would). Returns how many saves were made."""
+    saves = 0
+    while not stop.is_set():
+        buffer = path.read_bytes()
+        time.sleep(rng.uniform(0.005, 0.04))
+        save(path, buffer + f"\nnote {saves} typed in the editor\n".encode(), mode)
+        saves += 1
+        time.sleep(rng.uniform(0.0, 0.02))
+    return saves
+
+
+async def run_storm(root: Path, mode: str, count: int) -> None:
+    rng = random.Random(hash(mode) & 0xFFFF)
+    acked: dict[str, str] = {}
+    outcomes: dict[str, int] = {}
+    async with Client(server_params(root)) as client:
+        first = await client.call_tool(
+            "store_message", {"content": "opening", "role": "user", "session": "edited"}
+        )
+        acked[first.structured_content["message"]["id"]] = "opening"
+        path = Vault(root).locate("edited")
+        stop = threading.Event()
+        saves: list[int] = []
+
+        def editor() -> None:
+            saves.append(edit_stale(path, mode, stop, rng))
+
+        thread = threading.Thread(target=editor)
+        thread.start()
+        try:
+            for i in range(count):
+                content = f"appended {i} during the edit"
+                result = await client.call_tool(
+                    "store_message", {"content": content, "role": "assistant", "session": "edited"}
+                )
+                data: dict[str, Any] = dict(result.structured_content or {})
+                code = "ok" if not result.is_error else data["error"]
+                outcomes[code] = outcomes.get(code, 0) + 1
+                if not result.is_error:
+                    acked[data["message"]["id"]] = content
+                await anyio.sleep(rng.uniform(0, 0.01))
+        finally:
+            stop.set()
+            thread.join(30)
+        assert set(outcomes) <= {"ok", "CONFLICT"}, outcomes
+        assert outcomes.get("ok", 0) > 0 and saves[0] > 0
+
+        # Nothing acknowledged is silently lost: in the file, or reported.
+        present = {m.id for m in Vault(root).get("edited").messages}
+        status = await client.call_tool("index_status", {})
+        reported = {e["message_id"] for e in status.structured_content["acked_missing"]}
+        assert reported == set(acked) - present
+        assert not reported & present
+
+        doctor = subprocess.run(
+            [str(EXE), "doctor", "--json", "--root", str(root)],
+            capture_output=True,
+            text=True,
+            env=server_env(),
+            timeout=60,
+        )
+        report = json.loads(doctor.stdout)
+        assert {e["message_id"] for e in report["acked_missing"]} == reported
+        assert doctor.returncode == (1 if reported else 0)
+
+        for mid in sorted(reported):
+            done = subprocess.run(
+                [str(EXE), "restore", mid, "--root", str(root)],
+                capture_output=True,
+                text=True,
+                env=server_env(),
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+        session = Vault(root).get("edited")
+        ids = [m.id for m in session.messages]
+        assert len(ids) == len(set(ids))
+        by_id = {m.id: m.content for m in session.messages}
+        assert {mid: by_id.get(mid) for mid in acked} == acked
+        status = await client.call_tool("index_status", {})
+        assert status.structured_content["acked_missing"] == []
+
+        # The running server's index follows the files by itself (watcher, no reconcile).
+        vault = Vault(root)
+        with Indexer(vault, FAST) as ix:
+            assert wait_until(lambda: ix.dump() == expected_dump(vault), timeout=20)
+        result = await client.call_tool("count_messages", {"session": "edited"})
+        assert result.structured_content["count"] == len(ids)
+    assert_index_equals_files(root)
+
+
+@pytest.mark.parametrize("mode", ["in_place", "rename", "vim"])
+async def test_stale_editor_saves_during_appends(vault_root: Path, mode: str) -> None:
+    await run_storm(vault_root, mode, 60)
+
+
+@pytest.mark.stress
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("mode", ["in_place", "rename", "vim"])
+async def test_stale_editor_saves_during_appends_stress(vault_root: Path, mode: str) -> None:
+    await run_storm(vault_root, mode, 1000)
+
+
+@pytest.mark.parametrize("mode", ["in_place", "vim"])
+def test_append_during_a_slow_save_waits_for_it(vault_root: Path, mode: str) -> None:
+    """Found by the storm above: while an editor's save had the file empty (in place) or
+    renamed away (vim), store_message either failed with SESSION_NOT_FOUND or, worse,
+    created a second file with the same id. Replayed deterministically: the save takes
+    50 ms, and the append must land in the saved file. (The writer is the process that
+    knew the file, as a running server does: a process that never saw the file cannot tell
+    a vim save's missing moment from a session that does not exist.)"""
+    vault = Vault(vault_root)
+    vault.append_message("slow", "user", "first")
+    path = vault.locate("slow")
+    data = path.read_bytes()
+    if mode == "in_place":
+        path.write_bytes(b"")
+    else:
+        os.replace(path, path.with_name(path.name + "~"))
+    finisher = threading.Timer(0.05, lambda: path.write_bytes(data + b"\nnote\n"))
+    finisher.start()
+    try:
+        vault.append_message("slow", "assistant", "during the save")
+    finally:
+        finisher.join()
+    assert [p.name for p in Vault(vault_root).session_paths()] == [path.name]
+    assert [m.content for m in Vault(vault_root).get("slow").messages] == [
+        "first",
+        "during the save",
+    ]
