@@ -103,7 +103,10 @@ class Mirror:
     def open(self) -> bool:
         """Create or check the schema; True when the mirror was (re)created empty."""
         try:
-            return self._ensure_schema()
+            created = self._ensure_schema()
+            if not created:
+                self._quick_check()
+            return created
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError):
                 raise IndexUnavailable("Cannot open the SQLite mirror", details=str(exc)) from exc
@@ -189,6 +192,14 @@ class Mirror:
                     raise IndexUnavailable("The SQLite mirror is busy", details=str(exc)) from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
+
+    def _quick_check(self) -> None:
+        """Raise `sqlite3.DatabaseError` if the database is damaged past its header (a bad
+        page would otherwise fail every query that touches it, for good)."""
+        rows = self.conn().execute("PRAGMA quick_check").fetchall()
+        problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
+        if problems:
+            raise sqlite3.DatabaseError(f"quick_check: {problems[0]}")
 
     def _ensure_schema(self) -> bool:
         conn = self.conn()
