@@ -1,0 +1,406 @@
+"""Retrieval benchmark: quality (MRR@10, recall@10) of keyword, semantic and hybrid search on
+real conversations, and the costs of semantic search (docs/retrieval.md).
+
+    python -m bench.retrieval --size quick|reference --out bench/results/retrieval
+
+`run_retrieval_bench(out_dir, size) -> dict` is the entry point bench/run.py may call.
+
+Tasks, built from ../shared/data/corpus (English, >= 95% ASCII):
+- sharegpt: the query is a conversation's first user message, the relevant message its
+  first assistant reply, among the replies of the other queries and other assistant
+  messages (each cut to 1,000 characters), stored as a vault through the Indexer;
+- sharegpt_short: the same, the query cut to its first sentence, at most 8 words;
+- oasst: an OpenAssistant root prompt; relevant: all its direct replies, among all 687
+  assistant messages.
+Costs: embedding throughput (the whole pipeline, ~300-byte messages), semantic and hybrid
+query latency at the reference vault size (the generated bench vault, with its vectors
+filled with random unit vectors: the cost of a search does not depend on their values),
+vector disk and memory, model memory, and a warm-cache rebuild against keyword only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "corpus"
+SIZES: dict[str, dict[str, int]] = {
+    "quick": {"queries": 100, "docs": 1000, "latency_sessions": 1000, "latency_queries": 30},
+    "reference": {"queries": 500, "docs": 3000, "latency_sessions": 10000, "latency_queries": 50},
+}
+MODES = ("keyword", "keyword_any", "semantic", "hybrid")
+
+
+def run_retrieval_bench(out_dir: Path | str, size: str = "quick") -> dict[str, Any]:
+    """Run everything; writes `<out_dir>/retrieval.json` and returns the same dict."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    params = SIZES[size]
+    report: dict[str, Any] = {"size": size, "cpus": os.cpu_count()}
+    report["model_memory_mb"] = _model_memory()
+    report["quality"] = {}
+    for task, (queries, docs) in _tasks(params["queries"], params["docs"]).items():
+        report["quality"][task] = _quality(out / "work" / task.split("_")[0], task, queries, docs)
+    report["embedding"] = _throughput(out / "work" / "throughput")
+    report["rebuild"] = _rebuild_cost(out / "work" / "sharegpt")
+    report["latency"] = _latency(out / "work" / "latency", params)
+    (out / "retrieval.json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+# ---------------------------------------------------------------------- tasks
+
+
+def _tasks(n_queries: int, n_docs: int) -> dict[str, tuple[list[tuple[str, set[str]]], list[str]]]:
+    rng = random.Random(7)
+    convs = []
+    seen = set()
+    for conv in _sharegpt(4 * n_docs):
+        turns = conv.get("conversations") or []
+        if len(turns) < 2 or turns[0].get("from") != "human" or turns[1].get("from") != "gpt":
+            continue
+        prompt, reply = turns[0]["value"].strip(), turns[1]["value"].strip()
+        if not prompt or not reply or prompt in seen or not _ascii(prompt + reply):
+            continue
+        seen.add(prompt)
+        convs.append((prompt, reply[:1000], [t["value"][:1000] for t in turns[3::2]]))
+    rng.shuffle(convs)
+    chosen = convs[:n_queries]
+    docs = [r for _, r, _ in chosen]
+    for _, _, others in convs[n_queries:]:
+        docs.extend(o for o in others if o.strip() and _ascii(o))
+        if len(docs) >= n_docs:
+            break
+    docs = docs[:n_docs]
+    long_q = [(p[:1000], {str(i)}) for i, (p, _, _) in enumerate(chosen)]
+    short_q = [(_terse(p), {str(i)}) for i, (p, _, _) in enumerate(chosen)]
+    oasst_q, oasst_docs = _oasst()
+    return {
+        "sharegpt": (long_q, docs),
+        "sharegpt_short": (short_q, docs),
+        "oasst": (oasst_q, oasst_docs),
+    }
+
+
+def _sharegpt(limit: int) -> list[dict[str, Any]]:
+    path = DATA / "sharegpt_v3_pypi" / "ShareGPT_V3_unfiltered_cleaned_split.json.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        raw = fh.read(60_000_000)
+    decoder = json.JSONDecoder()
+    i, out = raw.index("{"), []
+    while len(out) < limit:
+        try:
+            obj, j = decoder.raw_decode(raw, i)
+        except ValueError:
+            break
+        out.append(obj)
+        i = raw.find("{", j)
+        if i < 0:
+            break
+    return out
+
+
+def _oasst() -> tuple[list[tuple[str, set[str]]], list[str]]:
+    docs: list[str] = []
+    queries = []
+    for line in (DATA / "oasst1_en_100_trees" / "en_100_tree.jsonl").open():
+        tree = json.loads(line)["prompt"]
+        relevant = set()
+        stack = [tree]
+        while stack:
+            node = stack.pop()
+            for reply in node.get("replies", []):
+                if reply["role"] == "assistant":
+                    if node is tree:
+                        relevant.add(str(len(docs)))
+                    docs.append(reply["text"][:1000])
+                stack.append(reply)
+        if relevant:
+            queries.append((tree["text"][:1000], relevant))
+    return queries, docs
+
+
+def _terse(prompt: str) -> str:
+    first = re.split(r"(?<=[.!?])\s|\n", prompt.strip(), maxsplit=1)[0]
+    return " ".join(first.split()[:8])
+
+
+def _ascii(text: str) -> bool:
+    return sum(c.isascii() for c in text) >= 0.95 * max(len(text), 1)
+
+
+# ---------------------------------------------------------------------- quality
+
+
+def _build(root: Path, docs: list[str], model: str = "minilm") -> Any:
+    from indexer import Indexer
+    from indexer.semantic import write_config
+    from vault import Message
+
+    if root.exists():
+        shutil.rmtree(root)
+    (root / ".git").mkdir(parents=True)
+    index = Indexer(root).open()
+    write_config(index.vault.dir, enabled=True, model=model)
+    for i in range(0, len(docs), 100):
+        sid = f"bench-{i // 100:04d}"
+        msgs = [
+            Message(id=f"d{j}", role="assistant", content=docs[j], created_at=_ts(j))
+            for j in range(i, min(i + 100, len(docs)))
+        ]
+        index.append_messages(sid, msgs)
+    index.flush()
+    return index
+
+
+def _embed_all(index: Any) -> tuple[int, float]:
+    start, total = time.perf_counter(), 0
+    while done := index.embed_pending(batch=128):
+        total += done
+    return total, time.perf_counter() - start
+
+
+def _quality(
+    root: Path, task: str, queries: list[tuple[str, set[str]]], docs: list[str]
+) -> dict[str, Any]:
+    from indexer.retrieval import relaxed_query
+
+    reuse = task.endswith("_short") and root.exists()
+    index = _reopen(root) if reuse else _build(root, docs)
+    try:
+        n, seconds = _embed_all(index)
+        ranks: dict[str, list[tuple[float, float]]] = {m: [] for m in MODES}
+        for query, relevant in queries:
+            for mode in MODES:
+                if mode == "keyword_any":
+                    q = relaxed_query(query, index.fulltext.schema, index.fulltext.analyzer)
+                    hits = (
+                        index.fulltext.search(index.mirror, q, [], limit=10, offset=0).hits
+                        if q is not None
+                        else ()
+                    )
+                else:
+                    try:
+                        hits = index.search(query, mode=mode, limit=10).hits
+                    except Exception:  # a keyword syntax error counts as no hit
+                        hits = ()
+                got = [h.message_id[1:] for h in hits]
+                rr = next((1.0 / (i + 1) for i, g in enumerate(got) if g in relevant), 0.0)
+                recall = len(relevant & set(got)) / len(relevant)
+                ranks[mode].append((rr, recall))
+        result: dict[str, Any] = {"queries": len(queries), "docs": len(docs)}
+        for mode, values in ranks.items():
+            result[mode] = {
+                "mrr@10": round(statistics.fmean(v[0] for v in values), 4),
+                "recall@10": round(statistics.fmean(v[1] for v in values), 4),
+            }
+        best_kw = max(("keyword", "keyword_any"), key=lambda m: result[m]["mrr@10"])
+        result["hybrid_minus_best_keyword"] = _paired_ci(
+            [h[0] - k[0] for h, k in zip(ranks["hybrid"], ranks[best_kw], strict=True)]
+        )
+        result["best_keyword"] = best_kw
+        if not reuse:
+            result["embedded"] = n
+            result["embed_seconds"] = round(seconds, 2)
+        return result
+    finally:
+        index.close()
+
+
+def _paired_ci(diffs: list[float], rounds: int = 2000) -> dict[str, float]:
+    rng = random.Random(11)
+    means = sorted(statistics.fmean(rng.choice(diffs) for _ in diffs) for _ in range(rounds))
+    return {
+        "mean": round(statistics.fmean(diffs), 4),
+        "ci95_low": round(means[int(0.025 * rounds)], 4),
+        "ci95_high": round(means[int(0.975 * rounds)], 4),
+    }
+
+
+def _reopen(root: Path) -> Any:
+    from indexer import Indexer
+
+    return Indexer(root).open()
+
+
+# ---------------------------------------------------------------------- costs
+
+
+def _throughput(root: Path, count: int = 300) -> dict[str, Any]:
+    texts = [t for t in _short_messages(count * 3) if 250 <= len(t.encode()) <= 350][:count]
+    index = _build(root, texts)
+    try:
+        n, seconds = _embed_all(index)
+    finally:
+        index.close()
+    return {
+        "messages": n,
+        "mean_bytes": round(statistics.fmean(len(t.encode()) for t in texts)),
+        "seconds": round(seconds, 2),
+        "messages_per_second": round(n / seconds, 1),
+        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
+    }
+
+
+def _short_messages(limit: int) -> list[str]:
+    out = []
+    for conv in _sharegpt(20 * limit):
+        for turn in conv.get("conversations") or []:
+            value = turn.get("value", "")
+            if 250 <= len(value.encode()) <= 350 and _ascii(value):
+                out.append(value)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _rebuild_cost(root: Path) -> dict[str, Any]:
+    """Rebuild with semantic off, then on with a warm cache (nothing new to embed)."""
+    from indexer.semantic import write_config
+
+    index = _reopen(root)
+    try:
+        write_config(index.vault.dir, enabled=False)
+        start = time.perf_counter()
+        index.rebuild()
+        index.flush()
+        keyword = time.perf_counter() - start
+        write_config(index.vault.dir, enabled=True)
+        calls = index.semantic.embed_calls
+        start = time.perf_counter()
+        index.rebuild()
+        index.flush()
+        _embed_all(index)
+        both = time.perf_counter() - start
+        return {
+            "keyword_only_seconds": round(keyword, 3),
+            "with_vectors_warm_cache_seconds": round(both, 3),
+            "overhead": round(both / keyword - 1, 3),
+            "texts_embedded": index.semantic.embed_calls - calls,
+        }
+    finally:
+        index.close()
+
+
+def _model_memory() -> float:
+    from indexer.embedder import MiniLM
+
+    before = _rss_mb()
+    model = MiniLM.load()
+    model.embed(["warm up the model with one sentence"] * 16)
+    return round(_rss_mb() - before, 1)
+
+
+def _latency(work: Path, params: dict[str, int]) -> dict[str, Any]:
+    import numpy as np
+
+    from bench.generate import ensure_vault
+    from indexer import Indexer
+    from indexer.embedder import MINILM_ID
+    from indexer.mirror import set_state
+    from indexer.semantic import write_config
+    from indexer.vectors import VectorStore
+
+    source = ensure_vault(Path(__file__).parent / ".cache", params["latency_sessions"], 40, 7)
+    root = work / f"s{params['latency_sessions']}"
+    if not (root / ".codearchitect" / "index" / "READY").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.copytree(source, root)
+        (root / ".git").mkdir(exist_ok=True)
+        index = Indexer(root).open()
+        index.rebuild()
+        index.flush()
+        write_config(index.vault.dir, enabled=True, model="minilm")
+        store = VectorStore(index.vault.index_dir, MINILM_ID, 384)
+        sid = store.open_writer()
+        index.semantic._adopt(store, sid)
+        with index.mirror.read() as conn:
+            pks = [r[0] for r in conn.execute("SELECT pk FROM messages ORDER BY pk")]
+        rng = np.random.default_rng(3)
+        for start in range(0, len(pks), 50_000):
+            part = pks[start : start + 50_000]
+            vecs = rng.standard_normal((len(part), 384)).astype(np.float32)
+            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+            rows = store.append([os.urandom(16) for _ in part], vecs)
+            with index.mirror.write() as conn:
+                now = time.time_ns()
+                conn.executemany(
+                    "INSERT INTO vec_msgs VALUES (?, 1, ?)", [(pk, now) for pk in part]
+                )
+                conn.executemany(
+                    "INSERT INTO vec_rows VALUES (?, 0, ?)", list(zip(part, rows, strict=True))
+                )
+        with index.mirror.write() as conn:
+            set_state(conn, "vec_store", f"{MINILM_ID}|{sid}")
+        store.close_writer()
+        index.close()
+        (root / ".codearchitect" / "index" / "READY").write_text("")
+    queries = [
+        q
+        for q, _ in _tasks(params["latency_queries"], params["latency_queries"])["sharegpt_short"][
+            0
+        ]
+    ]
+    index = Indexer(root).open()
+    try:
+        rss0 = _rss_mb()
+        index.search("warm up", mode="hybrid")
+        result: dict[str, Any] = {"messages": index.count_messages()}
+        for mode in ("keyword", "semantic", "hybrid"):
+            times = []
+            for q in queries:
+                start = time.perf_counter()
+                index.search(q, mode=mode, limit=10)
+                times.append((time.perf_counter() - start) * 1000)
+            times.sort()
+            result[mode] = {
+                "p50_ms": round(times[len(times) // 2], 1),
+                "p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 1),
+            }
+        encode = []
+        for q in queries:
+            start = time.perf_counter()
+            index.semantic.encode_query(q)
+            encode.append((time.perf_counter() - start) * 1000)
+        result["query_encode_p50_ms"] = round(sorted(encode)[len(encode) // 2], 1)
+        status = index.status().semantic
+        result["vector_disk_mb"] = round(status["vector_bytes"] / 1e6, 1)
+        result["query_process_rss_growth_mb"] = round(_rss_mb() - rss0, 1)
+        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        return result
+    finally:
+        index.close()
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _ts(i: int) -> str:
+    return f"2025-01-{1 + i // 86400 % 28:02d}T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}.000Z"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="quick")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/retrieval"))
+    args = parser.parse_args()
+    report = run_retrieval_bench(args.out, args.size)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
