@@ -47,14 +47,30 @@ class LimitedLines:
                     if not chunk or chunk.endswith(b"\n"):
                         break
                 log.warning("refused a request line over %d bytes", self.limit)
-                match = _ID.search(head)
-                if match is not None:
-                    request_id = json.loads(match.group(1))
-                    return json.dumps(
-                        {"jsonrpc": "2.0", "id": request_id, "method": "codearchitect/oversize"}
-                    )
+                refusal = _refusal(head, "codearchitect/oversize")
+                if refusal is not None:
+                    return refusal
                 continue
-            return line.decode("utf-8", errors="replace")
+            try:
+                return line.decode("utf-8")
+            except UnicodeDecodeError:
+                # Never store a silently repaired text: refuse the request instead.
+                log.warning("refused a request line that is not valid UTF-8")
+                refusal = _refusal(line[:4096], "codearchitect/invalid-utf8")
+                if refusal is not None:
+                    return refusal
+
+
+def _refusal(head: bytes, method: str) -> str | None:
+    """A stand-in request the server answers with an error, when the id can be read."""
+    match = _ID.search(head)
+    if match is None:
+        return None
+    try:
+        request_id = json.loads(match.group(1))
+    except ValueError:
+        return None
+    return json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method})
 
 
 async def serve_stdio(server: Any, limit: int = MAX_LINE_BYTES) -> None:
