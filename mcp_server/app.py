@@ -53,7 +53,13 @@ class App:
             indexes = list(self._indexes.values())
         for index in indexes:
             index.start()
-        self.index()
+        try:
+            self.index()
+        except Exception as exc:
+            # Keep serving: every tool call retries the open and returns this error's code
+            # (e.g. SYMLINK_REFUSED for a linked vault folder) instead of a dead server.
+            code = getattr(exc, "code", type(exc).__name__)
+            log.error("cannot open the project at %s: [%s] %s", self.root, code, exc)
 
     def close(self) -> None:
         with self._lock:
