@@ -18,6 +18,7 @@ import gzip
 import json
 import os
 import random
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,14 +29,14 @@ from vault.paths import VAULT_DIR, session_filename, slugify
 from vault.session_file import Message, SessionFile, dumps, format_ts
 
 # Bump when the output for the same (sessions, messages, seed) changes: it keys the cache.
-GEN_VERSION = 2
+GEN_VERSION = 3
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "corpus"
 START = datetime(2025, 1, 1, tzinfo=UTC)
 SESSION_SPACING = timedelta(minutes=37)
+POOL = 120_000  # message texts drawn from (all of Taskmaster and OpenAssistant, then ShareGPT)
 MESSAGE_SPACING = timedelta(seconds=20)
 ROLES = ("user", "assistant")
 KEY_AGENTS = ("claude-code", "cursor", "desktop")
-PLANT_PREFIXES = ("zqplant", "zqalpha", "zqbeta")
 
 Location = dict[str, str]
 
@@ -117,7 +118,7 @@ def generate(
     created_at}`.
     """
     rng = random.Random(seed)
-    pool = corpus_texts(max(2_000, min(sessions * messages, 120_000)), rng)
+    pool = corpus_texts(POOL, rng)  # the same mix of texts at every size
     vault_dir = out / VAULT_DIR / "sessions"
     pairs = planted_pairs if planted_pairs is not None else max(1, planted_terms // 4)
     # Where each planted text goes: (session, message index) -> [(kind, text)].
@@ -141,7 +142,7 @@ def generate(
     count = 0
     for s in range(sessions):
         created = START + SESSION_SPACING * s
-        n = max(2, int(rng.gauss(messages, messages / 4)))
+        n = max(2, round(rng.gauss(messages, messages / 4)))
         texts = [pool[rng.randrange(len(pool))] for _ in range(n)]
         for (ps, pj), items in plan.items():
             if ps != s:
@@ -150,9 +151,9 @@ def generate(
             for kind, text in items:
                 if kind == "suffix":
                     texts[j] = f"{texts[j]} {text}"
-                else:
-                    first, second = text.split("\t")
-                    texts[j] = f"{second} {texts[j]} {first}"
+                else:  # "b … a": reversed, so never the phrase "a b"
+                    b, a = text.split("\t")
+                    texts[j] = f"{b} {texts[j]} {a}"
         sid = f"bench-{s:06d}"
         msgs = []
         for j, text in enumerate(texts):
@@ -160,11 +161,11 @@ def generate(
             msg = Message(f"m{s:06d}x{j:04d}", ROLES[j % 2], text, ts)
             msgs.append(msg)
             loc = {"session_id": sid, "message_id": msg.id, "role": msg.role, "created_at": ts}
+            # The truth is found by brute force in the final text, not assumed from the plan.
             for term in terms_in(text):
                 found.setdefault(term, []).append(loc)
-            for a, b in pair_terms:
-                if f"{a} {b}" in text:
-                    phrase_found.setdefault(a, []).append(loc)
+            for a in sorted({m.group(1).lower() for m in _PHRASE.finditer(text)}):
+                phrase_found.setdefault(a, []).append(loc)
         title = msgs[0].content.split("\n", 1)[0][:80]
         session = SessionFile(
             id=sid,
@@ -212,15 +213,13 @@ def by_id(loc: Location) -> str:
 
 
 def terms_in(text: str) -> list[str]:
-    """The planted words in a text (each planted word is 11 characters long)."""
-    return sorted(
-        {
-            w
-            for w in text.split()
-            if len(w) == 11 and w.startswith(PLANT_PREFIXES) and w[7:].isdigit()
-        }
-        | {w for w in text.split() if len(w) == 10 and w.startswith("zqbeta") and w[6:].isdigit()}
-    )
+    """The planted words in a text, as a search tokenizer sees them (whole words, any case)."""
+    return sorted({w.lower() for w in _PLANTED.findall(text)})
+
+
+# Words are runs of letters and digits, as for tantivy's default tokenizer.
+_PLANTED = re.compile(r"(?<![^\W_])(zq(?:plant|alpha|beta)\d{4})(?![^\W_])", re.IGNORECASE)
+_PHRASE = re.compile(r"(?<![^\W_])(zqalpha(\d{4}))[\W_]+zqbeta\2(?![^\W_])", re.IGNORECASE)
 
 
 def cache_key(sessions: int, messages: int, seed: int) -> str:

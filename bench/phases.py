@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .queries import Check, Filters, Query, checks, run_checks, series
-from .stats import peak_rss_mb, proc_peak_rss_mb, summarize
+from .stats import peak_rss_mb, proc_peak_rss_mb, rss_now_mb, summarize
 
 __all__ = ("main",)
 
@@ -235,6 +235,22 @@ def phase_store(root: Path, manifest: Manifest, params: Params) -> dict[str, Any
     }
 
 
+def phase_first_store(root: Path, manifest: Manifest, params: Params) -> dict[str, Any]:
+    """The first store_message of a fresh process (what the first tool call after `serve`
+    starts pays): open the index, then time one append into an existing session."""
+    from indexer import Indexer
+
+    ix = Indexer(root).open()
+    start = time.perf_counter()
+    ix.append_message(params["session"], "user", "the first message after a start")
+    first = (time.perf_counter() - start) * 1000
+    start = time.perf_counter()
+    ix.append_message(params["session"], "user", "the second message after a start")
+    second = (time.perf_counter() - start) * 1000
+    ix.close()
+    return {"first_ms": first, "second_ms": second}
+
+
 def phase_writer(root: Path, manifest: Manifest, params: Params) -> dict[str, Any]:
     """One of several concurrent writer processes (each a started indexer, as each AI
     client runs its own server): waits for "go" on stdin, then appends."""
@@ -348,6 +364,11 @@ def _server_peak() -> float | None:
     return max(peaks) if peaks else None
 
 
+def _server_rss() -> dict[str, float]:
+    kids = _children()
+    return rss_now_mb(kids[0]) if kids else {}
+
+
 async def _serve_start(root: Path, repeats: int, cold: bool) -> dict[str, Any]:
     from mcp import Client
 
@@ -434,7 +455,9 @@ async def _mcp(root: Path, manifest: Manifest, params: Params) -> dict[str, Any]
             found = await call("search_messages", {"query": token})
             invisible += not found["hits"]
         peak = _server_peak()
+        rss_end = _server_rss()
     return {
+        "server_rss_end_mb": rss_end,
         "series": figures,
         "store": summarize(store),
         "store_visible_ok": invisible == 0,
@@ -524,6 +547,7 @@ PHASES: dict[str, Callable[[Path, Manifest, Params], dict[str, Any]]] = {
     "fts5_search": phase_fts5_search,
     "scan": phase_scan,
     "store": phase_store,
+    "first_store": phase_first_store,
     "writer": phase_writer,
     "leader": phase_leader,
     "watch": phase_watch,
@@ -543,6 +567,7 @@ def main() -> None:
     manifest = json.loads(args.manifest.read_text()) if args.manifest else {}
     result = PHASES[args.phase](args.root, manifest, json.loads(args.params))
     result["peak_rss_mb"] = peak_rss_mb()
+    result["rss_end_mb"] = rss_now_mb()
     print(json.dumps(result), flush=True)
 
 

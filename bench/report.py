@@ -35,6 +35,7 @@ REQUIRED_FIGURES = (
     "store.small_session",
     "store.long_session",
     "store.mcp",
+    "store.first_after_start",
     "store.concurrent",
     "store.concurrent_throughput",
     "watch.save_to_searchable",
@@ -161,6 +162,13 @@ def assemble(
         ):
             fig[f"store.{name}"] = store["series"][kind]
         fig["store.long_session"]["session_messages"] = store["long_session_messages"]
+    firsts = raw.get("first_store", [])
+    if firsts:
+        fig["store.first_after_start"] = summarize(
+            [r["first_ms"] for r in firsts],
+            "ms",
+            second_median=summarize([r["second_ms"] for r in firsts])["median"],
+        )
     mcp = first("mcp")
     if mcp:
         fig["store.mcp"] = mcp["store"]
@@ -198,7 +206,9 @@ def assemble(
     memory = _memory(raw)
     ours = [v for k, v in memory.items() if not k.startswith(("fts5", "scan"))]
     if ours:
-        fig["memory.peak_rss_mb"] = _one(max(ours), "MB", by_phase=memory)
+        fig["memory.peak_rss_mb"] = _one(
+            max(ours), "MB", by_phase=memory, end_split=_memory_split(raw)
+        )
 
     ratios = _ratios(fig)
     checks = _checks(raw, rebuilds, store, mcp, watch, writers, size)
@@ -241,6 +251,17 @@ def _memory(raw: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
                 value = run.get(field)
                 if isinstance(value, int | float):
                     out[label] = max(out.get(label, 0.0), float(value))
+    return dict(sorted(out.items()))
+
+
+def _memory_split(raw: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
+    """Resident memory at the end of each phase, anonymous vs file-backed (mapped index)."""
+    out: dict[str, dict[str, float]] = {}
+    for key, runs in raw.items():
+        for field, label in (("rss_end_mb", key), ("server_rss_end_mb", f"{key} (server)")):
+            value = runs[-1].get(field) if runs else None
+            if isinstance(value, dict) and value:
+                out[label] = value
     return dict(sorted(out.items()))
 
 
@@ -480,6 +501,7 @@ def markdown(data: dict[str, Any]) -> str:
         ("store.small_session", "store_message into a small session (ms)"),
         ("store.long_session", "store_message into a 5,000-message session (ms)"),
         ("store.mcp", "store_message over MCP stdio (ms)"),
+        ("store.first_after_start", "first store_message of a fresh process (ms)"),
         ("store.concurrent", "store_message, 4 writer processes at once (ms)"),
         ("store.concurrent_throughput", "4 writer processes, messages/s in all"),
         ("watch.save_to_searchable", "editor save → searchable (ms)"),
@@ -495,7 +517,17 @@ def markdown(data: dict[str, Any]) -> str:
     if mem:
         lines += [
             "",
-            "Peak RSS by process (MB): " + ", ".join(f"{k} {v:.0f}" for k, v in mem.items()) + ".",
+            "Peak RSS (VmHWM) by process (MB): "
+            + ", ".join(f"{k} {v:.0f}" for k, v in mem.items())
+            + ".",
+        ]
+    split = fig.get("memory.peak_rss_mb", {}).get("end_split", {})
+    big = {k: v for k, v in split.items() if k in mem and mem[k] >= 100}
+    if big:
+        lines += [
+            "RSS at the end, anonymous + file-backed (mapped index files) (MB): "
+            + ", ".join(f"{k} {v['anon']:.0f} + {v['file']:.0f}" for k, v in big.items())
+            + "."
         ]
     lines += ["", "### Correctness", "", "| check | result |", "|---|---|"]
     for name, c in data["checks"].items():

@@ -222,6 +222,9 @@ def run(size_name: str, cache: Path, results: Path | None, seed: int, keep: bool
     step(f"store_message in-process ({size.store}x per kind)")
     write_long_session(work, "bench-long", size.long_session, seed)
     r.phase("store", repeats=size.store, long_session="bench-long")
+    step(f"first store_message of a fresh process ({size.reconcile}x)")
+    for rep in range(size.reconcile):
+        r.phase("first_store", session=f"bench-{(rep * 1237) % size.sessions:06d}")
     step(f"{size.writers} concurrent writer processes ({size.writer_repeats} each)")
     r.writers(size.writers, size.writer_repeats)
     step(f"editor save → searchable through the watcher ({size.watch}x)")

@@ -8,7 +8,14 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-__all__ = ("peak_rss_mb", "percentile", "proc_peak_rss_mb", "rate_summary", "summarize")
+__all__ = (
+    "peak_rss_mb",
+    "percentile",
+    "proc_peak_rss_mb",
+    "rate_summary",
+    "rss_now_mb",
+    "summarize",
+)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -47,16 +54,37 @@ def rate_summary(seconds: list[float], amount: float, unit: str, **extra: Any) -
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory (ru_maxrss is in KiB on Linux)."""
+    """This process's peak resident memory: VmHWM (ru_maxrss would also count the RSS of the
+    parent at fork, which Linux carries across exec), else ru_maxrss (KiB on Linux)."""
+    peak = proc_peak_rss_mb("self")
+    if peak is not None:
+        return peak
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def proc_peak_rss_mb(pid: int) -> float | None:
-    """Another live process's peak resident memory (VmHWM), or None."""
+def _status(pid: int | str) -> dict[str, int]:
+    """The kB fields of /proc/<pid>/status."""
+    out: dict[str, int] = {}
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
+        text = Path(f"/proc/{pid}/status").read_text()
     except OSError:
-        return None
-    return None
+        return out
+    for line in text.splitlines():
+        name, _, rest = line.partition(":")
+        parts = rest.split()
+        if len(parts) == 2 and parts[1] == "kB":
+            out[name] = int(parts[0])
+    return out
+
+
+def proc_peak_rss_mb(pid: int | str) -> float | None:
+    """A live process's peak resident memory (VmHWM), or None."""
+    value = _status(pid).get("VmHWM")
+    return None if value is None else round(value / 1024, 1)
+
+
+def rss_now_mb(pid: int | str = "self") -> dict[str, float]:
+    """Resident memory now, split: anonymous (heap) and file-backed (mapped index files,
+    which the kernel can drop at will) — what VmHWM lumps together."""
+    st = _status(pid)
+    return {k: round(st.get(f, 0) / 1024, 1) for k, f in (("anon", "RssAnon"), ("file", "RssFile"))}
