@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import RawServer, assert_index_equals_files
+from .conftest import RawServer, assert_index_equals_files, wait_until
 
 QUERIES = [
     "rotation",
@@ -130,11 +130,16 @@ def test_restart_after_damage_gives_the_same_answers(
 ) -> None:
     server = raw_servers(vault_root)
     seed(server, vault_root)
-    before = converge(server, {}, timeout=0)  # a first look; wait for the watcher below
-    before = converge(server, before, timeout=0)
-    time.sleep(1.0)  # let the watcher index the hand-made files
+    # The watcher picks up the hand-made files.
+    assert wait_until(
+        lambda: (
+            any(s[0] == "hand" for s in answers(server)["sessions"])
+            and len(answers(server)["malformed"]) == 1
+        ),
+        timeout=30,
+    )
     before = answers(server)
-    assert before["malformed"] == [p for p in before["malformed"] if p.endswith("broken.md")]
+    assert before["malformed"][0].endswith("broken.md")
     server.close()
     index = vault_root / ".codearchitect" / "index"
     DAMAGE[damage](index)
