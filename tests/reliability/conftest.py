@@ -20,6 +20,7 @@ from mcp import StdioServerParameters
 
 from indexer import Indexer, IndexSettings
 from indexer.dump import expected_dump
+from indexer.query import compile_query
 from vault import Vault
 
 EXE = Path(sys.executable).parent / "codearchitect"
@@ -93,10 +94,12 @@ def mirror_keys(ix: Indexer) -> set[tuple[str, str]]:
 
 
 def fulltext_keys(ix: Indexer) -> set[tuple[str, str]]:
-    """Every (session, message) tantivy returns for a match-all query, once flushed."""
-    hits = ix.search("-zzqqxxnothing", limit=1000)
+    """Every (session, message) tantivy returns for a match-all query, in one search (pages
+    of tied scores may come in a different order after a merge, so no paging)."""
+    compiled = compile_query("-zzqqxxnothing", ix.fulltext.schema, ix.fulltext.analyzer)
+    hits = ix.fulltext.search(ix.mirror, compiled.query, [], limit=1_000_000, offset=0)
     keys = [(h.session_id, h.message_id) for h in hits.hits]
-    assert hits.total <= 1000, "too many messages for this check"
+    assert len(keys) == hits.total
     assert len(keys) == len(set(keys)), "a message is in the full-text index twice"
     return set(keys)
 
