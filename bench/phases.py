@@ -399,7 +399,10 @@ def phase_serve(root: Path, manifest: Manifest, params: Params) -> dict[str, Any
 async def _mcp(root: Path, manifest: Manifest, params: Params) -> dict[str, Any]:
     from mcp import Client
 
+    start = time.perf_counter()
     async with Client(_server_params(root), cache=None) as client:
+        await client.list_tools()
+        start_ms = (time.perf_counter() - start) * 1000
 
         async def call(name: str, args: dict[str, Any]) -> dict[str, Any]:
             result = await client.call_tool(name, args)
@@ -457,6 +460,7 @@ async def _mcp(root: Path, manifest: Manifest, params: Params) -> dict[str, Any]
         peak = _server_peak()
         rss_end = _server_rss()
     return {
+        "start_ms": start_ms,
         "server_rss_end_mb": rss_end,
         "series": figures,
         "store": summarize(store),

@@ -185,6 +185,8 @@ def assemble(
         run = first(key)
         if run:
             fig[name] = run["series"]
+    if "serve.tools_list" not in fig and mcp and "start_ms" in mcp:
+        fig["serve.tools_list"] = summarize([mcp["start_ms"]], "ms", source="the MCP phase's start")
     fts_build = first("fts5_build")
     fig["disk.index_ratio"] = _one(
         index_bytes / manifest["bytes"], "× markdown", index_mb=round(index_bytes / 1e6, 1)
@@ -227,6 +229,7 @@ def assemble(
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "seconds": round(seconds, 1),
             "command": " ".join(["python", "-m", "bench.run", *sys.argv[1:]]),
+            "loadavg_1min_after_phases": _loads(raw),
             "machine": machine,
         },
         "ok": ok,
@@ -252,6 +255,15 @@ def _memory(raw: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
                 if isinstance(value, int | float):
                     out[label] = max(out.get(label, 0.0), float(value))
     return dict(sorted(out.items()))
+
+
+def _loads(raw: dict[str, list[dict[str, Any]]]) -> dict[str, float] | None:
+    """The machine's 1-minute load average after each phase: other work on the machine
+    shows here (2 cores: a load above ~1.5 means our timings shared the CPU)."""
+    loads = [r["loadavg_1min"] for runs in raw.values() for r in runs if "loadavg_1min" in r]
+    if not loads:
+        return None
+    return {"min": round(min(loads), 2), "max": round(max(loads), 2)}
 
 
 def _memory_split(raw: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:
@@ -438,7 +450,13 @@ def markdown(data: dict[str, Any]) -> str:
         f"Python {m['python']}, SQLite {m['sqlite']}, tantivy {m['tantivy']}, "
         f"{m['ripgrep'] or 'no ripgrep (Python scan)'}; commit {m['commit']}"
         f"{' (dirty)' if m['dirty'] else ''}.  ",
-        "Times in ms (median / p95 over repeated runs); rates: median / p95-slowest run.",
+        "Times in ms (median / p95 over repeated runs); rates: median / p95-slowest run."
+        + (
+            f"  \nLoad average (1 min) after the phases: {meta['loadavg_1min_after_phases']['min']}"
+            f"–{meta['loadavg_1min_after_phases']['max']} on {m['nproc']} cores."
+            if meta.get("loadavg_1min_after_phases")
+            else ""
+        ),
         "",
         "### Indexing",
         "",

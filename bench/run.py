@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -59,8 +60,8 @@ SIZES: dict[str, Size] = {
         sessions=20,
         messages=10,
         planted=12,
-        rebuild=2,
-        reconcile=2,
+        rebuild=1,
+        reconcile=1,
         search=2,
         fts5_search=2,
         mcp_search=2,
@@ -68,7 +69,7 @@ SIZES: dict[str, Size] = {
         store=3,
         writer_repeats=3,
         watch=2,
-        serve=2,
+        serve=0,  # the MCP phase's own start is the one sample
         serve_cold=1,
         imports=1,
         long_session=300,
@@ -130,6 +131,7 @@ class Runner:
             print(f"  ! {key} failed: {exc}", file=sys.stderr, flush=True)
             return None
         result["wall_seconds"] = round(time.monotonic() - started, 3)
+        result["loadavg_1min"] = os.getloadavg()[0]
         self.raw.setdefault(key, []).append(result)
         return result
 
@@ -209,8 +211,9 @@ def run(size_name: str, cache: Path, results: Path | None, seed: int, keep: bool
             tokens.append(token)
         time.sleep(0.1)  # past the racy window, as a real restart would be
         r.phase("reconcile", "reconcile_changed", tokens=tokens[:: max(1, len(tokens) // 10)])
-    step(f"serve start → tools/list ({size.serve}x)")
-    r.phase("serve", "serve_warm", repeats=size.serve)
+    if size.serve:
+        step(f"serve start → tools/list ({size.serve}x)")
+        r.phase("serve", "serve_warm", repeats=size.serve)
     step(f"search and store over MCP ({size.mcp_search} calls per series)")
     r.phase(
         "mcp",
