@@ -59,18 +59,32 @@ def seed(server: RawServer, root: Path) -> None:
 
 
 def answers(server: RawServer) -> dict[str, Any]:
+    """The fixed query set; an error (e.g. while a restarted server is still re-reading the
+    files) is recorded as its code, so `converge` keeps polling."""
+
+    def ask(tool: str, args: dict[str, Any], key: str) -> Any:
+        data = server.call(tool, args)
+        return data[key] if data["success"] else ("error", data["error"])
+
     out: dict[str, Any] = {}
     for q in QUERIES:
         r = server.call("search_messages", {"query": q, "limit": 100})
         out[q] = (r["total"], sorted((h["session_id"], h["message_id"]) for h in r["hits"]))
-    sessions = server.call("list_sessions", {"limit": 100})["sessions"]
-    out["sessions"] = sorted((s["id"], s["title"], s["message_count"]) for s in sessions)
-    out["count"] = server.call("count_messages", {})["count"]
-    out["s1"] = [
-        (m["id"], m["content"]) for m in server.call("get_messages", {"session": "s1"})["messages"]
-    ]
-    status = server.call("index_status", {})
-    out["malformed"] = sorted(m["path"] for m in status["malformed"])
+    sessions = ask("list_sessions", {"limit": 100}, "sessions")
+    out["sessions"] = (
+        sessions
+        if isinstance(sessions, tuple)
+        else sorted((s["id"], s["title"], s["message_count"]) for s in sessions)
+    )
+    out["count"] = ask("count_messages", {}, "count")
+    messages = ask("get_messages", {"session": "s1"}, "messages")
+    out["s1"] = (
+        messages if isinstance(messages, tuple) else [(m["id"], m["content"]) for m in messages]
+    )
+    malformed = ask("index_status", {}, "malformed")
+    out["malformed"] = (
+        sorted(m["path"] for m in malformed) if isinstance(malformed, list) else malformed
+    )
     return out
 
 
