@@ -252,7 +252,8 @@ class FullText:
             for score, address in found.hits[:want]:
                 hit = _hit(searcher.doc(address), score, snippets)
                 scored.append((-score, hit.created_at, hit))
-        scored.sort(key=lambda t: (t[0], t[1]))
+        # Ties are broken by time, then id, so pages of the same result never overlap.
+        scored.sort(key=lambda t: (t[0], t[1], t[2].message_id))
         hits = tuple(t[2] for t in scored[offset:want])
         return SearchResult(hits, total, stale)
 

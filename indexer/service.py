@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import tantivy
 
@@ -28,6 +28,7 @@ from vault import (
     SessionNotFound,
     Stored,
     Vault,
+    VaultError,
 )
 from vault.files import ensure_dir
 
@@ -52,6 +53,8 @@ from .semantic import EmbedWorker, MessageFilter, SemanticIndex
 from .settings import IndexSettings
 from .sync import Progress, Syncer
 from .worker import Leadership, Worker
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from .context import Context
@@ -434,7 +437,30 @@ class Indexer:
         """The session with this id, or None (`AmbiguousSession` if copies claim it)."""
         self.open()
         with translate_errors("Cannot query sessions"), self.mirror.read() as conn:
-            return queries.get_session(conn, session_id)
+            found = queries.get_session(conn, session_id)
+        if found is None and self._catch_up(session_id):
+            with translate_errors("Cannot query sessions"), self.mirror.read() as conn:
+                found = queries.get_session(conn, session_id)
+        return found
+
+    def _catch_up(self, session_id: str) -> bool:
+        """The mirror lacks this session: if a file holds it (the index is behind the files,
+        e.g. just after the index was deleted), index that file now. True if it did."""
+        try:
+            path = self.vault.locate(session_id)
+        except VaultError:
+            return False
+        self._index(path)
+        return True
+
+    def _session_query(self, session_id: str | None, query: Callable[[], _T]) -> _T:
+        """Run a per-session query; a session the mirror does not know yet is caught up."""
+        try:
+            return query()
+        except SessionNotFound:
+            if session_id is None or not self._catch_up(session_id):
+                raise
+            return query()
 
     def list_sessions(
         self, *, limit: int = 50, offset: int = 0, **filters: str | datetime | None
@@ -457,32 +483,54 @@ class Indexer:
     ) -> list[MessageRecord]:
         """A session's messages in order, optionally strictly between two times."""
         self.open()
-        with translate_errors("Cannot query messages"), self.mirror.read() as conn:
-            return queries.get_messages(
-                conn, session_id, before=before, after=after, role=role, limit=limit, offset=offset
-            )
+
+        def query() -> list[MessageRecord]:
+            with translate_errors("Cannot query messages"), self.mirror.read() as conn:
+                return queries.get_messages(
+                    conn,
+                    session_id,
+                    before=before,
+                    after=after,
+                    role=role,
+                    limit=limit,
+                    offset=offset,
+                )
+
+        return self._session_query(session_id, query)
 
     def recent_messages(
         self, limit: int = 10, session_id: str | None = None
     ) -> list[MessageRecord]:
         """The latest messages (overall or of one session), oldest first."""
         self.open()
-        with translate_errors("Cannot query messages"), self.mirror.read() as conn:
-            return queries.recent_messages(conn, limit, session_id)
+
+        def query() -> list[MessageRecord]:
+            with translate_errors("Cannot query messages"), self.mirror.read() as conn:
+                return queries.recent_messages(conn, limit, session_id)
+
+        return self._session_query(session_id, query)
 
     def count_messages(self, session_id: str | None = None, role: str | None = None) -> int:
         """How many messages, overall or in one session."""
         self.open()
-        with translate_errors("Cannot count messages"), self.mirror.read() as conn:
-            return queries.count_messages(conn, session_id, role)
+
+        def query() -> int:
+            with translate_errors("Cannot count messages"), self.mirror.read() as conn:
+                return queries.count_messages(conn, session_id, role)
+
+        return self._session_query(session_id, query)
 
     def conversation_pairs(
         self, session_id: str | None = None, limit: int = 10
     ) -> list[ConversationPair]:
         """The latest user→assistant pairs, oldest first."""
         self.open()
-        with translate_errors("Cannot query messages"), self.mirror.read() as conn:
-            return queries.conversation_pairs(conn, session_id, limit)
+
+        def query() -> list[ConversationPair]:
+            with translate_errors("Cannot query messages"), self.mirror.read() as conn:
+                return queries.conversation_pairs(conn, session_id, limit)
+
+        return self._session_query(session_id, query)
 
     def search(
         self,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from indexer import Indexer
-from vault import AmbiguousSession, InvalidInput, MessageNotFound, SessionNotFound
+from vault import AmbiguousSession, InvalidInput, MessageNotFound, SessionNotFound, Vault
 
 from .conftest import FAST
 
@@ -170,3 +170,20 @@ def test_copied_session_file_is_ambiguous(ix: Indexer) -> None:
     with pytest.raises(AmbiguousSession):
         ix.get_session("dup")
     assert ix.search("copy").total == 2
+
+
+def test_a_session_the_index_has_not_seen_yet_is_caught_up_on_demand(
+    vault: Vault, ix: Indexer
+) -> None:
+    # Written behind the index's back (another tool, or just after the index was deleted).
+    vault.append_message("behind", "user", "written while the index was away")
+    vault.append_message("behind", "assistant", "and a reply")
+    record = ix.get_session("behind")
+    assert record is not None and record.message_count == 2
+    vault.append_message("later", "user", "one more")
+    assert [m.content for m in ix.get_messages("later")] == ["one more"]
+    vault.append_message("counted", "user", "x")
+    assert ix.count_messages("counted") == 1
+    assert ix.get_session("never-written") is None
+    with pytest.raises(SessionNotFound):
+        ix.get_messages("never-written")
