@@ -216,7 +216,14 @@ def parse_bound(value: str | datetime | None, field_name: str) -> str | None:
         raise InvalidInput(
             f"'{field_name}' must be an ISO 8601 time like 2025-01-15T14:30:22Z", field=field_name
         )
+    # tantivy's dates are nanoseconds in an i64 (years 1677..2262): clamp, which keeps the
+    # meaning of a filter for any message that can exist ("after 2999" matches nothing).
+    parsed = min(max(parsed, _EARLIEST), _LATEST)
     return _format(parsed)
+
+
+_EARLIEST = datetime(1678, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2261, 12, 31, tzinfo=UTC)
 
 
 def _parse_iso(value: str) -> datetime | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from indexer import Indexer, InvalidQuery
-from vault import InvalidInput
+from vault import InvalidInput, Vault
 
 
 @pytest.fixture
@@ -136,3 +136,13 @@ def test_search_sees_writes_before_tantivy_commits(ix: Indexer) -> None:
     assert ix.search("zebra").total == 0
     ix.flush()
     assert ix.search("zebra").total == 0
+
+
+def test_date_filters_far_outside_tantivys_range_are_clamped(vault: Vault, ix: Indexer) -> None:
+    ix.append_message("dates", "user", "timeless words")
+    assert ix.search("timeless", after="2999-01-01T00:00:00Z").total == 0
+    assert ix.search("timeless", before="0001-01-01T00:00:00Z").total == 0
+    assert (
+        ix.search("timeless", after="0001-01-01T00:00:00Z", before="9999-12-31T00:00:00Z").total
+        == 1
+    )
