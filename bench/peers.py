@@ -58,7 +58,9 @@ def run(cmd: list[str], env: dict[str, str], timeout: float = 3600) -> tuple[flo
     )
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd[:3])}… exited {proc.returncode}: {proc.stderr[-800:]}")
+        errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("ERROR:")]
+        why = errors[-1] if errors else proc.stderr[-500:]
+        raise RuntimeError(f"{Path(cmd[0]).name} {cmd[1]} exited {proc.returncode}: {why}")
     return seconds, proc.stdout
 
 

@@ -142,6 +142,7 @@ def assemble(
                 "ms",
                 changed_files=runs[0]["changed"],
                 scanned=runs[0]["scanned"],
+                runs_ms=[round(r["seconds"] * 1000, 1) for r in runs],
             )
     for engine, key in (
         ("inproc", "search"),
