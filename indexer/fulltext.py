@@ -206,6 +206,16 @@ class FullText:
 
     # ------------------------------------------------------------------ search (everyone)
 
+    def term_stats(
+        self, mirror: Mirror, field: str, words: list[str]
+    ) -> tuple[int, dict[str, int]]:
+        """(documents in the committed index, each word's document frequency in `field`)."""
+        index = self._refresh(self._pending(mirror))
+        if index is None:
+            return 0, {}
+        searcher = index.searcher()
+        return searcher.num_docs, {w: searcher.doc_freq(field, w) for w in words}
+
     def num_docs(self, mirror: Mirror) -> int:
         """Documents in the committed index (as of the leader's last commit)."""
         index = self._refresh(self._pending(mirror))
@@ -219,8 +229,13 @@ class FullText:
         *,
         limit: int,
         offset: int,
+        count: bool = True,
     ) -> SearchResult:
-        """Rank messages matching `query` and every filter; see the module docstring."""
+        """Rank messages matching `query` and every filter; see the module docstring.
+
+        With `count=False` the total is not counted (costly for broad OR queries over a
+        large index): `total` is then the number of hits returned.
+        """
         pending = self._pending(mirror)
         main_index = self._refresh(pending)
         filters = list(filters)
@@ -245,8 +260,8 @@ class FullText:
             sources.append((self._overlay_index(pending), tantivy.Query.boolean_query(clauses)))
         for index, full in sources:
             searcher = index.searcher()
-            found = searcher.search(full, max(want, 1))
-            total += int(getattr(found, "count", 0) or 0)
+            found = searcher.search(full, max(want, 1), count=count)
+            total += int(getattr(found, "count", 0) or 0) if count else len(found.hits)
             snippets = tantivy.SnippetGenerator.create(searcher, query, self.schema, "content")
             snippets.set_max_num_chars(SNIPPET_CHARS)
             for score, address in found.hits[:want]:

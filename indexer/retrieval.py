@@ -29,6 +29,7 @@ __all__ = ("CANDIDATES", "MODES", "relaxed_query", "resolve_mode", "search")
 MODES = ("keyword", "semantic", "hybrid")
 CANDIDATES = 100  # per side, before fusion
 MAX_RELAXED_TERMS = 64
+COMMON_SHARE = 0.05
 SNIPPET_CHARS = 200
 
 
@@ -52,10 +53,22 @@ def resolve_mode(semantic: SemanticIndex, mode: str | None, filters: MessageFilt
 
 
 def relaxed_query(
-    text: str, schema: tantivy.Schema, analyzer: tantivy.TextAnalyzer
+    text: str,
+    schema: tantivy.Schema,
+    analyzer: tantivy.TextAnalyzer,
+    doc_freqs: tuple[int, dict[str, int]] | None = None,
 ) -> tantivy.Query | None:
-    """Any of the query's words, BM25-ranked (the session title lifts the rank)."""
+    """Any of the query's words, BM25-ranked (the session title lifts the rank).
+
+    With `doc_freqs` (documents, word → document frequency), words found in more than
+    `COMMON_SHARE` of the messages are dropped while rarer words remain: they hardly move
+    BM25's ranking but make an OR query visit most of a large index.
+    """
     words = list(dict.fromkeys(analyzer.analyze(text)))[:MAX_RELAXED_TERMS]
+    if doc_freqs is not None and doc_freqs[0] > 0:
+        total, freqs = doc_freqs
+        rare = [w for w in words if freqs.get(w, 0) <= COMMON_SHARE * total]
+        words = rare or words
     if not words:
         return None
     content = tantivy.Query.boolean_query(
@@ -124,14 +137,18 @@ def _keyword_candidates(
     except InvalidQuery:
         strict = None
     if strict is not None:
-        result = fulltext.search(index.mirror, strict, filters, limit=pool, offset=0)
+        result = fulltext.search(index.mirror, strict, filters, limit=pool, offset=0, count=False)
         hits.extend(result.hits)
         stale = result.stale
     if len(hits) < pool:
-        relaxed = relaxed_query(query, schema, fulltext.analyzer)
+        words = list(dict.fromkeys(fulltext.analyzer.analyze(query)))[:MAX_RELAXED_TERMS]
+        freqs = fulltext.term_stats(index.mirror, "content", words)
+        relaxed = relaxed_query(query, schema, fulltext.analyzer, freqs)
         if relaxed is not None:
             seen = {(h.session_id, h.message_id) for h in hits}
-            result = fulltext.search(index.mirror, relaxed, filters, limit=pool, offset=0)
+            result = fulltext.search(
+                index.mirror, relaxed, filters, limit=pool, offset=0, count=False
+            )
             stale = stale or result.stale
             for hit in result.hits:
                 if (hit.session_id, hit.message_id) not in seen and len(hits) < pool:
