@@ -760,6 +760,9 @@ class Vault:
                 os.close(fd)
         except OSError:
             return None
+        fast = _plain_id(head)
+        if fast is not None:
+            return fast
         try:
             sid = read_frontmatter(head, path)["id"]
             return sid if isinstance(sid, str) else None
@@ -809,3 +812,31 @@ def _session_fields(values: dict[str, Any] | None, skip: tuple[str, ...] = ()) -
 
 def _parse_ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _plain_id(head: bytes) -> str | None:
+    """The frontmatter's top-level `id` when it is a plain or simply quoted scalar on one
+    line, without a YAML parse (the catalogue reads every file's head once); None when
+    only the YAML parser can tell."""
+    start = 3 if head.startswith(b"---") else 6 if head.startswith(b"\xef\xbb\xbf---") else -1
+    if start < 0:
+        return None
+    end = head.find(b"\n---", start)
+    if end < 0:
+        return None
+    m = _ID_LINE.search(head, start, end)
+    if m is None:
+        return None
+    raw = m.group(1)
+    if raw[:1] in b"'\"" and raw[-1:] == raw[:1] and len(raw) >= 2:
+        inner = raw[1:-1]
+        if b"\\" in inner or raw[:1] in inner:
+            return None
+        raw = inner
+    elif raw[:1] in b"!&*>|{[@`#%" or b" #" in raw or raw.endswith(b":"):
+        return None
+    try:
+        value = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return value if value.strip() else None

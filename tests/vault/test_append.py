@@ -319,3 +319,30 @@ def test_append_messages_batches_and_is_idempotent(vault: Vault) -> None:
     assert none == []
     assert path.read_bytes() == after
     assert [m.id for m in vault.get("imported").messages] == [m.id for m in batch]
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"---\nid: abc\ntitle: x\n---\n", "abc"),
+        (b"---\ntitle: x\nid: 'a b'\n---\n", "a b"),
+        (b'---\nid: "q\\"x"\n---\n', None),
+        (b"---\nid: &a x\n---\n", None),
+        (b"---\nmetadata:\n  id: nested\n---\n", None),
+        (b"---\nid: x # comment\n---\n", None),
+        (b"---\ntitle: t\n---\nid: outside\n", None),
+    ],
+)
+def test_catalogue_reads_plain_ids_without_yaml_and_defers_the_rest(
+    head: bytes, expected: str | None
+) -> None:
+    from vault.vault import _plain_id
+
+    assert _plain_id(head) == expected
+
+
+def test_quoted_and_escaped_ids_are_still_found(vault: Vault) -> None:
+    tricky = 'has "quotes" and: a # hash'
+    vault.append_message(tricky, "user", "x")
+    fresh = Vault(vault.root)
+    assert fresh.get(tricky).messages[0].content == "x"
