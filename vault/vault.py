@@ -755,14 +755,16 @@ class Vault:
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
             try:
-                head = os.read(fd, _HEAD_BYTES)
+                head = os.read(fd, 4096)
+                fast = _plain_id(head)
+                if fast is not None:
+                    return fast
+                if len(head) == 4096:
+                    head += os.read(fd, _HEAD_BYTES - 4096)
             finally:
                 os.close(fd)
         except OSError:
             return None
-        fast = _plain_id(head)
-        if fast is not None:
-            return fast
         try:
             sid = read_frontmatter(head, path)["id"]
             return sid if isinstance(sid, str) else None
