@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint pytest stress bench bench-quick bench-peers clean
+.PHONY: install run test lint pytest stress bench bench-quick bench-retrieval bench-peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ stress: $(STAMP)
 # Benchmarks (never part of `make test`): see docs/benchmarks.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --size reference
+	$(BIN)/python -m bench.retrieval --size reference --out bench/results/retrieval
+
+# Retrieval quality and semantic/hybrid cost alone (part of `make bench`).
+bench-retrieval: $(STAMP)
+	$(BIN)/python -m bench.retrieval --size quick --out bench/results/retrieval-quick
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --size quick
