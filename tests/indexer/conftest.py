@@ -8,17 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from indexer import Indexer, IndexSettings
+from indexer import Indexer
+from tests.helpers import settings
 from vault import Vault
 
-FAST = IndexSettings(
-    debounce_ms=60,
-    step_ms=20,
-    apply_interval=0.05,
-    leader_retry=0.2,
-    reconcile_interval=3600,
-    poll_interval=0.2,
-)
+FAST = settings.FAST
 
 
 @pytest.fixture

@@ -18,23 +18,16 @@ from typing import Any
 import pytest
 from mcp import StdioServerParameters
 
-from indexer import Indexer, IndexSettings
+from indexer import Indexer
 from indexer.dump import expected_dump
 from indexer.query import compile_query
+from tests.helpers import settings
 from vault import Vault
 
 EXE = Path(sys.executable).parent / "codearchitect"
 PROTOCOL = "2025-06-18"
 
-# Background timings short enough for tests (the defaults are tuned for real use).
-FAST = IndexSettings(
-    debounce_ms=60,
-    step_ms=20,
-    apply_interval=0.05,
-    leader_retry=0.2,
-    reconcile_interval=3600,
-    poll_interval=0.2,
-)
+FAST = settings.FAST
 
 
 @pytest.fixture
