@@ -30,6 +30,7 @@ class App:
         self._indexes: dict[Path, Indexer] = {}
         self._lock = threading.Lock()
         self._started = False
+        self._opener: threading.Thread | None = None
 
     def index(self, project: str | None = None) -> Indexer:
         """The open index of `project` (a registered name or a root path; None: the default)."""
@@ -45,12 +46,28 @@ class App:
                 self._indexes[root] = index
             return index
 
-    def start(self) -> None:
+    def start(self, *, background: bool = False) -> None:
         """Open the default project and start background indexing (reconcile, watcher) for
-        it and for every project opened later."""
+        it and for every project opened later. Only the first call does anything.
+
+        With `background=True` the opening runs in a thread, so that `serve` answers
+        `initialize` and `tools/list` at once however large the vault (opening checks the
+        SQLite mirror, which reads it whole); tool calls wait for the open.
+        """
         with self._lock:
+            if self._started:
+                return
             self._started = True
             indexes = list(self._indexes.values())
+        if background:
+            self._opener = threading.Thread(
+                target=self._open_default, args=(indexes,), name="codearchitect-open", daemon=True
+            )
+            self._opener.start()
+        else:
+            self._open_default(indexes)
+
+    def _open_default(self, indexes: list[Indexer]) -> None:
         for index in indexes:
             index.start()
         try:
@@ -62,6 +79,8 @@ class App:
             log.error("cannot open the project at %s: [%s] %s", self.root, code, exc)
 
     def close(self) -> None:
+        if self._opener is not None:
+            self._opener.join()
         with self._lock:
             indexes = list(self._indexes.values())
             self._indexes.clear()

@@ -10,8 +10,6 @@ from pathlib import Path
 import anyio
 
 from .app import App
-from .server import build_server
-from .stdio import serve_stdio
 
 __all__ = ("run_server",)
 
@@ -27,9 +25,13 @@ def run_server(root: Path | str | None = None) -> None:
     if sys.stderr.isatty():
         sys.stderr.write(banner(app))
         sys.stderr.flush()
+    # Open the index in the background while the MCP SDK (most of the start-up time) loads.
+    app.start(background=True)
+    from .server import build_server
+    from .stdio import serve_stdio
+
     server = build_server(app)
     try:
-        app.start()
         anyio.run(serve_stdio, server)
     except KeyboardInterrupt:
         pass
