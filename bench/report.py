@@ -44,6 +44,8 @@ REQUIRED_FIGURES = (
     "disk.index_ratio",
     "fts5.build.messages_per_s",
     "memory.peak_rss_mb",
+    "import.mb_per_s",
+    "capture.incremental_ms",
 )
 CHECKS = ("inproc", "fts5", "scan", "mcp")
 
@@ -206,6 +208,8 @@ def assemble(
         fig["import.mb_per_s"] = rate_summary(
             imports["seconds"], imports["bytes"] / 1e6, "MB/s", sources=imports["sources"]
         )
+    if imports and imports.get("capture_ms"):
+        fig["capture.incremental_ms"] = summarize(imports["capture_ms"], "ms")
     memory = _memory(raw)
     ours = [v for k, v in memory.items() if not k.startswith(("fts5", "scan"))]
     if ours:
@@ -420,6 +424,14 @@ def _budgets(fig: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     )
     value = get("import.mb_per_s")
     out.append(line("imports ≥ 5 MB/s", _fmt(value, "MB/s"), None if value is None else value >= 5))
+    value = get("capture.incremental_ms")
+    out.append(
+        line(
+            "incremental capture ≤ 300 ms as a whole process",
+            _fmt(value, "ms"),
+            None if value is None else value <= 300,
+        )
+    )
     return out
 
 
@@ -488,6 +500,11 @@ def markdown(data: dict[str, Any]) -> str:
         f = fig["import.mb_per_s"]
         lines.append(
             f"| import, MB/s of source ({', '.join(f['sources'])}) | {_ms(f)} / {_ms(f, 'p95')} | | |"
+        )
+    if "capture.incremental_ms" in fig:
+        f = fig["capture.incremental_ms"]
+        lines.append(
+            f"| incremental `capture claude-code`, whole process (ms) | {_ms(f)} / {_ms(f, 'p95')} | | |"
         )
     lines += [
         "",
