@@ -25,7 +25,7 @@ from .common import (
     normalise_ts,
     session_id,
 )
-from .sources import ExportStream, JsonProblem, iter_json_items
+from .sources import ExportStream, export_items
 
 __all__ = ("SOURCE", "conversation_sessions", "export_sessions", "render_content")
 
@@ -36,12 +36,7 @@ _ROLES = {"user": "user", "assistant": "assistant", "system": "system", "tool": 
 def export_sessions(
     export: ExportStream, imported_at: str, skipped: list[Skip]
 ) -> Iterator[SessionDraft]:
-    for item in iter_json_items(export.stream):
-        if isinstance(item, JsonProblem):
-            skipped.append((f"{export.label} item {item.index}", item.reason))
-            continue
-        index, value = item
-        label = f"{export.label} item {index}"
+    for label, value in export_items(export, skipped):
         yield from conversation_sessions(value, label, export.label, imported_at, skipped)
 
 

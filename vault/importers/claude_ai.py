@@ -26,7 +26,7 @@ from .common import (
     normalise_ts,
     session_id,
 )
-from .sources import ExportStream, JsonProblem, iter_json_items
+from .sources import ExportStream, export_items
 
 __all__ = ("SOURCE", "conversation_session", "export_sessions")
 
@@ -38,12 +38,8 @@ def export_sessions(
     export: ExportStream, imported_at: str, skipped: list[Skip]
 ) -> Iterator[SessionDraft]:
     """The sessions of one export document, in file order; problems go to `skipped`."""
-    for item in iter_json_items(export.stream):
-        if isinstance(item, JsonProblem):
-            skipped.append((f"{export.label} item {item.index}", item.reason))
-            continue
-        index, value = item
-        draft = conversation_session(value, f"{export.label} item {index}", imported_at, skipped)
+    for label, value in export_items(export, skipped):
+        draft = conversation_session(value, label, imported_at, skipped)
         if draft is not None:
             yield draft
 

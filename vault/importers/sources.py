@@ -72,6 +72,17 @@ def open_exports(path: Path, skipped: list[Skip]) -> Iterator[ExportStream]:
         yield ExportStream(str(path), CountingReader(raw), path.stat().st_size)
 
 
+def export_items(export: ExportStream, skipped: list[Skip]) -> Iterator[tuple[str, Any]]:
+    """(label, value) for each conversation of an export document; a cut-off or malformed
+    document is reported in `skipped` under its item's label."""
+    for item in iter_json_items(export.stream):
+        if isinstance(item, JsonProblem):
+            skipped.append((f"{export.label} item {item.index}", item.reason))
+            continue
+        index, value = item
+        yield f"{export.label} item {index}", value
+
+
 def iter_json_items(stream: io.RawIOBase) -> Iterator[tuple[int, Any] | JsonProblem]:
     """(index, value) for each element of a top-level array, or each top-level value.
 
