@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from indexer import Indexer
-from tests.helpers import settings
+from tests.helpers import polling, settings
 from vault import Vault
 
 FAST = settings.FAST
@@ -40,12 +39,7 @@ def live(vault: Vault) -> Iterator[Indexer]:
 
 def wait_until(check: Callable[[], bool], timeout: float = 5.0, step: float = 0.02) -> bool:
     """Poll `check` until it is true or the deadline passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return check()
+    return polling.wait_until(check, timeout, step)
 
 
 def session_text(session_id: str, title: str, *messages: tuple[str, str, str, str]) -> str:

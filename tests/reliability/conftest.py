@@ -11,17 +11,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import StdioServerParameters
+from mcp import Client, StdioServerParameters
 
 from indexer import Indexer
 from indexer.dump import expected_dump
 from indexer.query import compile_query
-from tests.helpers import settings
+from mcp_server.app import App
+from mcp_server.server import build_server
+from tests.helpers import polling, settings
 from vault import Vault
 
 EXE = Path(sys.executable).parent / "codearchitect"
@@ -51,12 +53,18 @@ def server_params(root: Path, **env: str) -> StdioServerParameters:
 
 def wait_until(check: Callable[[], bool], timeout: float = 10.0, step: float = 0.05) -> bool:
     """Poll `check` until it is true or the deadline passes (never assert on speed)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(step)
-    return check()
+    return polling.wait_until(check, timeout, step)
+
+
+@pytest.fixture
+async def served(vault_root: Path) -> AsyncIterator[tuple[App, Client]]:
+    """An in-memory MCP client on a server for the test's project."""
+    app = App(vault_root)
+    try:
+        async with Client(build_server(app)) as client:
+            yield app, client
+    finally:
+        app.close()
 
 
 def temp_files(root: Path) -> list[Path]:

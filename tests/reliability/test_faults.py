@@ -12,7 +12,7 @@ files (the failed write is not searchable).
 from __future__ import annotations
 
 import errno
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ from mcp import Client
 
 from indexer.dump import expected_dump
 from mcp_server.app import App
-from mcp_server.server import build_server
 from vault import files as vfiles
 
 from .conftest import temp_files, tree
@@ -36,16 +35,6 @@ async def call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any
     data = dict(result.structured_content or {})
     assert data.get("success") is (not result.is_error), data
     return data
-
-
-@pytest.fixture
-async def served(vault_root: Path) -> AsyncIterator[tuple[App, Client]]:
-    app = App(vault_root)
-    try:
-        async with Client(build_server(app)) as client:
-            yield app, client
-    finally:
-        app.close()
 
 
 def inject(monkeypatch: pytest.MonkeyPatch, k: int, err: int) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,16 +64,6 @@ VALID: dict[str, Any] = {
     "peer_kind": "user",
     "peer_id": "p",
 }
-
-
-@pytest.fixture
-async def served(vault_root: Path) -> AsyncIterator[tuple[App, Client]]:
-    app = App(vault_root)
-    try:
-        async with Client(build_server(app)) as client:
-            yield app, client
-    finally:
-        app.close()
 
 
 async def call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
