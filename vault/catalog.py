@@ -145,7 +145,9 @@ class Catalog:
         for path, (when, _) in list(self._vanished.items()):
             if now - when > _HOT_NS:
                 del self._vanished[path]
-        if any(sid == session_id for _, sid in self._vanished.values()):
+        # A vanished file whose id we never read (seen only while an editor was writing it)
+        # may have been this session's: wait for it too.
+        if any(sid in (session_id, None) for _, sid in self._vanished.values()):
             return True
         busy = False
         for path in list(self._unknown):
