@@ -219,7 +219,7 @@ def render_message(message: Message) -> str:
         raise InvalidInput(f"Invalid message id: {message.id!r}", field="id")
     content = message.content.encode("utf-8")
     end = _end_marker_bytes(message.id)
-    if end in content.split(b"\n"):
+    if end in content and _closes_early(content, end):
         raise InvalidInput("Content holds this message's own end marker line", field="content")
     parts = [
         f"\n<!-- cam:msg id={message.id} role={message.role} ts={message.created_at} "
@@ -235,6 +235,13 @@ def render_message(message: Message) -> str:
         parts.append(f"<!-- cam:meta {_escape_comment(meta)} -->\n")
     parts.append(_header(message.role, message.created_at) + "\n")
     return "".join(parts) + message.content + "\n" + end.decode("ascii") + "\n"
+
+
+def _closes_early(content: bytes, end: bytes) -> bool:
+    """Does a line of `content` read as the end marker `end`? The parser also takes the
+    marker followed by `\r` (a file converted to CRLF), so that line is refused too."""
+    lines = content.split(b"\n")
+    return end in lines or end + b"\r" in lines
 
 
 def end_marker(message_id: str) -> str:
