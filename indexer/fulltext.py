@@ -18,7 +18,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,7 @@ class FullText:
         self._writer: tantivy.IndexWriter | None = None
         self._seen: tuple[int, int] | None = None
         self._reader_lock = threading.Lock()
+        self._write_lock = threading.Lock()  # apply_pending vs. bulk
         self._overlay: tuple[tuple[int, int, int], tantivy.Index] | None = None
         self._last_gc = time.monotonic()
 
@@ -115,11 +116,52 @@ class FullText:
             with contextlib.suppress(ValueError, RuntimeError):
                 writer.wait_merging_threads()
 
-    def apply_pending(self, mirror: Mirror, batch: int = 50_000) -> int:
-        """Absorb queued mirror changes into tantivy; returns how many entries were applied."""
+    @contextlib.contextmanager
+    def bulk(self, mirror: Mirror) -> Iterator[Callable[[Iterable[tuple[Any, ...]]], None]]:
+        """Replace every document by the rows fed in (a rebuild, leader only).
+
+        Queues one 'all' entry first and yields `feed(rows)` (rows with the columns of
+        `_DOC_SELECT`); on success commits and marks the queue applied up to that entry, so
+        changes other writers queue meanwhile are applied after it as usual. Queue
+        absorption (`apply_pending`) pauses meanwhile. On an exception nothing is
+        committed and the 'all' entry stays queued: the next absorption rebuilds tantivy
+        from the mirror.
+        """
         writer = self._writer
         if writer is None:
             raise IndexUnavailable("This process does not hold the full-text writer")
+        with self._write_lock:
+            with mirror.write() as conn:
+                seq = mirror.enqueue(conn, "all", None)
+            writer.delete_all_documents()
+            try:
+                yield lambda rows: self._add_rows(writer, rows)
+            except BaseException:
+                writer.rollback()
+                raise
+            writer.commit()
+            with mirror.write() as conn:
+                set_state(conn, "fulltext_seq", seq)
+                conn.execute("DELETE FROM fulltext_queue WHERE seq <= ?", (seq,))
+
+    def _add_rows(self, writer: tantivy.IndexWriter, rows: Iterable[tuple[Any, ...]]) -> None:
+        for row in rows:
+            writer.add_document(self._doc(row))
+
+    def apply_pending(self, mirror: Mirror, batch: int = 50_000) -> int:
+        """Absorb queued mirror changes into tantivy; returns how many entries were applied
+        (0 also while a bulk rebuild holds the writer)."""
+        writer = self._writer
+        if writer is None:
+            raise IndexUnavailable("This process does not hold the full-text writer")
+        if not self._write_lock.acquire(blocking=False):
+            return 0
+        try:
+            return self._apply_pending(mirror, writer, batch)
+        finally:
+            self._write_lock.release()
+
+    def _apply_pending(self, mirror: Mirror, writer: tantivy.IndexWriter, batch: int) -> int:
         with mirror.read() as conn:
             applied = int(get_state(conn, "fulltext_seq") or 0)
             entries = conn.execute(
@@ -133,8 +175,7 @@ class FullText:
             try:
                 if any(e[1] == "all" for e in entries):
                     writer.delete_all_documents()
-                    for row in conn.execute(_DOC_SELECT):
-                        writer.add_document(self._doc(row))
+                    self._add_rows(writer, conn.execute(_DOC_SELECT))
                 else:
                     self._apply_entries(conn, writer, entries)
             except BaseException:

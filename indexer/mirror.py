@@ -248,8 +248,12 @@ class Mirror:
         session: SessionFile,
         *,
         queue: bool = True,
+        docs: list[tuple[Any, ...]] | None = None,
     ) -> str:
-        """Store a fully parsed file; returns 'added' or 'updated'."""
+        """Store a fully parsed file; returns 'added' or 'updated'.
+
+        `docs`, if given, receives each message's full-text row (the columns of
+        `fulltext._DOC_SELECT`), for a caller that feeds tantivy itself (a rebuild)."""
         old = self.file_row(conn, rel)
         file_id = self._upsert_file(conn, old, rel, state, digest, prefix, "ok", None, None)
         old_session = conn.execute(
@@ -270,6 +274,9 @@ class Mirror:
         )
         rows = [message_values(file_id, i, session.id, m) for i, m in enumerate(session.messages)]
         conn.executemany(_MESSAGE_INSERT, rows)
+        if docs is not None:
+            keys = tuple(getattr(session, f) for f in KEY_FIELDS)
+            docs += ((file_id, r[2], r[3], r[4], r[5], r[7], session.title, *keys) for r in rows)
         if queue:
             new_fields = tuple(getattr(session, f) for f in DOC_SESSION_FIELDS)
             if old_session is None or tuple(old_session) != new_fields:
@@ -385,11 +392,14 @@ class Mirror:
         kind: str,
         file_id: int | None,
         message_id: str | None = None,
-    ) -> None:
-        conn.execute(
+    ) -> int:
+        """Queue a change for tantivy; returns its sequence number."""
+        cur = conn.execute(
             "INSERT INTO fulltext_queue (kind, file_id, message_id, enqueued_ns) VALUES (?,?,?,?)",
             (kind, file_id, message_id, time.time_ns()),
         )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
 
     def reset(self, conn: sqlite3.Connection) -> None:
         """Forget every file (a rebuild); tantivy follows through one 'all' entry."""

@@ -8,10 +8,11 @@ worker.py); without it, call `reconcile()` and `flush()` yourself (one-shot comm
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -179,7 +180,9 @@ class Indexer:
         """
         self.open()
         with translate_errors("Rebuild failed"):
-            report = self.syncer.rebuild(progress)
+            with self._writer_for_bulk() as fulltext:
+                report = self.syncer.rebuild(progress, fulltext)
+            self._kick()
             if progress is not None:
                 progress("fulltext", 0, 1)
             self.flush(timeout)
@@ -203,6 +206,24 @@ class Indexer:
             if worker is None and self._lead_briefly():
                 return True
             return self._wait_applied(target, timeout)
+
+    @contextlib.contextmanager
+    def _writer_for_bulk(self) -> Iterator[FullText | None]:
+        """The full-text index with its writer held by this process for a bulk operation,
+        or None when another process leads (or our worker leads but has no writer yet)."""
+        with self._flush_lock:
+            if self.leadership.held:
+                yield self.fulltext if self.fulltext.writing else None
+                return
+            if self._worker is not None or not self.leadership.try_acquire():
+                yield None
+                return
+            try:
+                self.fulltext.open_writer(self.mirror)
+                yield self.fulltext
+            finally:
+                self.fulltext.close_writer()
+                self.leadership.release()
 
     def _lead_briefly(self) -> bool:
         """Absorb the queue ourselves if nobody leads; False if another process leads."""

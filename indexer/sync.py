@@ -19,13 +19,16 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vault import Appended, FileState, MalformedSessionFile, SymlinkRefused, Vault, is_session_name
 from vault.files import TEMP_PREFIX, read_bytes, stat_file
 from vault.session_file import parse, render_message
 
+from .fulltext import FullText
 from .mirror import FileRow, Mirror, Prefix
 from .records import ReconcileReport
 
@@ -35,12 +38,27 @@ log = logging.getLogger("codearchitect.indexer.sync")
 
 RACY_NS = 50_000_000
 Progress = Callable[[str, int, int], None]
+Feed = Callable[[Iterable[tuple[Any, ...]]], None]
 _START = b"<!-- cam:msg "
 _ATTEMPTS = 4
+_BATCH_FILES = 64  # files per write transaction in a bulk reconcile
+_BATCH_BYTES = 8 << 20
 
 
 class _Moved(Exception):
     """The file or its mirror row changed while we were reading it."""
+
+
+@dataclass
+class _Step:
+    """A mirror write prepared outside the write transaction (read, hash, parse done)."""
+
+    path: Path
+    rel: str
+    st: FileState | None  # the file's stat data when read; None: it is gone
+    row: FileRow | None  # the mirror's record when read
+    write: Callable[[sqlite3.Connection], str]
+    docs: list[tuple[Any, ...]] = field(default_factory=list)  # full-text rows it wrote
 
 
 class Syncer:
@@ -82,6 +100,15 @@ class Syncer:
     def _index_once(self, path: Path, rel: str, queue: bool) -> str:
         with self.mirror.read() as conn:
             row = self.mirror.file_row(conn, rel)
+        step = self._prepare(path, rel, row, queue)
+        if isinstance(step, str):
+            return step
+        with self.mirror.write() as conn:
+            return self._commit(conn, step)
+
+    def _prepare(self, path: Path, rel: str, row: FileRow | None, queue: bool) -> str | _Step:
+        """Read, hash and parse outside any write transaction: an outcome, or the write to
+        make (anchored, see `_commit`). `row` is the mirror's record as last read."""
         try:
             # A symlinked day folder is outside the vault as far as we are concerned.
             st = None if path.parent.is_symlink() else stat_file(path)
@@ -95,15 +122,22 @@ class Syncer:
         if st is None:
             if row is None:
                 return "unchanged"
-            with self.mirror.write() as conn:
-                self._anchor(conn, path, rel, None, row)
-                self.mirror.remove_file(conn, rel, queue=queue)
-            return "removed"
-        return self._apply_bytes(path, rel, row, data, st, queue)
 
-    def _apply_bytes(
+            def remove(conn: sqlite3.Connection) -> str:
+                self.mirror.remove_file(conn, rel, queue=queue)
+                return "removed"
+
+            return _Step(path, rel, None, row, remove)
+        return self._prepare_bytes(path, rel, row, data, st, queue)
+
+    def _commit(self, conn: sqlite3.Connection, step: _Step) -> str:
+        """Inside a write transaction: check the anchor, then write."""
+        self._anchor(conn, step.path, step.rel, step.st, step.row)
+        return step.write(conn)
+
+    def _prepare_bytes(
         self, path: Path, rel: str, row: FileRow | None, data: bytes, st: FileState, queue: bool
-    ) -> str:
+    ) -> str | _Step:
         hasher = hashlib.sha256()
         view = memoryview(data)
         prefix_digest = None
@@ -115,32 +149,39 @@ class Syncer:
             hasher.update(view)
         digest = hasher.hexdigest()
         if row is not None and row.hash == digest:
-            with self.mirror.write() as conn:
-                self._anchor(conn, path, rel, st, row)
-                self.mirror.touch(conn, row, st, digest)
-            return "unchanged"
+            known = row
+
+            def touch(conn: sqlite3.Connection) -> str:
+                self.mirror.touch(conn, known, st, digest)
+                return "unchanged"
+
+            return _Step(path, rel, st, row, touch)
         if row is not None and prefix_digest is not None and prefix_digest == row.prefix_hash:
-            outcome = self._apply_tail(path, rel, row, data, st, digest, queue)
-            if outcome is not None:
-                return outcome
+            step = self._prepare_tail(path, rel, row, data, st, digest, queue)
+            if step is not None:
+                return step
         try:
             parsed = parse(data, path)
         except MalformedSessionFile as exc:
-            with self.mirror.write() as conn:
-                self._anchor(conn, path, rel, st, row)
-                self.mirror.put_bad(
-                    conn, rel, st, digest, "malformed", exc.reason, exc.line, queue=queue
-                )
-            return "malformed"
+            reason, line = exc.reason, exc.line
+
+            def bad(conn: sqlite3.Connection) -> str:
+                self.mirror.put_bad(conn, rel, st, digest, "malformed", reason, line, queue=queue)
+                return "malformed"
+
+            return _Step(path, rel, st, row, bad)
         end = len(data) if parsed.torn_offset is None else parsed.torn_offset
         prefix = Prefix(end, _sha(view[:end]), len(parsed.session.messages), parsed.body_offset)
-        with self.mirror.write() as conn:
-            self._anchor(conn, path, rel, st, row)
+        docs: list[tuple[Any, ...]] = []
+
+        def put(conn: sqlite3.Connection) -> str:
             return self.mirror.put_session(
-                conn, rel, st, digest, prefix, parsed.session, queue=queue
+                conn, rel, st, digest, prefix, parsed.session, queue=queue, docs=docs
             )
 
-    def _apply_tail(
+        return _Step(path, rel, st, row, put, docs)
+
+    def _prepare_tail(
         self,
         path: Path,
         rel: str,
@@ -149,7 +190,7 @@ class Syncer:
         st: FileState,
         digest: str,
         queue: bool,
-    ) -> str | None:
+    ) -> _Step | None:
         """Parse only what follows the known prefix; None means "do a full parse"."""
         tail = data[row.prefix_size :]
         if not _tail_is_plain(tail):
@@ -177,10 +218,12 @@ class Syncer:
         prefix = Prefix(
             end, _sha(memoryview(data)[:end]), row.prefix_count + len(messages), row.body_offset
         )
-        with self.mirror.write() as conn:
-            self._anchor(conn, path, rel, st, row)
+
+        def put_tail(conn: sqlite3.Connection) -> str:
             changed = self.mirror.put_tail(conn, row, st, digest, prefix, session_id[0], messages)
-        return "updated" if changed else "unchanged"
+            return "updated" if changed else "unchanged"
+
+        return _Step(path, rel, st, row, put_tail)
 
     def _refused(self, path: Path, rel: str, row: FileRow | None, reason: str, queue: bool) -> str:
         try:
@@ -244,39 +287,101 @@ class Syncer:
 
     # ------------------------------------------------------------------ everything
 
-    def reconcile(self, *, bulk: bool = False, progress: Progress | None = None) -> ReconcileReport:
+    def reconcile(
+        self, *, bulk: bool = False, progress: Progress | None = None, feed: Feed | None = None
+    ) -> ReconcileReport:
         """Compare every session file with the mirror and apply the differences.
 
         Args:
-            bulk: do not queue per-file full-text updates; the caller queues one 'all'.
+            bulk: do not queue per-file full-text updates (the caller queues one 'all', or
+                feeds tantivy itself), and write the mirror in batches of files, one
+                transaction each.
             progress: called as progress("read", done, total) after each file.
+            feed: in bulk mode, called after each batch's transaction with the full-text
+                rows (the columns of `fulltext._DOC_SELECT`) of every file it wrote.
         """
         started = time.monotonic()
         report = ReconcileReport()
         with self.mirror.read() as conn:
-            known = set(self.mirror.file_rows(conn))
+            rows = self.mirror.file_rows(conn)
+        known = set(rows)
         paths = list(self.vault.session_paths())
         total = len(paths)
+        batch: list[_Step] = []
+        size = 0
         for done, path in enumerate(paths, 1):
             rel = self.rel(path)
-            known.discard(rel or "")
-            self._count(report, self.index_path(path, queue=not bulk))
+            if rel is None:
+                continue
+            known.discard(rel)
+            # The rows were read before the loop; a stale one fails the anchor and is retried.
+            step = self._prepare(self.vault.sessions_dir / rel, rel, rows.get(rel), not bulk)
+            if isinstance(step, str):
+                self._count(report, step)
+            elif bulk:
+                batch.append(step)
+                size += step.st.size if step.st is not None else 0
+                if len(batch) >= _BATCH_FILES or size >= _BATCH_BYTES:
+                    self._commit_batch(batch, report, feed)
+                    batch, size = [], 0
+            else:
+                self._count(report, self._commit_one(step))
             if progress is not None:
                 progress("read", done, total)
+        self._commit_batch(batch, report, feed)
         for rel in sorted(known):
             self._count(report, self.index_path(self.vault.sessions_dir / rel, queue=not bulk))
         report.scanned = total
         report.seconds = time.monotonic() - started
         return report
 
-    def rebuild(self, progress: Progress | None = None) -> ReconcileReport:
-        """Forget every file and read them all again; queues one full-text rebuild."""
+    def _commit_one(self, step: _Step) -> str:
+        try:
+            with self.mirror.write() as conn:
+                return self._commit(conn, step)
+        except _Moved:
+            return self.index_path(step.path)
+
+    def _commit_batch(self, steps: list[_Step], report: ReconcileReport, feed: Feed | None) -> None:
+        """Write prepared files in one transaction. A file that moved since it was read is
+        indexed again on its own afterwards, queued for tantivy as any other change."""
+        if not steps:
+            return
+        moved: list[_Step] = []
+        docs: list[tuple[Any, ...]] = []
         with self.mirror.write() as conn:
-            self.mirror.reset(conn)
-        report = self.reconcile(bulk=True, progress=progress)
-        with self.mirror.write() as conn:
-            self.mirror.enqueue(conn, "all", None)
-        return report
+            for step in steps:
+                try:
+                    self._count(report, self._commit(conn, step))
+                except _Moved:
+                    moved.append(step)
+                    continue
+                docs += step.docs
+        if feed is not None and docs:
+            feed(docs)
+        for step in moved:
+            self._count(report, self.index_path(step.path))
+
+    def rebuild(
+        self, progress: Progress | None = None, fulltext: FullText | None = None
+    ) -> ReconcileReport:
+        """Forget every file and read them all again.
+
+        With `fulltext` (its writer held by this process) the documents are added to tantivy
+        as each batch of files is written, so tantivy indexes on another core while the next
+        files are parsed; otherwise one 'all' entry is queued for the leader at the end.
+        """
+        if fulltext is None:
+            with self.mirror.write() as conn:
+                self.mirror.reset(conn)
+            report = self.reconcile(bulk=True, progress=progress)
+            with self.mirror.write() as conn:
+                self.mirror.enqueue(conn, "all", None)
+            return report
+        with fulltext.bulk(self.mirror) as feed:
+            with self.mirror.write() as conn:
+                self.mirror.reset(conn)
+            return self.reconcile(bulk=True, progress=progress, feed=feed)
 
     def sweep_temp_files(self, max_age: float = 900.0) -> int:
         """Delete the vault's temp files (`.~cam-*.tmp`) older than `max_age` seconds: what a

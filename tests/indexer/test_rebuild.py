@@ -1,0 +1,147 @@
+"""A rebuild feeds tantivy while it reads (leader), keeps what others write meanwhile, and
+leaves a state the next absorption repairs if it fails half way."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from indexer import Indexer
+from indexer.dump import expected_dump
+from indexer.errors import IndexUnavailable
+from indexer.fulltext import FullText
+from indexer.mirror import get_state
+from vault import Vault
+
+from .conftest import FAST
+
+SESSIONS = 150  # more than one batch of files (sync._BATCH_FILES)
+PER_SESSION = 6
+
+
+def fill(vault: Vault) -> None:
+    for n in range(SESSIONS):
+        turns = [
+            {"role": "user" if i % 2 == 0 else "assistant", "content": f"common s{n}m{i} word{i}"}
+            for i in range(PER_SESSION)
+        ]
+        vault.store_session(turns, f"topic {n}")
+
+
+def test_rebuild_feeds_tantivy_in_batches_and_gives_the_same_answers(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(vault)
+    with Indexer(vault, FAST) as ix:
+        ix.reconcile()
+        ix.flush()
+        before = sorted((h.session_id, h.message_id) for h in ix.search("word3", limit=500).hits)
+        dump = ix.dump()
+    assert len(before) == SESSIONS
+    feeds: list[int] = []
+    add_rows = FullText._add_rows
+
+    def counting(self: FullText, writer: Any, rows: Iterable[tuple[Any, ...]]) -> None:
+        rows = list(rows)
+        feeds.append(len(rows))
+        add_rows(self, writer, rows)
+
+    monkeypatch.setattr(FullText, "_add_rows", counting)
+    with Indexer(vault, FAST) as ix:
+        report = ix.rebuild()
+        assert report.added == SESSIONS
+        # Fed per batch of files as they were written, not re-selected from SQLite after.
+        assert len(feeds) >= 3
+        assert sum(feeds) == SESSIONS * PER_SESSION
+        assert sorted((h.session_id, h.message_id) for h in ix.search("word3", limit=500).hits) == (
+            before
+        )
+        assert ix.dump() == dump
+        status = ix.status()
+        assert (status.fulltext_pending, status.fulltext_documents) == (0, SESSIONS * PER_SESSION)
+
+
+def _write(root: str, count: int, started: Any) -> None:
+    ix = Indexer(root, FAST).open()
+    started.set()
+    try:
+        for i in range(count):
+            ix.append_message("during", "user", f"concurrent{i} written during the rebuild")
+    finally:
+        ix.close()
+
+
+def test_writes_from_another_process_during_a_rebuild_are_kept(vault: Vault) -> None:
+    fill(vault)
+    count = 60
+    ctx = mp.get_context("spawn")
+    started = ctx.Event()
+    writer = ctx.Process(target=_write, args=(str(vault.root), count, started))
+    with Indexer(vault, FAST) as ix:
+        ix.reconcile()
+        ix.flush()
+        writer.start()
+        assert started.wait(60)
+        ix.rebuild()
+        writer.join(60)
+        assert writer.exitcode == 0
+        # No reconcile: what the writer put in the mirror was queued for tantivy after the
+        # rebuild's 'all' entry, or read by the rebuild itself.
+        assert ix.flush(30)
+        assert ix.dump() == expected_dump(vault)
+        assert ix.search("concurrent*", limit=500).total == count
+        assert ix.status().fulltext_documents == SESSIONS * PER_SESSION + count
+
+
+def test_a_rebuild_that_fails_half_way_is_repaired_by_the_next_absorption(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fill(vault)
+    calls = 0
+    add_rows = FullText._add_rows
+
+    def failing(self: FullText, writer: Any, rows: Iterable[tuple[Any, ...]]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise RuntimeError("injected: tantivy failed mid-rebuild")
+        add_rows(self, writer, rows)
+
+    with Indexer(vault, FAST) as ix:
+        ix.reconcile()
+        ix.flush()
+        dump = ix.dump()
+        monkeypatch.setattr(FullText, "_add_rows", failing)
+        with pytest.raises(IndexUnavailable):
+            ix.rebuild()
+        monkeypatch.setattr(FullText, "_add_rows", add_rows)
+        with ix.mirror.read() as conn:
+            queued = [r[0] for r in conn.execute("SELECT kind FROM fulltext_queue")]
+        assert "all" in queued
+    with Indexer(vault, FAST) as ix:
+        ix.reconcile()  # the mirror holds only what was read before the failure
+        assert ix.flush(30)
+        assert ix.dump() == dump
+        assert ix.search("word3", limit=500).total == SESSIONS
+        with ix.mirror.read() as conn:
+            assert int(get_state(conn, "fulltext_seq")) > 0
+        assert ix.status().fulltext_documents == SESSIONS * PER_SESSION
+
+
+def test_a_rebuild_while_another_process_leads_queues_one_all_entry(vault: Vault) -> None:
+    fill(vault)
+    leader = Indexer(vault, FAST).start()
+    try:
+        assert leader.is_leader
+        leader.flush()
+        with Indexer(vault, FAST) as ix:
+            ix.rebuild()  # cannot lead: the leader absorbs the 'all' entry
+            assert not ix.is_leader
+            assert ix.status().fulltext_pending == 0
+            assert ix.search("word3", limit=500).total == SESSIONS
+            assert ix.dump() == expected_dump(vault)
+    finally:
+        leader.close()
