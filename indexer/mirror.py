@@ -100,12 +100,19 @@ class Mirror:
 
     # ------------------------------------------------------------------ connections
 
-    def open(self) -> bool:
-        """Create or check the schema; True when the mirror was (re)created empty."""
+    def open(self, *, check: bool = False) -> bool:
+        """Create or check the schema; True when the mirror was (re)created empty.
+
+        The whole-file integrity check (`PRAGMA quick_check`, which reads every page: ~1 s
+        at 400,000 messages) runs only with `check` (a long-lived process starting, see
+        `Indexer.start`) or when an earlier query met a damaged page (the `.check` marker
+        next to the database); a damaged mirror is moved aside and recreated empty.
+        """
         try:
             created = self._ensure_schema()
-            if not created:
+            if not created and (check or self.check_marker.exists()):
                 self._quick_check()
+                self.check_marker.unlink(missing_ok=True)
             return created
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError):
@@ -118,7 +125,20 @@ class Mirror:
                 src = Path(str(self.path) + suffix)
                 if src.exists():
                     os.replace(src, Path(f"{self.path}.corrupt-{stamp}{suffix}"))
+            self.check_marker.unlink(missing_ok=True)
             return self._ensure_schema()
+
+    @property
+    def check_marker(self) -> Path:
+        """Present when a query met a damaged page: the next `open` checks the whole file."""
+        return Path(f"{self.path}.check")
+
+    def _damaged(self, exc: BaseException) -> None:
+        """Remember a damaged database (SQLITE_CORRUPT/NOTADB raise plain DatabaseError)."""
+        if type(exc) is sqlite3.DatabaseError:
+            log.error("mirror %s: %s; it is checked at the next start", self.path, exc)
+            with contextlib.suppress(OSError):
+                self.check_marker.touch()
 
     def conn(self) -> sqlite3.Connection:
         """This thread's connection."""
@@ -157,7 +177,8 @@ class Mirror:
         self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
         try:
             yield conn
-        except BaseException:
+        except BaseException as exc:
+            self._damaged(exc)
             conn.execute("ROLLBACK")
             raise
         try:
@@ -177,9 +198,14 @@ class Mirror:
         conn.execute("BEGIN")
         try:
             yield conn
-        finally:
+        except BaseException as exc:
+            self._damaged(exc)
             if conn.in_transaction:
-                conn.execute("COMMIT")
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+        if conn.in_transaction:
+            conn.execute("COMMIT")
 
     def _retry(self, fn: Any) -> Any:
         deadline = time.monotonic() + self.retry_seconds

@@ -226,10 +226,21 @@ class _Parser:
         if not tokens:
             return None
         if prefix:
-            return tantivy.Query.phrase_prefix_query(self.schema, self.field, list(tokens))
+            # Not phrase_prefix_query: it expands the prefix to at most 50 distinct words.
+            words = [_literal(t) for t in tokens]
+            words[-1] += ".*"
+            if len(words) == 1:
+                return tantivy.Query.regex_query(self.schema, self.field, words[0])
+            return tantivy.Query.regex_phrase_query(self.schema, self.field, words)
         if len(tokens) == 1:
             return tantivy.Query.term_query(self.schema, self.field, tokens[0])
         return tantivy.Query.phrase_query(self.schema, self.field, list(tokens))
+
+
+def _literal(token: str) -> str:
+    """A regex matching exactly `token` (analysed tokens are letters and digits; anything
+    else is escaped all the same)."""
+    return "".join(c if c.isalnum() else f"\\x{{{ord(c):x}}}" for c in token)
 
 
 def _combine(must: list[tantivy.Query], must_not: list[tantivy.Query]) -> tantivy.Query | None:

@@ -95,24 +95,32 @@ class Indexer:
         self._vault_lock = threading.RLock()
         self._flush_lock = threading.Lock()
         self._opened = False
+        self._checked = False
         self.created = False  # True when open() found no usable mirror
 
     # ------------------------------------------------------------------ life cycle
 
-    def open(self) -> Indexer:
-        """Create the vault and index folders and open the mirror (idempotent)."""
-        if not self._opened:
+    def open(self, *, check: bool = False) -> Indexer:
+        """Create the vault and index folders and open the mirror (idempotent).
+
+        `check`: read the whole mirror for damage first (see `Mirror.open`); `start` does.
+        """
+        if not self._opened or (check and not self._checked):
             with translate_errors("Cannot open the index"):
-                self.vault.init()
-                ensure_dir(self.vault.index_dir, self.vault.dir)
-                self.created = self.mirror.open()
+                if not self._opened:
+                    self.vault.init()
+                    ensure_dir(self.vault.index_dir, self.vault.dir)
+                created = self.mirror.open(check=check)
+            self.created = created or (self._opened and self.created)
             self._opened = True
+            self._checked = self._checked or check
         return self
 
     def start(self) -> Indexer:
         """Start background indexing: lead if no other process does (watcher, full-text
-        writer, reconcile at once and every few minutes), else follow and take over later."""
-        self.open()
+        writer, reconcile at once and every few minutes), else follow and take over later.
+        A long-lived process checks the whole mirror first; one-shot commands skip that."""
+        self.open(check=self._worker is None)
         if self._worker is None:
             self._worker = Worker(
                 mirror=self.mirror,

@@ -92,14 +92,15 @@ def serve(root: Path | None) -> None:
     run_server(root)
 
 
-def open_index(root: Path | None) -> Indexer:
-    """The project's index, reconciled with the files (only changed files are re-read)."""
+def open_index(root: Path | None, *, check: bool = False) -> Indexer:
+    """The project's index, reconciled with the files (only changed files are re-read);
+    `check` first reads the whole SQLite mirror for damage (doctor)."""
     from indexer import Indexer
 
     found = find_project_root(root)
     if found.warning is not None:
         click.echo(f"warning: {found.warning.message}", err=True)
-    index = Indexer(Vault(found.path)).open()
+    index = Indexer(Vault(found.path)).open(check=check)
     index.reconcile()
     return index
 
@@ -134,7 +135,7 @@ def reindex(root: Path | None) -> None:
 
     found = find_project_root(root)
     with errors():
-        index = Indexer(Vault(found.path)).open()
+        index = Indexer(Vault(found.path)).open(check=True)
         try:
             with Progress(console=_console(err=True), transient=True) as bar:
                 task = bar.add_task("indexing", total=None)
@@ -300,7 +301,7 @@ def doctor(root: Path | None, as_json: bool) -> None:
         codearchitect doctor
     """
     with errors():
-        index = open_index(root)
+        index = open_index(root, check=True)
         try:
             status = index.status().to_dict()
             missing = [e.to_dict() for e in index.vault.acked_missing()]

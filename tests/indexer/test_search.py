@@ -146,3 +146,12 @@ def test_date_filters_far_outside_tantivys_range_are_clamped(vault: Vault, ix: I
         ix.search("timeless", after="0001-01-01T00:00:00Z", before="9999-12-31T00:00:00Z").total
         == 1
     )
+
+
+def test_a_prefix_matches_every_word_it_starts_not_only_fifty(ix: Indexer) -> None:
+    for n in range(70):
+        ix.append_message("many", "user", f"the build{n} failed")
+    ix.append_message("other", "user", "build0 the")
+    assert ix.search("build*", limit=100).total == 71
+    assert ix.search('"the build"*', limit=100).total == 70
+    assert ix.search('"failed the"*', limit=100).total == 0

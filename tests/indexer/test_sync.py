@@ -8,11 +8,14 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from indexer import Indexer
 from indexer.dump import expected_dump
+from indexer.errors import IndexUnavailable
 from vault import Vault
 
-from .conftest import FAST, session_text
+from .conftest import FAST, session_text, wait_until
 
 QUERIES = ["token", "refresh OR deploy", '"clean the cache"', "cach*", "-token", "sess-0001"]
 
@@ -184,3 +187,50 @@ def test_status_counts(vault: Vault, ix: Indexer) -> None:
     status = ix.status()
     assert (status.fulltext_pending, status.fulltext_documents) == (0, 4)
     assert status.to_dict()["malformed"] == []
+
+
+def _damage_pages(db: Path) -> None:
+    data = bytearray(db.read_bytes())
+    for i in range(len(data) // 3, len(data) // 3 + 3 * 4096):
+        data[i] = 0xA5
+    db.write_bytes(bytes(data))
+
+
+def test_a_damaged_page_is_found_by_a_query_then_checked_and_replaced_at_the_next_open(
+    vault: Vault,
+) -> None:
+    with Indexer(vault, FAST) as ix:
+        for n in range(400):
+            ix.append_message(f"s{n % 20}", "user", f"message {n} " + "padding " * 40)
+        ix.flush()
+        dump = ix.dump()
+    db = vault.index_dir / "mirror.sqlite3"
+    _damage_pages(db)
+    ix = Indexer(vault, FAST).open()  # a one-shot command does not read the whole file
+    try:
+        assert not ix.created
+        with pytest.raises(IndexUnavailable):  # reading every message meets the damage
+            for n in range(20):
+                ix.get_messages(f"s{n}", limit=1000)
+    finally:
+        ix.close()
+    assert Path(f"{db}.check").exists()
+    with Indexer(vault, FAST) as ix:  # the marker makes this open check, and recreate
+        assert ix.created
+        assert not Path(f"{db}.check").exists()
+        ix.reconcile()
+        assert ix.dump() == dump
+    assert list(vault.index_dir.glob("mirror.sqlite3.corrupt-*"))
+
+
+def test_a_started_indexer_checks_the_whole_mirror(vault: Vault) -> None:
+    with Indexer(vault, FAST) as ix:
+        for n in range(400):
+            ix.append_message(f"s{n % 20}", "user", f"message {n} " + "padding " * 40)
+    _damage_pages(vault.index_dir / "mirror.sqlite3")
+    ix = Indexer(vault, FAST).start()
+    try:
+        assert ix.created
+        assert wait_until(lambda: ix.count_messages() == 400, timeout=30)
+    finally:
+        ix.close()
