@@ -35,6 +35,11 @@ class Catalog:
         self._dirs: dict[Path, tuple[int, int]] = {}  # folder -> (mtime_ns, listed at, ns)
         self._unknown: set[Path] = set()  # files whose id could not be read
         self._vanished: dict[Path, tuple[int, str | None]] = {}  # path -> (seen gone at, id)
+        # refresh_tree: root -> (its mtime_ns, listed at ns, its subfolders)
+        self._trees: dict[Path, tuple[int, int, list[Path]]] = {}
+        # One Path object per folder, so the per-look-up sweep over every folder compares
+        # by identity instead of by pathlib's slow equality.
+        self._folders: dict[Path, Path] = {}
 
     def ids(self) -> dict[str, list[Path]]:
         return {sid: sorted(paths) for sid, paths in self._by_id.items() if paths}
@@ -54,10 +59,16 @@ class Catalog:
             found.append(path)
         return found
 
+    def parsed(self, path: Path, state: FileState, session_id: str) -> None:
+        """A whole parse of `path` at `state` found `session_id`: update a file the
+        catalogue already lists, so it does not read that head again."""
+        if path in self._entries:
+            self.put(path, state, session_id)
+
     def put(self, path: Path, state: FileState, session_id: str | None) -> None:
         self.drop(path)
         self._entries[path] = (state, session_id)
-        self._by_dir.setdefault(path.parent, set()).add(path)
+        self._by_dir.setdefault(self._folder(path.parent), set()).add(path)
         if session_id is not None:
             self._by_id.setdefault(session_id, set()).add(path)
         else:
@@ -72,17 +83,44 @@ class Catalog:
         if old[1] is not None:
             self._by_id.get(old[1], set()).discard(path)
 
-    def refresh(self, folders: list[Path], *, deep: bool) -> None:
+    def refresh_tree(self, root: Path, *, deep: bool, hot_only: bool = False) -> None:
+        """`refresh` over the subfolders of `root`, re-listing `root` itself only when its
+        mtime moved or it was hot when last listed (or `deep`)."""
+        listed_ns = time.time_ns()
+        try:
+            st = os.stat(root)
+        except (FileNotFoundError, NotADirectoryError):
+            self._trees.pop(root, None)
+            self.refresh([], deep=deep)
+            return
+        seen = self._trees.get(root)
+        if deep or seen is None or seen[0] != st.st_mtime_ns or seen[1] - seen[0] <= _HOT_NS:
+            try:
+                names = os.listdir(root)
+            except (FileNotFoundError, NotADirectoryError):
+                names = []
+            seen = (st.st_mtime_ns, listed_ns, [self._folder(root / name) for name in names])
+            self._trees[root] = seen
+        self.refresh(seen[2], deep=deep, hot_only=hot_only)
+
+    def refresh(self, folders: list[Path], *, deep: bool, hot_only: bool = False) -> None:
         """Bring the catalogue up to date with `folders`.
 
         `deep=False` re-lists only folders whose mtime moved, or that were *hot* when last
         listed (their mtime within 2 s of the listing: a filesystem with coarse timestamps
         can add a file in the same tick without moving the mtime), and reads the heads of
         new names only. `deep=True` re-lists every folder and re-stats every file, so a
-        file whose frontmatter `id` was edited by hand is noticed too.
+        file whose frontmatter `id` was edited by hand is noticed too. `hot_only=True`
+        does not even stat the folders that were settled when last listed: files added to
+        them since are not seen (a cheap refresh before a look-up that is likely a hit).
         """
         present = set()
         for folder in folders:
+            if hot_only and not deep:
+                seen = self._dirs.get(folder)
+                if seen is not None and seen[1] - seen[0] > _HOT_NS:
+                    present.add(folder)
+                    continue
             listed_ns = time.time_ns()
             try:
                 st = os.lstat(folder)
@@ -101,6 +139,10 @@ class Catalog:
             for path in list(self._by_dir.pop(folder)):
                 self.drop(path)
             self._dirs.pop(folder, None)
+            self._folders.pop(folder, None)
+
+    def _folder(self, folder: Path) -> Path:
+        return self._folders.setdefault(folder, folder)
 
     def _refresh_folder(self, folder: Path, *, deep: bool) -> None:
         try:

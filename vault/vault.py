@@ -106,6 +106,8 @@ _SAVE_WAITS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.15)
 _HOT_NS = 2_000_000_000
 _HEAD_BYTES = 70 * 1024
 _DEEP_REFRESH_S = 5.0
+# A hit may skip stat-ing the settled day folders for this long after a full sweep.
+_SWEEP_S = 1.0
 _ID_LINE = re.compile(rb"^id:[ \t]*(.+?)[ \t\r]*$", re.MULTILINE)
 
 
@@ -163,6 +165,7 @@ class Vault:
         self._trash = Catalog(self._head_id, lambda name: name.endswith(".md"))
         self.journal = Journal(self.dir / "journal", self.dir)
         self._deep_refreshed = float("-inf")
+        self._swept = float("-inf")
         self._ready = False
 
     # ------------------------------------------------------------------ set-up
@@ -199,6 +202,7 @@ class Vault:
         data, state = files.read_bytes(path)
         parsed = parse(data, path)
         self._remember(path, parsed, state)
+        self._catalog.parsed(path, state, parsed.session.id)
         return parsed, data, state
 
     def locate(self, session_id: str) -> Path:
@@ -242,7 +246,9 @@ class Vault:
                 if path is None and self._in_trash(session_id):
                     raise SessionDeleted(session_id)
                 if path is not None:
-                    self._append_many_locked(session_id, [self._message(d, now) for d in drafts])
+                    self._append_many_locked(
+                        session_id, [self._message(d, now) for d in drafts], found=path
+                    )
                     parsed, _, state = self.read(path)
                     return Stored(parsed.session, path, tuple(warnings), state)
         messages = tuple(self._message(d, now) for d in drafts)
@@ -367,7 +373,7 @@ class Vault:
                 )
                 path, session, state = self._create(session, now)
                 return Appended(message, session_id, path, True, True, state, tuple(warnings))
-            result = self._append_locked(session_id, message)
+            result = self._append_locked(session_id, message, found)
         return replace(result, warnings=tuple(warnings))
 
     def append_messages(
@@ -412,7 +418,9 @@ class Vault:
                 )
                 path, session, _ = self._create(session, now, journal=False)
                 return path, True, unique
-            path, _, written = self._append_many_locked(session_id, messages, journal=False)
+            path, _, written = self._append_many_locked(
+                session_id, messages, journal=False, found=path
+            )
             return path, False, written
 
     def patch(
@@ -611,18 +619,22 @@ class Vault:
             details=str(folder),
         )
 
-    def _append_locked(self, session_id: str, message: Message) -> Appended:
-        path, state, written = self._append_many_locked(session_id, [message])
+    def _append_locked(self, session_id: str, message: Message, found: Path) -> Appended:
+        path, state, written = self._append_many_locked(session_id, [message], found=found)
         return Appended(message, session_id, path, False, bool(written), state)
 
     def _append_many_locked(
-        self, session_id: str, messages: list[Message], *, journal: bool = True
+        self, session_id: str, messages: list[Message], *, journal: bool = True, found: Path
     ) -> tuple[Path, FileState, list[Message]]:
-        """Append the messages the file does not hold yet, in one write; returns those."""
+        """Append the messages the file does not hold yet, in one write; returns those.
+
+        `found` is the session's file as the caller just located it under the lock; a
+        retry locates it again.
+        """
         path: Path | None = None
         for attempt in range(_RETRIES + len(_SAVE_WAITS)):
             try:
-                path = self.locate(session_id)
+                path = found if attempt == 0 else self.locate(session_id)
                 known = self._current(path)
             except (SessionNotFound, MalformedSessionFile, FileNotFoundError):
                 # Found under the lock a moment ago: unless the file is old, it is an
@@ -666,6 +678,8 @@ class Vault:
             known.state = new_state
             known.torn_offset = None
             self._known[path] = known
+            # Our own write: the catalogue need not re-read the head to learn the id again.
+            self._catalog.put(path, new_state, session_id)
             if journal:
                 self.journal.record(session_id, todo)
             return path, new_state, todo
@@ -719,10 +733,17 @@ class Vault:
         """The one file holding `session_id`, or None (see `Catalog.refresh`).
 
         A miss is exact for files created since we last looked; at most every few seconds
-        it also re-stats every file, to notice an `id` edited by hand.
+        it also re-stats every file, to notice an `id` edited by hand. Within a second of
+        the last full look, a hit checks only the top folder, the hot day folders and the
+        file itself: a copy of the file put in another, settled day folder is then noticed
+        (as `AmbiguousSession`) up to a second later.
         """
-        self._refresh_catalog(deep=False)
+        quick = time.monotonic() - self._swept < _SWEEP_S
+        self._refresh_catalog(deep=False, hot_only=quick)
         paths = self._catalog.paths_for(session_id)
+        if not paths and quick:
+            self._refresh_catalog(deep=False)
+            paths = self._catalog.paths_for(session_id)
         if not paths and time.monotonic() - self._deep_refreshed > _DEEP_REFRESH_S:
             self._refresh_catalog(deep=True)
             paths = self._catalog.paths_for(session_id)
@@ -740,11 +761,13 @@ class Vault:
             raise AmbiguousSession(session_id, sorted(paths))
         return paths[0] if paths else None
 
-    def _refresh_catalog(self, *, deep: bool) -> None:
-        days = [self.sessions_dir / day for day in _listdir(self.sessions_dir)]
-        self._catalog.refresh(days, deep=deep)
+    def _refresh_catalog(self, *, deep: bool, hot_only: bool = False) -> None:
+        started = time.monotonic()
+        self._catalog.refresh_tree(self.sessions_dir, deep=deep, hot_only=hot_only)
+        if not hot_only:
+            self._swept = started
         if deep:
-            self._deep_refreshed = time.monotonic()
+            self._deep_refreshed = started
 
     def _head_id(self, path: Path) -> str | None:
         """The session id in a file's frontmatter, read from its first 70 KB.

@@ -1,0 +1,115 @@
+"""The id catalogue on the append path: what a look-up re-reads, and what it still notices."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from vault import AmbiguousSession, Vault
+from vault import vault as vault_module
+
+_OLD = time.time() - 3600  # an mtime that makes a folder settled at its first listing
+
+
+def _settle(folder: Path) -> None:
+    os.utime(folder, (_OLD, _OLD))
+
+
+def _spread(vault: Vault, days: int) -> Path:
+    """`days` settled day folders of one session each; returns the folder of the first."""
+    for day in range(days):
+        result = vault.append_message(f"day-{day}", "user", f"day {day}")
+        folder = result.path.parent.with_name(f"2024-01-{day + 1:02d}")
+        folder.mkdir()
+        result.path.rename(folder / result.path.name)
+        _settle(folder)
+    _settle(result.path.parent)  # today's folder, now empty
+    return vault.sessions_dir / "2024-01-01"
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> list[object]:
+    calls: list[object] = []
+    real: Callable[..., object] = getattr(owner, name)
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(args[-1] if args else None)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
+def test_our_own_append_does_not_make_the_catalogue_reread_the_head(
+    vault_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    heads = _counting(monkeypatch, Vault, "_head_id")
+    vault = Vault(vault_root)
+    vault.append_message("s", "user", "one")
+    vault.append_message("s", "user", "two")
+    before = len(heads)
+    for n in range(5):
+        vault.append_message("s", "assistant", f"more {n}")
+    assert len(heads) == before
+    assert len(vault.get("s").messages) == 7
+
+
+def test_an_append_into_a_known_session_does_not_stat_every_settled_day_folder(
+    vault_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vault = Vault(vault_root)
+    _spread(vault, 30)
+    vault.append_message("day-3", "user", "warm")  # a full look: every folder is settled
+    lstats = _counting(monkeypatch, os, "lstat")
+    for n in range(10):
+        vault.append_message("day-3", "user", f"again {n}")
+    under = [str(p) for p in lstats if str(p).startswith(str(vault.sessions_dir))]
+    assert len(under) < 10 * 5  # a sweep of every folder would be 10 x 31
+    days = {p for p in under if Path(p).parent == vault.sessions_dir and "2024-" in p}
+    assert len(days) <= 1  # at most the folder of day-3's own file
+
+
+def test_an_editor_save_between_appends_is_followed(vault: Vault) -> None:
+    _spread(vault, 5)
+    first = vault.append_message("day-2", "user", "before the save")
+    saved = first.path.read_bytes() + b"\nA note typed in the editor.\n"
+    tmp = first.path.with_name(".editor.tmp")
+    tmp.write_bytes(saved)
+    tmp.replace(first.path)  # a new inode under the same name, in a settled folder
+    after = vault.append_message("day-2", "user", "after the save")
+    assert after.path == first.path
+    data = first.path.read_bytes()
+    assert data.startswith(saved)
+    assert [m.content for m in vault.get("day-2").messages][-2:] == [
+        "before the save",
+        "after the save",
+    ]
+
+
+def test_a_file_moved_to_another_settled_folder_is_found_not_recreated(vault: Vault) -> None:
+    _spread(vault, 5)
+    first = vault.append_message("day-0", "user", "here")
+    target = vault.sessions_dir / "2024-01-04" / first.path.name
+    first.path.rename(target)  # moves the mtime of both folders
+    moved = vault.append_message("day-0", "user", "there")
+    assert moved.path == target and not moved.created_session
+    assert [m.content for m in vault.get("day-0").messages] == ["day 0", "here", "there"]
+    assert vault.session_ids()["day-0"] == [target]
+
+
+def test_a_copy_in_a_settled_folder_is_ambiguous_after_the_quick_interval(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vault_module, "_SWEEP_S", 0.05)
+    _spread(vault, 3)
+    first = vault.append_message("day-1", "user", "original")
+    copy = vault.sessions_dir / "2024-01-03" / "session-20240103-000000-copy.md"
+    shutil.copyfile(first.path, copy)  # into a folder settled at the last full look
+    time.sleep(0.1)
+    with pytest.raises(AmbiguousSession) as info:
+        vault.append_message("day-1", "user", "which file?")
+    assert sorted(info.value.paths) == sorted([first.path, copy])
