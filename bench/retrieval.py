@@ -41,26 +41,48 @@ SIZES: dict[str, dict[str, int]] = {
 MODES = ("keyword", "keyword_any", "semantic", "hybrid")
 
 
-def run_retrieval_bench(out_dir: Path | str, size: str = "quick") -> dict[str, Any]:
-    """Run everything; writes `<out_dir>/retrieval.json` and returns the same dict."""
+PHASES = ("model", "quality", "throughput", "rebuild", "latency")
+
+
+def run_retrieval_bench(
+    out_dir: Path | str, size: str = "quick", only: set[str] | None = None
+) -> dict[str, Any]:
+    """Run everything (or the phases in `only`); writes `<out_dir>/retrieval.json` and
+    returns the same dict. A phase already in `<out_dir>/phases/` is not run again."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     params = SIZES[size]
-    report: dict[str, Any] = {"size": size, "cpus": os.cpu_count()}
-    report["model_memory_mb"] = _phase(out, "model", _model_memory)
-    report["quality"] = {}
-    for task, (queries, docs) in _tasks(params["queries"], params["docs"]).items():
-        root = out / "work" / task.split("_")[0]
-        report["quality"][task] = _phase(
-            out, task, lambda r=root, t=task, q=queries, d=docs: _quality(r, t, q, d)
+    wanted = set(PHASES) if only is None else only
+    report: dict[str, Any] = {"size": size, "cpus": os.cpu_count(), "load": _load()}
+    if "model" in wanted:
+        report["model_memory_mb"] = _phase(out, "model", _model_memory)
+    if "quality" in wanted:
+        report["quality"] = {}
+        for task, (queries, docs) in _tasks(params["queries"], params["docs"]).items():
+            root = out / "work" / task.split("_")[0]
+            report["quality"][task] = _phase(
+                out, task, lambda r=root, t=task, q=queries, d=docs: _quality(r, t, q, d)
+            )
+    if "throughput" in wanted:
+        report["embedding"] = _phase(
+            out, "throughput", lambda: _throughput(out / "work" / "throughput")
         )
-    report["embedding"] = _phase(
-        out, "throughput", lambda: _throughput(out / "work" / "throughput")
-    )
-    report["rebuild"] = _phase(out, "rebuild", lambda: _rebuild_cost(out / "work" / "sharegpt"))
-    report["latency"] = _phase(out, "latency", lambda: _latency(out / "work" / "latency", params))
+    if "rebuild" in wanted:
+        report["rebuild"] = _phase(
+            out, "rebuild", lambda: _rebuild_cost(out / "work" / "sharegpt", params)
+        )
+    if "latency" in wanted:
+        report["latency"] = _phase(
+            out, "latency", lambda: _latency(out / "work" / "latency", params)
+        )
+    report["load_after"] = _load()
     (out / "retrieval.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+def _load() -> list[float]:
+    """The load average (1, 5, 15 minutes): the machine is shared."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _phase(out: Path, name: str, run: Any) -> Any:
@@ -68,7 +90,10 @@ def _phase(out: Path, name: str, run: Any) -> Any:
     path = out / "phases" / f"{name}.json"
     if path.is_file():
         return json.loads(path.read_text())
+    load = _load()
     result = run()
+    if isinstance(result, dict):
+        result = {**result, "load_before": load, "load_after": _load()}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2))
     return result
@@ -286,28 +311,34 @@ def _short_messages(limit: int) -> list[str]:
     return out
 
 
-def _rebuild_cost(root: Path) -> dict[str, Any]:
+def _rebuild_cost(root: Path, params: dict[str, int]) -> dict[str, Any]:
     """Rebuild with semantic off, then on with a warm cache (nothing new to embed)."""
     from indexer.semantic import write_config
 
-    index = _reopen(root)
+    _, docs = _tasks(params["queries"], params["docs"])["sharegpt"]
+    index = _build(root, docs)  # the quality phase's vault, reused when it is there
     try:
-        write_config(index.vault.dir, enabled=False)
-        start = time.perf_counter()
-        index.rebuild()
-        index.flush()
-        keyword = time.perf_counter() - start
-        write_config(index.vault.dir, enabled=True)
-        calls = index.semantic.embed_calls
-        start = time.perf_counter()
-        index.rebuild()
-        index.flush()
         _embed_all(index)
-        both = time.perf_counter() - start
+        keyword, both = [], []
+        calls = index.semantic.embed_calls
+        for _ in range(3):  # alternate: the machine is shared, and the first run is colder
+            write_config(index.vault.dir, enabled=False)
+            start = time.perf_counter()
+            index.rebuild()
+            index.flush()
+            keyword.append(time.perf_counter() - start)
+            write_config(index.vault.dir, enabled=True)
+            start = time.perf_counter()
+            index.rebuild()
+            index.flush()
+            _embed_all(index)
+            both.append(time.perf_counter() - start)
+        kw, bo = statistics.median(keyword), statistics.median(both)
         return {
-            "keyword_only_seconds": round(keyword, 3),
-            "with_vectors_warm_cache_seconds": round(both, 3),
-            "overhead": round(both / keyword - 1, 3),
+            "rounds": 3,
+            "keyword_only_seconds": round(kw, 3),
+            "with_vectors_warm_cache_seconds": round(bo, 3),
+            "overhead": round(bo / kw - 1, 3),
             "texts_embedded": index.semantic.embed_calls - calls,
         }
     finally:
@@ -331,7 +362,7 @@ def _latency(work: Path, params: dict[str, int]) -> dict[str, Any]:
     from indexer.embedder import MINILM_ID
     from indexer.errors import InvalidQuery
     from indexer.mirror import set_state
-    from indexer.semantic import write_config
+    from indexer.semantic import MessageFilter, write_config
     from indexer.vectors import VectorStore
 
     source = ensure_vault(Path(__file__).parent / ".cache", params["latency_sessions"], 40, 7)
@@ -393,12 +424,21 @@ def _latency(work: Path, params: dict[str, int]) -> dict[str, Any]:
                 "p50_ms": round(times[len(times) // 2], 1),
                 "p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 1),
             }
-        encode = []
+        encode, vector, filtered = [], [], []
+        everything, assistant = MessageFilter(), MessageFilter(role="assistant")
         for q in queries:
             start = time.perf_counter()
-            index.semantic.encode_query(q)
+            v = index.semantic.encode_query(q)
             encode.append((time.perf_counter() - start) * 1000)
-        result["query_encode_p50_ms"] = round(sorted(encode)[len(encode) // 2], 1)
+            start = time.perf_counter()
+            index.semantic.search(v, everything, 100)
+            vector.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            index.semantic.search(v, assistant, 100)
+            filtered.append((time.perf_counter() - start) * 1000)
+        result["query_encode_p50_ms"] = round(statistics.median(encode), 1)
+        result["vector_search_100_p50_ms"] = round(statistics.median(vector), 1)
+        result["vector_search_100_role_filter_p50_ms"] = round(statistics.median(filtered), 1)
         status = index.status().semantic
         result["vector_disk_mb"] = round(status["vector_bytes"] / 1e6, 1)
         result["query_process_rss_growth_mb"] = round(_rss_mb() - rss0, 1)
@@ -423,8 +463,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="quick")
     parser.add_argument("--out", type=Path, default=Path("bench/results/retrieval"))
+    parser.add_argument(
+        "--only",
+        default=None,
+        help=f"comma-separated phases to run (default all: {','.join(PHASES)})",
+    )
     args = parser.parse_args()
-    report = run_retrieval_bench(args.out, args.size)
+    only = None
+    if args.only:
+        only = {p.strip() for p in args.only.split(",") if p.strip()}
+        unknown = only - set(PHASES)
+        if unknown:
+            parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
+    report = run_retrieval_bench(args.out, args.size, only)
     print(json.dumps(report, indent=2))
 
 

@@ -10,6 +10,7 @@ words in the semantic and hybrid modes.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import tantivy
@@ -102,10 +103,13 @@ def search(
     vector = semantic.encode_query(query)
     pool = max(CANDIDATES, want) if mode == "hybrid" else want
     vec_hits = semantic.search(vector, filters, pool)
-    vec_keyed = _vector_hits(index, vec_hits)
+    vec_keyed, snippets = _vector_hits(index, vec_hits)
     if mode == "semantic":
-        hits = [_with(h, score=v.score, found_by=("semantic",)) for v, h in vec_keyed]
-        return SearchResult(tuple(hits[offset:want]), len(hits), mode=mode)
+        page = [
+            _with(snippets.fill(h), score=v.score, found_by=("semantic",))
+            for v, h in vec_keyed[offset:want]
+        ]
+        return SearchResult(tuple(page), len(vec_keyed), mode=mode)
     kw_hits, stale = _keyword_candidates(index, query, tantivy_filters, pool)
     by_key: dict[tuple[str, str], SearchHit] = {}
     for hit in kw_hits:
@@ -122,7 +126,8 @@ def search(
         found_by = tuple(
             name for name, keys in (("keyword", kw_set), ("semantic", vec_set)) if key in keys
         )
-        hits.append(_with(by_key[key], score=round(fused[key], 6), found_by=found_by))
+        hit = by_key[key] if key in kw_set else snippets.fill(by_key[key])
+        hits.append(_with(hit, score=round(fused[key], 6), found_by=found_by))
     return SearchResult(tuple(hits), len(fused), stale, mode=mode)
 
 
@@ -156,9 +161,36 @@ def _keyword_candidates(
     return hits, stale
 
 
-def _vector_hits(index: Indexer, found: list[VectorHit]) -> list[tuple[VectorHit, SearchHit]]:
+class _Snippets:
+    """Snippets of semantic hits, made only for the hits returned: the best chunk's text,
+    which needs the message tokenised again unless it is the first chunk."""
+
+    def __init__(self, index: Indexer) -> None:
+        self._index = index
+        self.pending: dict[tuple[str, str], tuple[str, int]] = {}  # key -> (text, chunk)
+
+    def fill(self, hit: SearchHit) -> SearchHit:
+        found = self.pending.get((hit.session_id, hit.message_id))
+        if found is None:
+            return hit
+        content, chunk = found
+        text = content
+        if chunk > 0:
+            chunks = self._index.semantic.embedder().chunks(content)
+            text = chunks[chunk].text if chunk < len(chunks) else content
+        else:  # the first chunk starts at the first word
+            text = content.lstrip()
+            if len(text.rstrip()) <= SNIPPET_CHARS:
+                text = text.rstrip()
+        return replace(hit, snippet=text[:SNIPPET_CHARS])
+
+
+def _vector_hits(
+    index: Indexer, found: list[VectorHit]
+) -> tuple[list[tuple[VectorHit, SearchHit]], _Snippets]:
+    snippets = _Snippets(index)
     if not found:
-        return []
+        return [], snippets
     marks = ",".join("?" * len(found))
     with index.mirror.read() as conn:
         rows = conn.execute(
@@ -168,14 +200,11 @@ def _vector_hits(index: Indexer, found: list[VectorHit]) -> list[tuple[VectorHit
             [v.pk for v in found],
         ).fetchall()
     by_pk = {int(r[0]): r for r in rows}
-    model = index.semantic.embedder()
     out = []
     for v in found:
         row = by_pk.get(v.pk)
         if row is None:  # deleted since the vector search read the mirror
             continue
-        chunks = model.chunks(row[4])
-        text = chunks[v.chunk].text if v.chunk < len(chunks) else row[4]
         hit = SearchHit(
             message_id=row[1],
             session_id=row[2],
@@ -183,11 +212,12 @@ def _vector_hits(index: Indexer, found: list[VectorHit]) -> list[tuple[VectorHit
             role=row[3],
             created_at=row[5],
             score=v.score,
-            snippet=text[:SNIPPET_CHARS],
+            snippet="",
             found_by=("semantic",),
         )
+        snippets.pending[(hit.session_id, hit.message_id)] = (row[4], v.chunk)
         out.append((v, hit))
-    return out
+    return out, snippets
 
 
 def _with(hit: SearchHit, *, score: float, found_by: tuple[str, ...]) -> SearchHit:

@@ -42,7 +42,7 @@ from .embedder import (
     semantic_extra_missing,
 )
 from .mirror import Mirror, get_state, set_state
-from .vectors import VectorStore, chunk_key
+from .vectors import PREFILTER_MIN_ROWS, VectorStore, chunk_key, text_key
 
 __all__ = (
     "MODELS",
@@ -66,6 +66,16 @@ MODELS: dict[str, tuple[str, int]] = {
     "minilm": (MINILM_ID, 384),
     "hash": (HashEmbedder().model_id, HashEmbedder().dim),
 }
+CACHED_BATCH = 4096  # messages per call whose whole text is in the cache (no model)
+SELECTIVE_ROWS = 20_000  # a filter passing fewer rows: score just those
+PREFILTER_EXTRA = 256  # rows rescored exactly beyond 3 x wanted + 32
+COMPACT_EVERY = 60.0  # seconds between the embedding thread's compaction checks
+COMPACT_MIN_DEAD = 1024
+COMPACT_MIN_SHARE = 0.2
+_ANY_PENDING_SQL = (
+    "SELECT 1 FROM messages AS m WHERE NOT EXISTS (SELECT 1 FROM vec_msgs AS v WHERE v.pk = m.pk) "
+    "LIMIT 1"
+)
 _PENDING_SQL = (
     "SELECT m.pk, m.content FROM messages AS m "
     "WHERE NOT EXISTS (SELECT 1 FROM vec_msgs AS v WHERE v.pk = m.pk) "
@@ -202,6 +212,7 @@ class SemanticIndex:
         self._stores: dict[str, VectorStore] = {}
         self._writer_sid: str | None = None
         self._lock = threading.Lock()
+        self._write_lock = threading.RLock()  # embedding and compaction: one at a time
         self.embed_calls = 0  # texts sent to the model (tests check cache reuse)
 
     # ------------------------------------------------------------------ setting and model
@@ -242,91 +253,189 @@ class SemanticIndex:
                 self._stores[model_id] = store
             return store
 
-    def _expected_state(self, store: VectorStore) -> str | None:
+    def _parse_state(self, state: str | None, store: VectorStore) -> tuple[str, int] | None:
+        """(store id, generation) named by the mirror's `vec_store` state, if that is the
+        current model's store on disk."""
+        if not state:
+            return None
+        parts = state.split("|")
+        if len(parts) not in (2, 3) or parts[0] != store.model_id:
+            return None
         sid = store.store_id()
-        return None if sid is None else f"{store.model_id}|{sid}"
+        if sid is None or parts[1] != sid:
+            return None
+        try:
+            generation = int(parts[2]) if len(parts) == 3 else 0
+        except ValueError:
+            return None
+        return sid, generation
 
     def ready(self, conn: sqlite3.Connection) -> bool:
         """The mirror's vector rows belong to the current model's store on disk."""
-        expected = self._expected_state(self.store())
-        return expected is not None and get_state(conn, "vec_store") == expected
+        return self._parse_state(get_state(conn, "vec_store"), self.store()) is not None
 
     # ------------------------------------------------------------------ embedding (leader)
 
-    def embed_pending(self, batch: int = 64, stop: threading.Event | None = None) -> int:
-        """Embed up to `batch` messages without vectors, newest first; returns how many
-        messages got vectors (0: nothing to do)."""
-        if not self.enabled:
-            return 0
-        model = self.embedder()
+    def _open_writer(self) -> tuple[VectorStore, str]:
+        """The store, open for writing, and the `vec_store` state the mirror must have."""
         store = self.store()
         if self._writer_sid is None or store.store_id() != self._writer_sid:
             store.close_writer()
             self._writer_sid = store.open_writer()
-            self._adopt(store, self._writer_sid)
-        expected = f"{store.model_id}|{self._writer_sid}"
+            self._adopt(store, _state(store, self._writer_sid))
+        return store, _state(store, self._writer_sid)
+
+    def embed_pending(self, batch: int = 64, stop: threading.Event | None = None) -> int:
+        """Give vectors to messages that have none, newest first: up to `batch` messages
+        that need the model, plus any number (up to `CACHED_BATCH`) whose whole text is in
+        the cache. Returns how many messages got vectors (0: nothing to do)."""
+        if not self.enabled:
+            return 0
+        with self._write_lock:
+            return self._embed_pending(batch, stop)
+
+    def _embed_pending(self, batch: int, stop: threading.Event | None) -> int:
+        model = self.embedder()
+        store, expected = self._open_writer()
         with self.mirror.read() as conn:
             if get_state(conn, "vec_store") != expected:
                 self._writer_sid = None
                 return 0
-            rows = conn.execute(_PENDING_SQL, (batch,)).fetchall()
+            rows = conn.execute(_PENDING_SQL, (max(batch, CACHED_BATCH),)).fetchall()
         if not rows:
             return 0
-        items: list[tuple[int, str, list[bytes]]] = []
+        text_keys = [text_key(model.model_id, content) for _, content in rows]
+        known = store.lookup_texts(text_keys)
+        items: list[tuple[int, str, list[int]]] = []  # (pk, text, rows of its chunks)
+        todo: list[tuple[int, str, bytes, list[bytes]]] = []
         texts: dict[bytes, str] = {}
-        for pk, content in rows:
-            keys = []
-            for chunk in model.chunks(content):
-                key = chunk_key(model.model_id, chunk.text)
-                texts.setdefault(key, chunk.text)
-                keys.append(key)
-            items.append((int(pk), content, keys))
-        found = store.lookup(list(texts))
-        missing = [k for k in texts if k not in found]
-        step = 64
-        for start in range(0, len(missing), step):
-            if stop is not None and stop.is_set():
-                return 0
-            part = missing[start : start + step]
-            vectors = model.embed([texts[k] for k in part])
-            self.embed_calls += len(part)
-            found.update(zip(part, store.append(part, vectors), strict=True))
-        done = 0
+        for (pk, content), tkey in zip(rows, text_keys, strict=True):
+            cached = known.get(tkey)
+            if cached is not None:
+                items.append((int(pk), content, cached))
+            elif len(todo) < batch:
+                keys = []
+                for chunk in model.chunks(content):
+                    key = chunk_key(model.model_id, chunk.text)
+                    texts.setdefault(key, chunk.text)
+                    keys.append(key)
+                todo.append((int(pk), content, tkey, keys))
+        if todo:
+            found = store.lookup(list(texts))
+            missing = [k for k in texts if k not in found]
+            step = 64
+            for start in range(0, len(missing), step):
+                if stop is not None and stop.is_set():
+                    return 0
+                part = missing[start : start + step]
+                vectors = model.embed([texts[k] for k in part])
+                self.embed_calls += len(part)
+                found.update(zip(part, store.append(part, vectors), strict=True))
+            remember = {}
+            for pk, content, tkey, keys in todo:
+                chunk_rows = [found[k] for k in keys]
+                items.append((pk, content, chunk_rows))
+                remember[tkey] = chunk_rows
+            store.remember_texts(remember.items())
         now = time.time_ns()
         with self.mirror.write() as conn:
             if get_state(conn, "vec_store") != expected:
                 return 0
-            for pk, content, keys in items:
-                current = conn.execute("SELECT content FROM messages WHERE pk = ?", (pk,))
-                row = current.fetchone()
-                if row is None or row[0] != content:
-                    continue  # deleted or changed meanwhile: its new row is pending again
-                conn.execute(
-                    "INSERT OR REPLACE INTO vec_msgs (pk, chunks, embedded_ns) VALUES (?, ?, ?)",
-                    (pk, len(keys), now),
+            current: dict[int, str] = {}
+            pks = [pk for pk, _, _ in items]
+            for at in range(0, len(pks), 500):
+                some = pks[at : at + 500]
+                marks = ",".join("?" * len(some))
+                current.update(
+                    conn.execute(f"SELECT pk, content FROM messages WHERE pk IN ({marks})", some)
                 )
-                conn.execute("DELETE FROM vec_rows WHERE pk = ?", (pk,))
-                conn.executemany(
-                    "INSERT INTO vec_rows (pk, chunk, row) VALUES (?, ?, ?)",
-                    [(pk, i, found[k]) for i, k in enumerate(keys)],
-                )
-                done += 1
-        return max(done, 1)
+            # a message deleted or changed meanwhile is skipped: its new row is pending again
+            good = [(pk, rows_) for pk, content, rows_ in items if current.get(pk) == content]
+            conn.executemany(
+                "INSERT OR REPLACE INTO vec_msgs (pk, chunks, embedded_ns) VALUES (?, ?, ?)",
+                [(pk, len(rows_), now) for pk, rows_ in good],
+            )
+            conn.executemany("DELETE FROM vec_rows WHERE pk = ?", [(pk,) for pk, _ in good])
+            conn.executemany(
+                "INSERT INTO vec_rows (pk, chunk, row) VALUES (?, ?, ?)",
+                [(pk, i, row) for pk, rows_ in good for i, row in enumerate(rows_)],
+            )
+        return max(len(good), 1)
 
     def close_writer(self) -> None:
-        for store in list(self._stores.values()):
-            store.close_writer()
-        self._writer_sid = None
+        with self._write_lock:
+            for store in list(self._stores.values()):
+                store.close_writer()
+            self._writer_sid = None
 
-    def _adopt(self, store: VectorStore, sid: str) -> None:
-        """Point the mirror at this store; rows of any other store are dropped."""
-        expected = f"{store.model_id}|{sid}"
+    def _adopt(self, store: VectorStore, expected: str) -> None:
+        """Point the mirror at this store (and generation); rows of any other are dropped."""
+        with self.mirror.read() as conn:
+            if get_state(conn, "vec_store") == expected:
+                return
         with self.mirror.write() as conn:
             if get_state(conn, "vec_store") != expected:
                 conn.execute("DELETE FROM vec_rows")
                 conn.execute("DELETE FROM vec_msgs")
                 set_state(conn, "vec_store", expected)
                 log.info("semantic: using vector store %s", expected)
+
+    # ------------------------------------------------------------------ compaction (leader)
+
+    def compact(self, *, min_dead: int = 1, min_share: float = 0.0) -> dict[str, int] | None:
+        """Drop vector rows no message uses any more (deleted or changed messages), when
+        there are at least `min_dead` of them and `min_share` of all rows, and every
+        message has its vectors. Returns the row counts before and after, or None.
+
+        The rows in use are copied into a new generation of the store; the mirror is
+        renumbered and names it in one transaction, so a reader sees either the old
+        generation with the old numbers or the new one with the new numbers."""
+        if not self.enabled:
+            return None
+        import numpy as np
+
+        with self._write_lock:
+            store, expected = self._open_writer()
+            with self.mirror.read() as conn:
+                if get_state(conn, "vec_store") != expected:
+                    return None
+                if conn.execute(_ANY_PENDING_SQL).fetchone() is not None:
+                    return None  # e.g. a rebuild under way: its texts are still needed
+                live = np.fromiter(
+                    (r[0] for r in conn.execute("SELECT DISTINCT row FROM vec_rows ORDER BY row")),
+                    dtype=np.int64,
+                )
+            total = store.rows
+            dead = total - len(live)
+            if dead <= 0 or dead < min_dead or dead < min_share * total:
+                return None
+            old_generation = store.generation
+            generation = store.compact(live)
+            assert self._writer_sid is not None
+            renamed = _state(store, self._writer_sid)
+            changed = [(int(old), new) for new, old in enumerate(live.tolist()) if old != new]
+            with self.mirror.write() as conn:
+                conn.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS vec_renumber "
+                    "(old INTEGER PRIMARY KEY, new INTEGER NOT NULL)"
+                )
+                conn.execute("DELETE FROM temp.vec_renumber")
+                conn.executemany("INSERT INTO temp.vec_renumber VALUES (?, ?)", changed)
+                conn.execute(
+                    "UPDATE vec_rows SET row = "
+                    "(SELECT new FROM temp.vec_renumber WHERE old = vec_rows.row) "
+                    "WHERE row IN (SELECT old FROM temp.vec_renumber)"
+                )
+                conn.execute("DELETE FROM temp.vec_renumber")
+                set_state(conn, "vec_store", renamed)
+            store.drop_generation(old_generation)
+            log.info(
+                "semantic: compacted the vectors from %d to %d rows (generation %d)",
+                total,
+                len(live),
+                generation,
+            )
+            return {"rows_before": total, "rows_after": len(live)}
 
     # ------------------------------------------------------------------ search (everyone)
 
@@ -336,50 +445,80 @@ class SemanticIndex:
         return model.embed([chunks[0].text if chunks else text])[0]
 
     def search(self, query_vector: Any, filters: MessageFilter, want: int) -> list[VectorHit]:
-        """The `want` best messages by cosine of their best chunk, filters applied."""
+        """The `want` best messages by cosine of their best chunk, filters applied.
+
+        Above `PREFILTER_MIN_ROWS` rows, every row is scored from the int8 copy and the
+        best few hundred are scored again exactly (float32); the order returned is the
+        exact one."""
+        for _ in range(3):
+            hits = self._search(query_vector, filters, want)
+            if hits is not None:
+                return hits
+        return []  # the store changed under us three times running
+
+    def _search(
+        self, query_vector: Any, filters: MessageFilter, want: int
+    ) -> list[VectorHit] | None:
         import numpy as np
 
         store = self.store()
         with self.mirror.read() as conn:
-            state = get_state(conn, "vec_store")
-            expected = self._expected_state(store)
-            if expected is None or state != expected or want <= 0:
+            named = self._parse_state(get_state(conn, "vec_store"), store)
+            if named is None or want <= 0:
                 return []
             top_row = conn.execute("SELECT max(row) FROM vec_rows").fetchone()[0]
             if top_row is None:
                 return []
-            matrix = store.matrix(expected.split("|", 1)[1], need_rows=int(top_row) + 1)
-            if matrix is None or len(matrix) == 0:
+            view = store.view(named[0], named[1], need_rows=int(top_row) + 1)
+            if view is None:
+                return None  # a compaction replaced that generation: read the mirror again
+            n = len(view)
+            if n == 0:
                 return []
-            n = len(matrix)
             q = np.asarray(query_vector, dtype=np.float32)
+            where, params = filters.sql()
             if not filters.empty:
-                where, params = filters.sql()
                 cand = conn.execute(
                     "SELECT r.pk, r.chunk, r.row FROM vec_rows AS r "
                     "JOIN messages AS m ON m.pk = r.pk JOIN sessions AS s ON s.file_id = m.file_id "
-                    f"WHERE {where}",
-                    params,
+                    f"WHERE {where} LIMIT ?",
+                    [*params, SELECTIVE_ROWS + 1],
                 ).fetchall()
                 if not cand:
                     return []
-                arr = np.array(cand, dtype=np.int64)
-                arr = arr[arr[:, 2] < n]
-                rows = arr[:, 2]
-                scores = (matrix @ q)[rows] if len(rows) * 4 > n else matrix[rows] @ q
-                return _best_per_message(arr[:, 0], arr[:, 1], scores, want)
-            scores = matrix @ q
-            k = min(n, want * 3 + 32)
+                if len(cand) <= SELECTIVE_ROWS:  # few rows pass: score just those, exactly
+                    arr = np.array(cand, dtype=np.int64)
+                    arr = arr[arr[:, 2] < n]
+                    scores = view.score_rows(arr[:, 2], q)
+                    return _best_per_message(arr[:, 0], arr[:, 1], scores, want)
+            # the best rows overall, then the messages they belong to (passing the filters)
+            prefilter = n >= PREFILTER_MIN_ROWS
+            ranking = view.approximate(q) if prefilter else view.score_all(q)
+            k = min(n, want * 3 + 32 + (PREFILTER_EXTRA if prefilter else 0))
+            resolve = (
+                "SELECT r.pk, r.chunk, r.row FROM vec_rows AS r "
+                + (
+                    ""
+                    if filters.empty
+                    else "JOIN messages AS m ON m.pk = r.pk "
+                    "JOIN sessions AS s ON s.file_id = m.file_id "
+                )
+                + f"WHERE r.row IN (SELECT value FROM json_each(?)) AND {where}"
+            )
             while True:
-                top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
-                marks = ",".join("?" * len(top))
-                resolved = conn.execute(
-                    f"SELECT pk, chunk, row FROM vec_rows WHERE row IN ({marks})",
-                    [int(r) for r in top],
-                ).fetchall()
+                pick = np.argpartition(-ranking, k - 1)[:k] if k < n else np.arange(n)
+                pick.sort()
+                if not prefilter:
+                    exact = ranking[pick]
+                elif k * 4 > n:
+                    exact = view.score_all(q)[pick]
+                else:
+                    exact = view.score_rows(pick, q)
+                resolved = conn.execute(resolve, [json.dumps(pick.tolist()), *params]).fetchall()
                 if resolved:
                     arr = np.array(resolved, dtype=np.int64)
-                    hits = _best_per_message(arr[:, 0], arr[:, 1], scores[arr[:, 2]], want)
+                    scores = exact[np.searchsorted(pick, arr[:, 2])]
+                    hits = _best_per_message(arr[:, 0], arr[:, 1], scores, want)
                 else:
                     hits = []
                 if len(hits) >= want or k >= n:
@@ -416,7 +555,8 @@ class SemanticIndex:
             return {**data, "error": str(exc)}
         data["model_id"] = store.model_id
         with self.mirror.read() as conn:
-            ready = self.ready(conn)
+            named = self._parse_state(get_state(conn, "vec_store"), store)
+            ready = named is not None
             total = int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
             done = int(conn.execute("SELECT count(*) FROM vec_msgs").fetchone()[0]) if ready else 0
             oldest = None
@@ -429,7 +569,7 @@ class SemanticIndex:
         lag = 0.0
         if done < total:
             lag = max(0.0, (time.time_ns() - int(oldest)) / 1e9) if oldest is not None else -1.0
-        rows = store.rows
+        rows = store.rows_of(named[1]) if named is not None else 0
         data.update(
             embedded=done,
             pending=total - done,
@@ -438,6 +578,12 @@ class SemanticIndex:
             vector_bytes=rows * store.dim * 4,
         )
         return data
+
+
+def _state(store: VectorStore, sid: str) -> str:
+    """The mirror's `vec_store` state naming this store and its writer's generation."""
+    base = f"{store.model_id}|{sid}"
+    return base if store.generation == 0 else f"{base}|{store.generation}"
 
 
 def _best_per_message(pks: Any, chunks: Any, scores: Any, want: int) -> list[VectorHit]:
@@ -469,6 +615,7 @@ class EmbedWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_compact_check = time.monotonic()
         self.last_error: str | None = None
 
     def start(self) -> None:
@@ -484,6 +631,19 @@ class EmbedWorker:
 
     def kick(self) -> None:
         self._wake.set()
+
+    def _maybe_compact(self) -> None:
+        """Now and then, when idle: drop dead vector rows once they are many."""
+        now = time.monotonic()
+        if now - self._last_compact_check < COMPACT_EVERY:
+            return
+        self._last_compact_check = now
+        try:
+            if self._leading() and self.semantic.enabled:
+                self.semantic.compact(min_dead=COMPACT_MIN_DEAD, min_share=COMPACT_MIN_SHARE)
+        except Exception as exc:  # keep serving; try again later
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            log.exception("vector compaction failed")
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -503,5 +663,6 @@ class EmbedWorker:
                 self._stop.wait(1.0)
             if done:
                 continue
+            self._maybe_compact()
             self._wake.wait(self.interval)
             self._wake.clear()

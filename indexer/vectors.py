@@ -1,16 +1,29 @@
-"""The vector store: a flat, memory-mapped float32 file and its content-addressed cache.
+"""The vector store: flat, memory-mapped float32 rows, an int8 copy for a fast first pass,
+and the content-addressed embedding cache.
 
 Layout, per model, under `.codearchitect/index/vectors/<model slug>/`:
 
 - `vectors.f32`: row i is the L2-normalised vector of one distinct chunk text, appended by
   the one index writer (the leader) and fsynced before anything names the row. Every server
   process maps it read-only (`numpy.memmap`): one copy in the page cache serves them all.
-- `cache.sqlite3`: `chunks(key → row)`, key = sha256(model id, NUL, chunk text)[:16].
-  This is the embedding cache: a rebuild re-reads the markdown but finds every unchanged
-  chunk here, so nothing is embedded twice. Deleting the folder costs time, never
-  correctness: a new store gets a new `store_id`, and the mirror's rows of the old one are
-  dropped (see semantic.py).
-- `store_id`: a random id naming this store; the mirror records which store its rows use.
+- `vectors.i8` + `vectors.scale`: the same rows quantised to int8 (one float32 scale per
+  row: max |x| / 127), written with the float rows. A query scores every row from this
+  quarter-size copy, then rescores the best few hundred exactly from `vectors.f32`
+  (`VectorView.top`). A store written before the int8 copy existed gets it the next time
+  the writer opens it; until then readers score the rows it lacks in float32.
+- `cache.sqlite3`: `chunks(key → row)`, key = sha256(model id, NUL, chunk text)[:16]:
+  the embedding cache. `texts(key → rows)`, key = sha256(model id, "msg", NUL, message
+  text)[:16]: the rows of a whole message's chunks, so a rebuild finds a message's vectors
+  without tokenising it again. Deleting the folder costs time, never correctness: a new
+  store gets a new `store_id`, and the mirror's rows of the old one are dropped (semantic.py).
+- `store_id`: a random id naming this store; the mirror records which store (and which
+  generation of it) its rows use.
+
+Compaction (`compact`, by the writer only) copies the rows still in use into the files of
+a new generation (`vectors.g<N>.f32`, `.i8`, `.scale`), renumbers the cache, and the caller
+then renumbers the mirror and names the new generation in one transaction. Readers map the
+generation the mirror names, so none ever sees a half-written matrix: a reader still on the
+old generation keeps its mapping (the old files are unlinked, not truncated).
 
 Which message uses which rows lives in the SQLite mirror (`vec_msgs`, `vec_rows`), so
 filters and deletions are answered by the same database as keyword search.
@@ -25,7 +38,8 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,11 +47,21 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ("VectorStore", "chunk_key", "model_slug")
+__all__ = (
+    "PREFILTER_MIN_ROWS",
+    "VectorStore",
+    "VectorView",
+    "chunk_key",
+    "model_slug",
+    "text_key",
+)
 
 log = logging.getLogger("codearchitect.indexer.vectors")
 
 VECTORS_DIR = "vectors"
+PREFILTER_MIN_ROWS = 20_000  # below this, exact float32 scoring of every row is as fast
+SCAN_BLOCK = 1024  # int8 rows converted per step: stays in L2, and BLAS does not thread it
+COMPACT_STEP = 16_384  # rows copied per step when compacting
 
 
 def model_slug(model_id: str) -> str:
@@ -49,6 +73,85 @@ def chunk_key(model_id: str, text: str) -> bytes:
     return hashlib.sha256(f"{model_id}\0{text}".encode("utf-8", "surrogatepass")).digest()[:16]
 
 
+def text_key(model_id: str, text: str) -> bytes:
+    """The cache key of a whole message's text (its chunks' rows, in order)."""
+    return hashlib.sha256(f"{model_id}msg\0{text}".encode("utf-8", "surrogatepass")).digest()[:16]
+
+
+def _names(generation: int) -> tuple[str, str, str]:
+    stem = "vectors" if generation == 0 else f"vectors.g{generation}"
+    return f"{stem}.f32", f"{stem}.i8", f"{stem}.scale"
+
+
+def _pack_rows(rows: Sequence[int]) -> bytes:
+    import numpy as np
+
+    return np.asarray(rows, dtype="<i8").tobytes()
+
+
+def _unpack_rows(blob: bytes) -> list[int]:
+    import numpy as np
+
+    return [int(r) for r in np.frombuffer(blob, dtype="<i8")]
+
+
+def quantise(vectors: npt.NDArray[np.float32]) -> tuple[Any, Any]:
+    """int8 rows and their float32 scales: row ≈ int8 row × scale."""
+    import numpy as np
+
+    data = np.asarray(vectors, dtype=np.float32)
+    scales = np.abs(data).max(axis=1) / np.float32(127.0) if len(data) else np.zeros(0)
+    scales = np.maximum(scales, np.float32(1e-12)).astype(np.float32)
+    codes = np.rint(data / scales[:, None]).clip(-127, 127).astype(np.int8)
+    return codes, scales
+
+
+@dataclass
+class VectorView:
+    """One generation's rows as read-only maps: `exact` (float32) and, for the first
+    `len(codes)` rows, the int8 copy with its scales."""
+
+    exact: Any  # (rows, dim) float32 memmap
+    codes: Any  # (quantised rows, dim) int8 memmap, or None
+    scales: Any  # (quantised rows,) float32 memmap, or None
+
+    def __len__(self) -> int:
+        return len(self.exact)
+
+    def approximate(self, query: Any) -> Any:
+        """A score for every row: int8 dot products (float32 for rows not quantised)."""
+        import numpy as np
+
+        n = len(self.exact)
+        out = np.empty(n, dtype=np.float32)
+        done = 0
+        if self.codes is not None and len(self.codes):
+            done = min(len(self.codes), n)
+            buf = np.empty((SCAN_BLOCK, self.exact.shape[1]), dtype=np.float32)
+            for start in range(0, done, SCAN_BLOCK):
+                stop = min(start + SCAN_BLOCK, done)
+                block = buf[: stop - start]
+                np.copyto(block, self.codes[start:stop], casting="unsafe")
+                np.matmul(block, query, out=out[start:stop])
+            out[:done] *= self.scales[:done]
+        if done < n:
+            out[done:] = self.exact[done:] @ query
+        return out
+
+    def score_all(self, query: Any) -> Any:
+        """Exact scores of every row."""
+        return self.exact @ query
+
+    def score_rows(self, rows: Any, query: Any) -> Any:
+        """Exact scores of the given rows."""
+        import numpy as np
+
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) * 4 > len(self.exact):
+            return (self.exact @ query)[rows]
+        return self.exact[rows] @ query
+
+
 class VectorStore:
     """One model's vectors and cache; `open_writer()` only in the leader."""
 
@@ -56,10 +159,11 @@ class VectorStore:
         self.model_id = model_id
         self.dim = dim
         self.directory = index_dir / VECTORS_DIR / model_slug(model_id)
-        self.path = self.directory / "vectors.f32"
+        self.path = self.directory / "vectors.f32"  # generation 0
         self._row_bytes = dim * 4
         self._cache: sqlite3.Connection | None = None
-        self._map: tuple[str, int, Any] | None = None  # (store id, rows, memmap)
+        self._gen = 0  # the writer's generation
+        self._map: tuple[str, int, int, VectorView] | None = None  # (sid, gen, rows, view)
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ identity
@@ -71,17 +175,28 @@ class VectorStore:
         except OSError:
             return None
 
+    def files(self, generation: int) -> tuple[Path, Path, Path]:
+        f32, i8, scale = _names(generation)
+        return self.directory / f32, self.directory / i8, self.directory / scale
+
+    @property
+    def generation(self) -> int:
+        """The writer's generation (0 until the first compaction)."""
+        return self._gen
+
     # ------------------------------------------------------------------ writer (leader)
 
     def open_writer(self) -> str:
-        """Create the store if needed, drop a torn tail; returns the store id."""
+        """Create the store if needed, drop a torn tail, complete the int8 copy;
+        returns the store id."""
         self.directory.mkdir(parents=True, exist_ok=True)
         sid = self.store_id()
         cache_path = self.directory / "cache.sqlite3"
-        if sid is None or not cache_path.exists() or not self.path.exists():
-            for name in ("cache.sqlite3", "cache.sqlite3-wal", "cache.sqlite3-shm", "vectors.f32"):
-                with contextlib.suppress(FileNotFoundError):
-                    (self.directory / name).unlink()
+        if sid is None or not cache_path.exists():
+            for name in os.listdir(self.directory):
+                if name.startswith(("cache.sqlite3", "vectors")):
+                    with contextlib.suppress(FileNotFoundError):
+                        (self.directory / name).unlink()
             sid = uuid.uuid4().hex
             self.path.touch()
             _write_atomic(self.directory / "store_id", sid)
@@ -92,20 +207,30 @@ class VectorStore:
             "CREATE TABLE IF NOT EXISTS chunks (key BLOB PRIMARY KEY, row INTEGER NOT NULL) "
             "WITHOUT ROWID"
         )
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS texts (key BLOB PRIMARY KEY, rows BLOB NOT NULL) "
+            "WITHOUT ROWID"
+        )
         conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('model', ?)", (self.model_id,))
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('dim', ?)", (self.dim,))
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('rows', 0)")
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', 0)")
         rows = int(conn.execute("SELECT value FROM meta WHERE key = 'rows'").fetchone()[0])
-        size = self.path.stat().st_size
-        if size != rows * self._row_bytes:
-            if size < rows * self._row_bytes:  # lost vectors: start over (costs time only)
-                conn.close()
-                (self.directory / "store_id").unlink()
-                return self.open_writer()
-            with self.path.open("r+b") as fh:  # a crash after writing, before recording
+        gen = int(conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+        f32 = self.files(gen)[0]
+        size = f32.stat().st_size if f32.exists() else -1
+        if size < rows * self._row_bytes:  # lost vectors: start over (costs time only)
+            conn.close()
+            (self.directory / "store_id").unlink()
+            return self.open_writer()
+        if size > rows * self._row_bytes:  # a crash after writing, before recording
+            with f32.open("r+b") as fh:
                 fh.truncate(rows * self._row_bytes)
         self._cache = conn
+        self._gen = gen
+        self._drop_other_generations(gen)
+        self._complete_codes(rows)
         return sid
 
     def close_writer(self) -> None:
@@ -116,24 +241,48 @@ class VectorStore:
 
     @property
     def rows(self) -> int:
-        return self.path.stat().st_size // self._row_bytes if self.path.exists() else 0
+        """Rows in the writer's generation."""
+        return self.rows_of(self._gen)
+
+    def rows_of(self, generation: int) -> int:
+        """Rows in a generation's file (0 when it is gone)."""
+        try:
+            return self.files(generation)[0].stat().st_size // self._row_bytes
+        except OSError:
+            return 0
 
     def lookup(self, keys: Sequence[bytes]) -> dict[bytes, int]:
-        """Rows of the keys already embedded."""
+        """Rows of the chunk keys already embedded."""
+        return {k: int(v) for k, v in self._lookup("chunks", "row", keys).items()}
+
+    def lookup_texts(self, keys: Sequence[bytes]) -> dict[bytes, list[int]]:
+        """Rows of the message texts whose chunks are all embedded (by `text_key`)."""
+        return {k: _unpack_rows(v) for k, v in self._lookup("texts", "rows", keys).items()}
+
+    def remember_texts(self, items: Iterable[tuple[bytes, Sequence[int]]]) -> None:
+        """Record which rows hold each message text's chunks (see `lookup_texts`)."""
         conn = self._writer()
-        found: dict[bytes, int] = {}
+        data = [(key, _pack_rows(rows)) for key, rows in items]
+        if data:
+            with _transaction(conn):
+                conn.executemany("INSERT OR REPLACE INTO texts (key, rows) VALUES (?, ?)", data)
+
+    def _lookup(self, table: str, column: str, keys: Sequence[bytes]) -> dict[bytes, Any]:
+        conn = self._writer()
+        found: dict[bytes, Any] = {}
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), 500):
             part = unique[start : start + 500]
             marks = ",".join("?" * len(part))
-            for key, row in conn.execute(
-                f"SELECT key, row FROM chunks WHERE key IN ({marks})", part
+            for key, value in conn.execute(
+                f"SELECT key, {column} FROM {table} WHERE key IN ({marks})", part
             ):
-                found[bytes(key)] = int(row)
+                found[bytes(key)] = value
         return found
 
     def append(self, keys: Sequence[bytes], vectors: npt.NDArray[np.float32]) -> list[int]:
-        """Append vectors (fsynced), then record their keys; returns their rows."""
+        """Append vectors and their int8 copy (fsynced), then record their keys;
+        returns their rows."""
         import numpy as np
 
         conn = self._writer()
@@ -142,24 +291,123 @@ class VectorStore:
         data = np.ascontiguousarray(vectors, dtype=np.float32)
         assert data.shape == (len(keys), self.dim)
         rows = int(conn.execute("SELECT value FROM meta WHERE key = 'rows'").fetchone()[0])
-        with self.path.open("r+b") as fh:
-            fh.seek(rows * self._row_bytes)
-            fh.write(data.tobytes())
-            fh.flush()
-            os.fsync(fh.fileno())
+        f32, _, _ = self.files(self._gen)
+        _write_at(f32, rows * self._row_bytes, data.tobytes())
+        self._write_codes(rows, data)
         new_rows = list(range(rows, rows + len(keys)))
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(conn):
             conn.executemany(
                 "INSERT OR REPLACE INTO chunks (key, row) VALUES (?, ?)",
                 zip(keys, new_rows, strict=True),
             )
             conn.execute("UPDATE meta SET value = ? WHERE key = 'rows'", (rows + len(keys),))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return new_rows
+
+    def _write_codes(self, first_row: int, data: Any) -> None:
+        """The int8 copy of rows `first_row`… (fsynced)."""
+        _, i8, scale = self.files(self._gen)
+        codes, scales = quantise(data)
+        _write_at(i8, first_row * self.dim, codes.tobytes())
+        _write_at(scale, first_row * 4, scales.tobytes())
+
+    def _complete_codes(self, rows: int) -> None:
+        """Make the int8 copy match the float rows (a store from before it, or a crash)."""
+        import numpy as np
+
+        f32, i8, scale = self.files(self._gen)
+        have = min(
+            i8.stat().st_size // self.dim if i8.exists() else 0,
+            scale.stat().st_size // 4 if scale.exists() else 0,
+            rows,
+        )
+        for path, unit in ((i8, self.dim), (scale, 4)):
+            if path.exists() and path.stat().st_size != have * unit:
+                with path.open("r+b") as fh:
+                    fh.truncate(have * unit)
+        if have >= rows:
+            return
+        log.info("semantic: writing the int8 copy of %d vector rows", rows - have)
+        exact = np.memmap(f32, dtype=np.float32, mode="r", shape=(rows, self.dim))
+        for start in range(have, rows, COMPACT_STEP):
+            self._write_codes(start, np.asarray(exact[start : min(start + COMPACT_STEP, rows)]))
+
+    def compact(self, live: Any) -> int:
+        """Copy the rows in `live` (sorted, unique) into a new generation and renumber the
+        cache: row `live[i]` becomes row i; rows not in `live` are dropped with their cache
+        entries. Returns the new generation. The caller renumbers the mirror (the same
+        mapping) and names the new generation there, then calls `drop_generation`."""
+        import numpy as np
+
+        conn = self._writer()
+        live = np.asarray(live, dtype=np.int64)
+        rows = int(conn.execute("SELECT value FROM meta WHERE key = 'rows'").fetchone()[0])
+        assert len(live) == 0 or (live[-1] < rows and np.all(np.diff(live) > 0))
+        old_gen, new_gen = self._gen, self._gen + 1
+        old = np.memmap(self.files(old_gen)[0], dtype=np.float32, mode="r", shape=(rows, self.dim))
+        for path in self.files(new_gen):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        f32, _, _ = self.files(new_gen)
+        f32.touch()
+        self._gen = new_gen  # _write_codes writes the new generation's int8 copy
+        try:
+            with f32.open("r+b") as fh:
+                for start in range(0, len(live), COMPACT_STEP):
+                    part = np.asarray(old[live[start : start + COMPACT_STEP]])
+                    fh.write(part.tobytes())
+                    self._write_codes(start, part)
+                fh.flush()
+                os.fsync(fh.fileno())
+            _fsync_dir(self.directory)
+            with _transaction(conn):
+                conn.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS renumber (old INTEGER PRIMARY KEY, new)"
+                )
+                conn.execute("DELETE FROM temp.renumber")
+                conn.executemany(
+                    "INSERT INTO temp.renumber VALUES (?, ?)",
+                    zip(live.tolist(), range(len(live)), strict=True),
+                )
+                conn.execute("DELETE FROM chunks WHERE row NOT IN (SELECT old FROM temp.renumber)")
+                conn.execute(
+                    "UPDATE chunks SET row = (SELECT new FROM temp.renumber WHERE old = chunks.row)"
+                )
+                keep = []
+                for key, blob in conn.execute("SELECT key, rows FROM texts"):
+                    old_rows = np.frombuffer(blob, dtype="<i8")
+                    at = np.searchsorted(live, old_rows)
+                    at_ok = at < len(live)
+                    if at_ok.all() and np.array_equal(live[at], old_rows):
+                        keep.append((key, at.astype("<i8").tobytes()))
+                conn.execute("DELETE FROM texts")
+                conn.executemany("INSERT INTO texts (key, rows) VALUES (?, ?)", keep)
+                conn.execute("DELETE FROM temp.renumber")
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'rows'", (len(live),))
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (new_gen,))
+        except BaseException:
+            self._gen = old_gen
+            for path in self.files(new_gen):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            raise
+        return new_gen
+
+    def drop_generation(self, generation: int) -> None:
+        """Unlink a generation's files (readers that mapped them keep their mapping)."""
+        if generation == self._gen:
+            return
+        for path in self.files(generation):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def _drop_other_generations(self, keep: int) -> None:
+        """Files of any other generation: left by a compaction that crashed, or by one
+        whose mirror update was recorded (the writer drops them after)."""
+        wanted = set(_names(keep))
+        for name in os.listdir(self.directory):
+            if name.startswith("vectors") and name not in wanted:
+                with contextlib.suppress(FileNotFoundError):
+                    (self.directory / name).unlink()
 
     def _writer(self) -> sqlite3.Connection:
         if self._cache is None:
@@ -168,24 +416,84 @@ class VectorStore:
 
     # ------------------------------------------------------------------ readers (everyone)
 
-    def matrix(self, store_id: str, need_rows: int = 0) -> npt.NDArray[np.float32] | None:
-        """The vectors as a read-only memmap (None if the store is not `store_id`), mapped
-        again when the file has grown past what this process mapped."""
+    def view(self, store_id: str, generation: int = 0, need_rows: int = 0) -> VectorView | None:
+        """The rows of one generation as read-only maps (None if the store is not
+        `store_id` or that generation is gone), mapped again when the file has grown past
+        what this process mapped."""
         import numpy as np
 
         with self._lock:
             cached = self._map
-            if cached is not None and cached[0] == store_id and cached[1] >= need_rows:
-                return cached[2]  # type: ignore[no-any-return]
+            if (
+                cached is not None
+                and cached[0] == store_id
+                and cached[1] == generation
+                and cached[2] >= need_rows
+            ):
+                return cached[3]
             if self.store_id() != store_id:
                 return None
-            rows = self.rows
-            if rows == 0:
-                empty: npt.NDArray[np.float32] = np.zeros((0, self.dim), dtype=np.float32)
-                return empty
-            mapped = np.memmap(self.path, dtype=np.float32, mode="r", shape=(rows, self.dim))
-            self._map = (store_id, rows, mapped)
-            return mapped
+            f32, i8, scale = self.files(generation)
+            try:
+                with f32.open("rb") as fh:  # opened once: an unlink after this is harmless
+                    rows = os.fstat(fh.fileno()).st_size // self._row_bytes
+                    if rows == 0:
+                        empty = np.zeros((0, self.dim), dtype=np.float32)
+                        return VectorView(empty, None, None)
+                    exact = np.memmap(fh, dtype=np.float32, mode="r", shape=(rows, self.dim))
+            except FileNotFoundError:
+                return None
+            codes = scales = None
+            with (
+                contextlib.suppress(OSError, ValueError),
+                i8.open("rb") as fc,
+                scale.open("rb") as fs,
+            ):
+                quantised = min(
+                    os.fstat(fc.fileno()).st_size // self.dim,
+                    os.fstat(fs.fileno()).st_size // 4,
+                    rows,
+                )
+                if quantised:
+                    codes = np.memmap(fc, dtype=np.int8, mode="r", shape=(quantised, self.dim))
+                    scales = np.memmap(fs, dtype=np.float32, mode="r", shape=(quantised,))
+            view = VectorView(exact, codes, scales)
+            self._map = (store_id, generation, rows, view)
+            return view
+
+    def matrix(self, store_id: str, need_rows: int = 0) -> npt.NDArray[np.float32] | None:
+        """Generation 0's float32 rows (kept for callers of the earlier API)."""
+        view = self.view(store_id, 0, need_rows)
+        return None if view is None else view.exact
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Any:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _write_at(path: Path, offset: int, data: bytes) -> None:
+    """Write `data` at `offset` (the file is created if needed) and fsync."""
+    with path.open("r+b" if path.exists() else "w+b") as fh:
+        fh.seek(offset)
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -1,0 +1,180 @@
+"""The vector store: the int8 prefilter against exact search, compaction of dead rows
+(with readers that keep reading), and rebuilds that find every vector in the cache."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from indexer import Indexer, semantic
+from indexer.embedder import Chunk, HashEmbedder
+from indexer.semantic import write_config
+from indexer.vectors import VectorView, quantise
+
+from .conftest import embed_all
+
+TOPICS = (
+    "kettle descaling vinegar citric acid limescale",
+    "zebra crossing pedestrians traffic lights",
+    "rotate jwt signing keys without downtime",
+    "sourdough starter hydration and flour",
+    "postgres vacuum autovacuum bloat tuning",
+    "penguins swim fast in cold water",
+    "nginx reverse proxy websocket upgrade headers",
+    "garden tomatoes blight and watering",
+)
+
+
+class CountingEmbedder(HashEmbedder):
+    """The tiny model, counting how often it tokenises and embeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chunk_calls = 0
+        self.embedded = 0
+
+    def chunks(self, text: str) -> list[Chunk]:
+        self.chunk_calls += 1
+        return super().chunks(text)
+
+    def embed(self, texts: Sequence[str]) -> Any:
+        self.embedded += len(texts)
+        return super().embed(texts)
+
+
+def _fill(idx: Indexer, n: int = 240) -> list[str]:
+    ids = []
+    for i in range(n):
+        topic = TOPICS[i % len(TOPICS)].split()
+        words = [topic[(i * 7 + j) % len(topic)] for j in range(3 + i % 5)]
+        role = "user" if i % 3 else "assistant"
+        ids.append(idx.append_message(f"s{i % 12}", role, f"{' '.join(words)} note {i}").message.id)
+    embed_all(idx)
+    return ids
+
+
+def _ranked(idx: Indexer, query: str, **filters: Any) -> list[tuple[str, float]]:
+    hits = idx.search(query, mode="semantic", limit=10, **filters).hits
+    return [(h.message_id, round(h.score, 5)) for h in hits]
+
+
+QUERIES = ("kettle limescale", "jwt keys downtime", "penguins cold", "tomatoes watering note")
+
+
+def test_int8_scores_track_exact_scores() -> None:
+    rng = np.random.default_rng(5)
+    exact = rng.standard_normal((3000, 64)).astype(np.float32)
+    exact /= np.linalg.norm(exact, axis=1, keepdims=True)
+    codes, scales = quantise(exact)
+    view = VectorView(exact, codes[:2500], scales[:2500])  # the last rows not quantised yet
+    for q in exact[:20]:
+        approx = view.approximate(q)
+        assert np.abs(approx - exact @ q).max() < 0.02
+        assert np.array_equal(approx[2500:], exact[2500:] @ q)  # the tail: float32
+        best = np.argsort(-(exact @ q))[:10]
+        assert set(best) <= set(np.argpartition(-approx, 40)[:40])
+
+
+def test_prefilter_returns_what_exact_search_returns(
+    index: Indexer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fill(index)
+    exact = {q: _ranked(index, q) for q in QUERIES}
+    exact_role = {q: _ranked(index, q, role="assistant") for q in QUERIES}
+    monkeypatch.setattr(semantic, "PREFILTER_MIN_ROWS", 0)  # int8 first pass on every query
+    monkeypatch.setattr(semantic, "PREFILTER_EXTRA", 0)  # rescoring only 3 x 10 + 32 of 240
+    monkeypatch.setattr(semantic, "SELECTIVE_ROWS", 5)  # the role filter counts as broad
+    for q in QUERIES:
+        assert _ranked(index, q) == exact[q]
+        assert _ranked(index, q, role="assistant") == exact_role[q]
+    assert index.search("kettle", mode="semantic", session_id="s3").hits  # a selective one
+
+
+def test_compaction_drops_dead_rows_and_keeps_results(vault_root: Any) -> None:
+    model = CountingEmbedder()
+    idx = Indexer(vault_root, embedder=model).open()
+    reader = None
+    try:
+        write_config(idx.vault.dir, enabled=True, model="hash")
+        ids = _fill(idx, 120)
+        for mid in ids[::4]:
+            idx.delete_message(mid)
+        idx.append_message("s1", "user", "a text about lighthouses")
+        embed_all(idx)
+        path = idx.vault.locate("s1")
+        path.write_text(path.read_text().replace("about lighthouses", "about keepers"))
+        idx.reconcile()
+        embed_all(idx)
+        before = {q: _ranked(idx, q) for q in QUERIES}
+        reader = Indexer(vault_root, embedder=HashEmbedder()).open()  # another process
+        assert {q: _ranked(reader, q) for q in QUERIES} == before
+        rows = idx.status().semantic["vector_rows"]
+        with idx.mirror.read() as conn:
+            live = conn.execute("SELECT count(DISTINCT row) FROM vec_rows").fetchone()[0]
+        assert live < rows  # deleted and replaced texts left dead rows behind
+
+        assert idx.semantic.compact(min_dead=10_000) is None  # too few dead rows
+        done = idx.semantic.compact()
+        assert done == {"rows_before": rows, "rows_after": live}
+        assert idx.status().semantic["vector_rows"] == live
+        files = sorted(p.name for p in idx.semantic.store().directory.glob("vectors*"))
+        assert files == ["vectors.g1.f32", "vectors.g1.i8", "vectors.g1.scale"]
+        assert {q: _ranked(idx, q) for q in QUERIES} == before
+        assert {q: _ranked(reader, q) for q in QUERIES} == before  # it maps the new files
+        assert idx.semantic.compact() is None  # nothing dead any more
+
+        # the renumbered cache still serves: new text appends after the live rows, and a
+        # rebuild tokenises and embeds nothing
+        new = idx.append_message("s2", "assistant", "kettle limescale fresh").message.id
+        embed_all(idx)
+        assert _ranked(idx, "kettle limescale fresh")[0][0] == new
+        after_new = {q: _ranked(idx, q) for q in QUERIES}
+        chunk_calls, embedded = model.chunk_calls, model.embedded
+        idx.rebuild()
+        embed_all(idx)
+        assert (model.chunk_calls, model.embedded) == (chunk_calls, embedded)
+        assert {q: _ranked(idx, q) for q in QUERIES} == after_new
+    finally:
+        if reader is not None:
+            reader.close()
+        idx.close()
+
+
+def test_compaction_interrupted_before_the_mirror_update_recovers(index: Indexer) -> None:
+    ids = _fill(index, 60)
+    for mid in ids[:20]:
+        index.delete_message(mid)
+    embed_all(index)  # the sessions' other messages were read again: found in the cache
+    before = {q: _ranked(index, q) for q in QUERIES}
+    store = index.semantic.store()
+    with index.mirror.read() as conn:
+        live = [r[0] for r in conn.execute("SELECT DISTINCT row FROM vec_rows ORDER BY row")]
+    assert 0 < len(live) < store.rows
+    store.open_writer()
+    store.compact(np.array(live))  # the cache moved on; then the process died
+    index.semantic.close_writer()
+    calls = index.semantic.embed_calls
+    embed_all(index)  # the writer finds the mirror on the old generation and re-reads it
+    assert index.semantic.embed_calls == calls
+    assert {q: _ranked(index, q) for q in QUERIES} == before
+    assert index.status().semantic["vector_rows"] == len(live)
+
+
+def test_warm_rebuild_neither_tokenises_nor_embeds(vault_root: Any) -> None:
+    model = CountingEmbedder()
+    idx = Indexer(vault_root, embedder=model).open()
+    try:
+        write_config(idx.vault.dir, enabled=True, model="hash")
+        _fill(idx, 80)
+        chunk_calls, embedded = model.chunk_calls, model.embedded
+        assert embedded > 0
+        idx.rebuild()
+        assert idx.status().semantic["pending"] == 80
+        assert idx.embed_pending(batch=8) == 80  # cached texts do not count against the batch
+        assert (model.chunk_calls, model.embedded) == (chunk_calls, embedded)
+        assert idx.status().semantic["pending"] == 0
+    finally:
+        idx.close()
