@@ -227,11 +227,11 @@ class _Parser:
             return None
         if prefix:
             # Not phrase_prefix_query: it expands the prefix to at most 50 distinct words.
-            words = [_literal(t) for t in tokens]
-            words[-1] += ".*"
-            if len(words) == 1:
-                return tantivy.Query.regex_query(self.schema, self.field, words[0])
-            return tantivy.Query.regex_phrase_query(self.schema, self.field, words)
+            words: list[str | tuple[int, str]] = [_literal(t) for t in tokens[:-1]]
+            last = _literal(tokens[-1]) + ".*"
+            if not words:
+                return tantivy.Query.regex_query(self.schema, self.field, last)
+            return tantivy.Query.regex_phrase_query(self.schema, self.field, [*words, last])
         if len(tokens) == 1:
             return tantivy.Query.term_query(self.schema, self.field, tokens[0])
         return tantivy.Query.phrase_query(self.schema, self.field, list(tokens))

@@ -37,6 +37,7 @@ from . import queries, retrieval
 from .dump import dump_mirror
 from .errors import translate_errors
 from .fulltext import FullText
+from .malloc import limit_arenas
 from .mirror import Mirror, get_state
 from .query import compile_query
 from .records import (
@@ -121,6 +122,7 @@ class Indexer:
         writer, reconcile at once and every few minutes), else follow and take over later.
         A long-lived process checks the whole mirror first; one-shot commands skip that."""
         self.open(check=self._worker is None)
+        limit_arenas()
         if self._worker is None:
             self._worker = Worker(
                 mirror=self.mirror,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from indexer import Indexer, InvalidQuery
@@ -155,3 +157,35 @@ def test_a_prefix_matches_every_word_it_starts_not_only_fifty(ix: Indexer) -> No
     assert ix.search("build*", limit=100).total == 71
     assert ix.search('"the build"*', limit=100).total == 70
     assert ix.search('"failed the"*', limit=100).total == 0
+
+
+def test_threads_storing_and_searching_each_see_their_own_writes(live: Indexer) -> None:
+    problems: list[str] = []
+
+    def run(name: str) -> None:
+        for n in range(40):
+            word = f"{name}x{n}"
+            live.append_message(f"{name}-session", "user", f"{word} stored by {name}")
+            found = live.search(word)
+            if [h.snippet.split()[0] for h in found.hits] != [word]:
+                problems.append(f"{name} missed {word}: {found.total}")
+
+    threads = [threading.Thread(target=run, args=(f"t{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert problems == []
+    assert live.flush(10)
+    assert live.search("stored", limit=500).total == 160
+
+
+def test_the_overlay_index_is_refilled_not_recreated(ix: Indexer) -> None:
+    ix.append_message("o", "user", "first overlay word")
+    assert ix.search("first").total == 1  # nobody absorbs the queue: the overlay answers
+    writer = ix.fulltext._overlay_writer
+    for n in range(5):
+        ix.append_message("o", "user", f"next{n} overlay word")
+        assert ix.search(f"next{n}").total == 1
+        assert ix.search("overlay").total == n + 2
+    assert writer is not None and ix.fulltext._overlay_writer is writer
