@@ -399,6 +399,9 @@ def _latency(work: Path, params: dict[str, int]) -> dict[str, Any]:
         store.close_writer()
         index.close()
         (root / ".codearchitect" / "index" / "READY").write_text("")
+    upgrade = VectorStore(root / ".codearchitect" / "index", MINILM_ID, 384)
+    upgrade.open_writer()  # what the leader does first: a store from before the int8 copy gets it
+    upgrade.close_writer()
     queries = [
         q
         for q, _ in _tasks(params["latency_queries"], params["latency_queries"])["sharegpt_short"][

@@ -10,6 +10,8 @@ words in the semantic and hybrid modes.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -32,6 +34,18 @@ CANDIDATES = 100  # per side, before fusion
 MAX_RELAXED_TERMS = 64
 COMMON_SHARE = 0.05
 SNIPPET_CHARS = 200
+PARALLEL = True  # hybrid: keyword side in a thread of its own
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _keyword_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(2, "codearchitect-keyword")
+        return _pool
 
 
 def resolve_mode(semantic: SemanticIndex, mode: str | None, filters: MessageFilter) -> str:
@@ -100,17 +114,28 @@ def search(
     if limit == 0 or not query.strip():
         return SearchResult((), 0, mode=mode)
     semantic = index.semantic
-    vector = semantic.encode_query(query)
     pool = max(CANDIDATES, want) if mode == "hybrid" else want
-    vec_hits = semantic.search(vector, filters, pool)
-    vec_keyed, snippets = _vector_hits(index, vec_hits)
+    keyword = None
+    if mode == "hybrid" and PARALLEL:  # the keyword side runs while the query is embedded
+        keyword = _keyword_pool().submit(_keyword_candidates, index, query, tantivy_filters, pool)
+    try:
+        vector = semantic.encode_query(query)
+        vec_hits = semantic.search(vector, filters, pool)
+        vec_keyed, snippets = _vector_hits(index, vec_hits)
+    except BaseException:
+        if keyword is not None:
+            keyword.cancel()
+        raise
     if mode == "semantic":
         page = [
             _with(snippets.fill(h), score=v.score, found_by=("semantic",))
             for v, h in vec_keyed[offset:want]
         ]
         return SearchResult(tuple(page), len(vec_keyed), mode=mode)
-    kw_hits, stale = _keyword_candidates(index, query, tantivy_filters, pool)
+    if keyword is not None:
+        kw_hits, stale = keyword.result()
+    else:
+        kw_hits, stale = _keyword_candidates(index, query, tantivy_filters, pool)
     by_key: dict[tuple[str, str], SearchHit] = {}
     for hit in kw_hits:
         by_key.setdefault((hit.session_id, hit.message_id), hit)

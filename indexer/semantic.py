@@ -42,7 +42,7 @@ from .embedder import (
     semantic_extra_missing,
 )
 from .mirror import Mirror, get_state, set_state
-from .vectors import PREFILTER_MIN_ROWS, VectorStore, chunk_key, text_key
+from .vectors import PREFILTER_MIN_ROWS, VectorStore, chunk_key, text_key, top_k
 
 __all__ = (
     "MODELS",
@@ -69,6 +69,7 @@ MODELS: dict[str, tuple[str, int]] = {
 CACHED_BATCH = 4096  # messages per call whose whole text is in the cache (no model)
 SELECTIVE_ROWS = 20_000  # a filter passing fewer rows: score just those
 PREFILTER_EXTRA = 256  # rows rescored exactly beyond 3 x wanted + 32
+SCAN_THREADS = min(2, os.cpu_count() or 1)  # threads for the int8 pass over every row
 COMPACT_EVERY = 60.0  # seconds between the embedding thread's compaction checks
 COMPACT_MIN_DEAD = 1024
 COMPACT_MIN_SHARE = 0.2
@@ -478,22 +479,25 @@ class SemanticIndex:
             q = np.asarray(query_vector, dtype=np.float32)
             where, params = filters.sql()
             if not filters.empty:
-                cand = conn.execute(
+                passing = (
                     "SELECT r.pk, r.chunk, r.row FROM vec_rows AS r "
                     "JOIN messages AS m ON m.pk = r.pk JOIN sessions AS s ON s.file_id = m.file_id "
-                    f"WHERE {where} LIMIT ?",
-                    [*params, SELECTIVE_ROWS + 1],
-                ).fetchall()
-                if not cand:
+                    f"WHERE {where}"
+                )
+                count = conn.execute(
+                    f"SELECT count(*) FROM ({passing} LIMIT ?)", [*params, SELECTIVE_ROWS + 1]
+                ).fetchone()[0]
+                if not count:
                     return []
-                if len(cand) <= SELECTIVE_ROWS:  # few rows pass: score just those, exactly
+                if count <= SELECTIVE_ROWS:  # few rows pass: score just those, exactly
+                    cand = conn.execute(passing, params).fetchall()
                     arr = np.array(cand, dtype=np.int64)
                     arr = arr[arr[:, 2] < n]
                     scores = view.score_rows(arr[:, 2], q)
                     return _best_per_message(arr[:, 0], arr[:, 1], scores, want)
             # the best rows overall, then the messages they belong to (passing the filters)
             prefilter = n >= PREFILTER_MIN_ROWS
-            ranking = view.approximate(q) if prefilter else view.score_all(q)
+            ranking = view.approximate(q, SCAN_THREADS) if prefilter else view.score_all(q)
             k = min(n, want * 3 + 32 + (PREFILTER_EXTRA if prefilter else 0))
             resolve = (
                 "SELECT r.pk, r.chunk, r.row FROM vec_rows AS r "
@@ -506,7 +510,7 @@ class SemanticIndex:
                 + f"WHERE r.row IN (SELECT value FROM json_each(?)) AND {where}"
             )
             while True:
-                pick = np.argpartition(-ranking, k - 1)[:k] if k < n else np.arange(n)
+                pick = top_k(ranking, k)
                 pick.sort()
                 if not prefilter:
                     exact = ranking[pick]

@@ -54,6 +54,7 @@ __all__ = (
     "chunk_key",
     "model_slug",
     "text_key",
+    "top_k",
 )
 
 log = logging.getLogger("codearchitect.indexer.vectors")
@@ -118,8 +119,9 @@ class VectorView:
     def __len__(self) -> int:
         return len(self.exact)
 
-    def approximate(self, query: Any) -> Any:
-        """A score for every row: int8 dot products (float32 for rows not quantised)."""
+    def approximate(self, query: Any, threads: int = 1) -> Any:
+        """A score for every row: int8 dot products (float32 for rows not quantised).
+        With `threads` > 1 the rows are split between threads (numpy releases the GIL)."""
         import numpy as np
 
         n = len(self.exact)
@@ -127,16 +129,26 @@ class VectorView:
         done = 0
         if self.codes is not None and len(self.codes):
             done = min(len(self.codes), n)
-            buf = np.empty((SCAN_BLOCK, self.exact.shape[1]), dtype=np.float32)
-            for start in range(0, done, SCAN_BLOCK):
-                stop = min(start + SCAN_BLOCK, done)
-                block = buf[: stop - start]
-                np.copyto(block, self.codes[start:stop], casting="unsafe")
-                np.matmul(block, query, out=out[start:stop])
-            out[:done] *= self.scales[:done]
+            if threads > 1 and done >= 4 * SCAN_BLOCK * threads:
+                step = -(-done // threads // SCAN_BLOCK) * SCAN_BLOCK
+                bounds = [(a, min(a + step, done)) for a in range(0, done, step)]
+                list(_pool(threads).map(lambda b: self._scan(query, out, *b), bounds))
+            else:
+                self._scan(query, out, 0, done)
         if done < n:
             out[done:] = self.exact[done:] @ query
         return out
+
+    def _scan(self, query: Any, out: Any, first: int, last: int) -> None:
+        import numpy as np
+
+        buf = np.empty((SCAN_BLOCK, self.exact.shape[1]), dtype=np.float32)
+        for start in range(first, last, SCAN_BLOCK):
+            stop = min(start + SCAN_BLOCK, last)
+            block = buf[: stop - start]
+            np.copyto(block, self.codes[start:stop], casting="unsafe")
+            np.matmul(block, query, out=out[start:stop])
+        out[first:last] *= self.scales[first:last]
 
     def score_all(self, query: Any) -> Any:
         """Exact scores of every row."""
@@ -465,6 +477,40 @@ class VectorStore:
         """Generation 0's float32 rows (kept for callers of the earlier API)."""
         view = self.view(store_id, 0, need_rows)
         return None if view is None else view.exact
+
+
+_pools: dict[int, Any] = {}
+_pools_lock = threading.Lock()
+
+
+def _pool(threads: int) -> Any:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _pools_lock:
+        pool = _pools.get(threads)
+        if pool is None:
+            pool = _pools[threads] = ThreadPoolExecutor(threads, "codearchitect-scan")
+        return pool
+
+
+def top_k(scores: Any, k: int) -> Any:
+    """Indices of the `k` highest scores (unordered). Large arrays: a threshold from a
+    sample first, so that only the rows above it are partitioned."""
+    import numpy as np
+
+    n = len(scores)
+    if k >= n:
+        return np.arange(n)
+    if n < 65_536 or k * 64 > n:
+        return np.argpartition(-scores, k - 1)[:k]
+    step = n // 8192
+    sample = scores[::step]
+    m = min(len(sample), 2 * (k * len(sample) // n) + 16)  # twice the share, at least 16
+    threshold = np.partition(sample, len(sample) - m)[len(sample) - m]
+    above = np.flatnonzero(scores >= threshold)
+    if len(above) < k:  # an unlucky sample
+        return np.argpartition(-scores, k - 1)[:k]
+    return above[np.argpartition(-scores[above], k - 1)[:k]]
 
 
 @contextlib.contextmanager
