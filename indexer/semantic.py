@@ -302,7 +302,7 @@ class SemanticIndex:
             if get_state(conn, "vec_store") != expected:
                 self._writer_sid = None
                 return 0
-            rows = conn.execute(_PENDING_SQL, (max(batch, CACHED_BATCH),)).fetchall()
+            rows = _plain(conn).execute(_PENDING_SQL, (max(batch, CACHED_BATCH),)).fetchall()
         if not rows:
             return 0
         text_keys = [text_key(model.model_id, content) for _, content in rows]
@@ -348,15 +348,18 @@ class SemanticIndex:
                 some = pks[at : at + 500]
                 marks = ",".join("?" * len(some))
                 current.update(
-                    conn.execute(f"SELECT pk, content FROM messages WHERE pk IN ({marks})", some)
+                    _plain(conn).execute(
+                        f"SELECT pk, content FROM messages WHERE pk IN ({marks})", some
+                    )
                 )
-            # a message deleted or changed meanwhile is skipped: its new row is pending again
+            # a message deleted or changed meanwhile is skipped: its new row is pending again.
+            # A message without `vec_msgs` has no `vec_rows` either (the trigger and
+            # `_adopt` delete both), so there is nothing to delete first.
             good = [(pk, rows_) for pk, content, rows_ in items if current.get(pk) == content]
             conn.executemany(
                 "INSERT OR REPLACE INTO vec_msgs (pk, chunks, embedded_ns) VALUES (?, ?, ?)",
                 [(pk, len(rows_), now) for pk, rows_ in good],
             )
-            conn.executemany("DELETE FROM vec_rows WHERE pk = ?", [(pk,) for pk, _ in good])
             conn.executemany(
                 "INSERT INTO vec_rows (pk, chunk, row) VALUES (?, ?, ?)",
                 [(pk, i, row) for pk, rows_ in good for i, row in enumerate(rows_)],
@@ -490,7 +493,7 @@ class SemanticIndex:
                 if not count:
                     return []
                 if count <= SELECTIVE_ROWS:  # few rows pass: score just those, exactly
-                    cand = conn.execute(passing, params).fetchall()
+                    cand = _plain(conn).execute(passing, params).fetchall()
                     arr = np.array(cand, dtype=np.int64)
                     arr = arr[arr[:, 2] < n]
                     scores = view.score_rows(arr[:, 2], q)
@@ -518,7 +521,9 @@ class SemanticIndex:
                     exact = view.score_all(q)[pick]
                 else:
                     exact = view.score_rows(pick, q)
-                resolved = conn.execute(resolve, [json.dumps(pick.tolist()), *params]).fetchall()
+                resolved = (
+                    _plain(conn).execute(resolve, [json.dumps(pick.tolist()), *params]).fetchall()
+                )
                 if resolved:
                     arr = np.array(resolved, dtype=np.int64)
                     scores = exact[np.searchsorted(pick, arr[:, 2])]
@@ -582,6 +587,13 @@ class SemanticIndex:
             vector_bytes=rows * store.dim * 4,
         )
         return data
+
+
+def _plain(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """A cursor returning plain tuples (cheaper than the mirror's `sqlite3.Row`s)."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    return cursor
 
 
 def _state(store: VectorStore, sid: str) -> str:

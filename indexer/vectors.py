@@ -36,8 +36,10 @@ import hashlib
 import logging
 import os
 import sqlite3
+import sys
 import threading
 import uuid
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,15 +87,18 @@ def _names(generation: int) -> tuple[str, str, str]:
 
 
 def _pack_rows(rows: Sequence[int]) -> bytes:
-    import numpy as np
-
-    return np.asarray(rows, dtype="<i8").tobytes()
+    packed = array("q", rows)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
 
 
 def _unpack_rows(blob: bytes) -> list[int]:
-    import numpy as np
-
-    return [int(r) for r in np.frombuffer(blob, dtype="<i8")]
+    packed = array("q")
+    packed.frombytes(blob)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tolist()
 
 
 def quantise(vectors: npt.NDArray[np.float32]) -> tuple[Any, Any]:
