@@ -18,8 +18,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import tantivy
-
 from vault import (
     Appended,
     InvalidInput,
@@ -36,6 +34,7 @@ from vault.files import ensure_dir
 from . import queries, retrieval
 from .dump import dump_mirror
 from .errors import translate_errors
+from .filters import check_key, check_page, search_filters
 from .fulltext import FullText
 from .malloc import limit_arenas
 from .mirror import Mirror, get_state
@@ -47,11 +46,9 @@ from .records import (
     ReconcileReport,
     SearchResult,
     SessionRecord,
-    parse_bound,
-    to_datetime,
 )
 from .schema import DB_NAME, FULLTEXT_DIR, KEY_FIELDS, LEADER_LOCK, SCHEMA_VERSION
-from .semantic import EmbedWorker, MessageFilter, SemanticIndex
+from .semantic import EmbedWorker, SemanticIndex
 from .settings import IndexSettings
 from .sync import Progress, Syncer
 from .worker import Leadership, Worker
@@ -65,8 +62,6 @@ if TYPE_CHECKING:
 __all__ = ("Indexer",)
 
 log = logging.getLogger("codearchitect.indexer")
-
-MAX_SEARCH_LIMIT = 1000
 
 
 class Indexer:
@@ -426,7 +421,7 @@ class Indexer:
             (session, created)
         """
         self.open()
-        clean = _check_key(key)
+        clean = check_key(key)
         found = self._find_key(clean)
         if found is not None:
             return found, False
@@ -585,47 +580,22 @@ class Indexer:
         (keyword mode).
         """
         self.open()
-        if (
-            not isinstance(limit, int)
-            or isinstance(limit, bool)
-            or not 0 <= limit <= MAX_SEARCH_LIMIT
-        ):
-            raise InvalidInput(f"'limit' must be 0..{MAX_SEARCH_LIMIT}", field="limit")
-        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-            raise InvalidInput("'offset' must be a non-negative integer", field="offset")
+        check_page(limit, offset)
         schema = self.fulltext.schema
-        filters = []
-        for name, value in (("session_id", session_id), ("role", role), *key_fields.items()):
-            if name not in ("session_id", "role", *KEY_FIELDS):
-                raise InvalidInput(f"Unknown search filter '{name}'", field=name)
-            if value is not None:
-                filters.append(tantivy.Query.term_query(schema, name, value))
-        low, high = parse_bound(after, "after"), parse_bound(before, "before")
-        if low is not None or high is not None:
-            filters.append(
-                tantivy.Query.range_query(
-                    schema,
-                    "created",
-                    tantivy.FieldType.Date,
-                    to_datetime(low),
-                    to_datetime(high),
-                    include_lower=low is None,
-                    include_upper=high is None,
-                )
-            )
+        filters = search_filters(schema, session_id, role, after, before, key_fields)
         if mode != "keyword":
-            picked = {k: v for k, v in key_fields.items() if v is not None}
-            wanted = MessageFilter(session_id, role, low, high, picked)
             with translate_errors("Search failed"):
-                mode = retrieval.resolve_mode(self.semantic, mode, wanted)
+                mode = retrieval.resolve_mode(self.semantic, mode, filters.messages)
                 if mode != "keyword":
-                    return retrieval.search(self, query, filters, wanted, mode, limit, offset)
+                    return retrieval.search(
+                        self, query, filters.queries, filters.messages, mode, limit, offset
+                    )
         compiled = compile_query(query, schema, self.fulltext.analyzer)
         if compiled.query is None or limit == 0:
             return SearchResult((), 0)
         with translate_errors("Search failed"):
             return self.fulltext.search(
-                self.mirror, compiled.query, filters, limit=limit, offset=offset
+                self.mirror, compiled.query, filters.queries, limit=limit, offset=offset
             )
 
     def get_context(
@@ -663,23 +633,6 @@ class Indexer:
         self.open()
         with self.mirror.read() as conn:
             return _dump(conn)
-
-
-def _check_key(key: Mapping[str, str | None]) -> dict[str, str | None]:
-    if not isinstance(key, Mapping):
-        raise InvalidInput("'key' must be an object of the five key fields", field="key")
-    unknown = set(key) - set(KEY_FIELDS)
-    if unknown:
-        raise InvalidInput(f"Unknown key field '{sorted(unknown)[0]}'", field="key")
-    clean: dict[str, str | None] = {}
-    for name in KEY_FIELDS:
-        value = key.get(name)
-        if value is not None and (not isinstance(value, str) or not value):
-            raise InvalidInput(f"'{name}' must be a non-empty string", field=name)
-        clean[name] = value
-    if all(v is None for v in clean.values()):
-        raise InvalidInput("At least one key field is required", field="key")
-    return clean
 
 
 def _iso_ns(ns: int) -> str:

@@ -1,0 +1,86 @@
+"""Checking search arguments and turning filters into tantivy queries (keyword search)
+and a `MessageFilter` (semantic search), so both modes filter alike."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import tantivy
+
+from vault import InvalidInput
+
+from .records import parse_bound, to_datetime
+from .schema import KEY_FIELDS
+from .semantic import MessageFilter
+
+__all__ = ("MAX_SEARCH_LIMIT", "SearchFilters", "check_key", "check_page", "search_filters")
+
+MAX_SEARCH_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """One search's filters, for both modes."""
+
+    queries: list[tantivy.Query]  # every one must match (keyword mode)
+    messages: MessageFilter  # the same, for semantic search
+
+
+def check_page(limit: object, offset: object) -> None:
+    """`limit` 0..MAX_SEARCH_LIMIT and `offset` ≥ 0, as integers (not booleans)."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_SEARCH_LIMIT:
+        raise InvalidInput(f"'limit' must be 0..{MAX_SEARCH_LIMIT}", field="limit")
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidInput("'offset' must be a non-negative integer", field="offset")
+
+
+def search_filters(
+    schema: tantivy.Schema,
+    session_id: str | None,
+    role: str | None,
+    after: str | datetime | None,
+    before: str | datetime | None,
+    key_fields: Mapping[str, str | None],
+) -> SearchFilters:
+    """Check the filters (INVALID_INPUT names the bad one) and build both forms."""
+    queries = []
+    for name, value in (("session_id", session_id), ("role", role), *key_fields.items()):
+        if name not in ("session_id", "role", *KEY_FIELDS):
+            raise InvalidInput(f"Unknown search filter '{name}'", field=name)
+        if value is not None:
+            queries.append(tantivy.Query.term_query(schema, name, value))
+    low, high = parse_bound(after, "after"), parse_bound(before, "before")
+    if low is not None or high is not None:
+        queries.append(
+            tantivy.Query.range_query(
+                schema,
+                "created",
+                tantivy.FieldType.Date,
+                to_datetime(low),
+                to_datetime(high),
+                include_lower=low is None,
+                include_upper=high is None,
+            )
+        )
+    picked = {k: v for k, v in key_fields.items() if v is not None}
+    return SearchFilters(queries, MessageFilter(session_id, role, low, high, picked))
+
+
+def check_key(key: Mapping[str, str | None]) -> dict[str, str | None]:
+    """The five key fields of seed 001, at least one set, each a non-empty string."""
+    if not isinstance(key, Mapping):
+        raise InvalidInput("'key' must be an object of the five key fields", field="key")
+    unknown = set(key) - set(KEY_FIELDS)
+    if unknown:
+        raise InvalidInput(f"Unknown key field '{sorted(unknown)[0]}'", field="key")
+    clean: dict[str, str | None] = {}
+    for name in KEY_FIELDS:
+        value = key.get(name)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise InvalidInput(f"'{name}' must be a non-empty string", field=name)
+        clean[name] = value
+    if all(v is None for v in clean.values()):
+        raise InvalidInput("At least one key field is required", field="key")
+    return clean
