@@ -65,6 +65,15 @@ _META = b"<!-- cam:meta "
 _END_PREFIX = b"<!-- /cam:msg"
 _MARKER_TAIL = b" -->"
 _ATTR = re.compile(rb"([a-z0-9_]+)=(\S+)")
+# A start marker line as the renderer writes it, read with one match on the decoded line.
+# A value is a run of characters other than ASCII blanks, as `_ATTR`'s bytes `\S` is, so
+# this reads exactly what `_Parser._attrs` would; any other line goes through `_attrs`.
+_NB = r"[^ \t\n\r\f\v]+"
+_OUR_START = re.compile(
+    rf"<!-- cam:msg id=({_NB}) role=({_NB}) ts=({_NB}) bytes=({_NB}) sha256=({_NB}) -->\r*"
+)
+_END_NEEDLE = b"\n" + _END_PREFIX + b" id="
+_HEAD_PREFIX = {role: f"### {role.capitalize()} · ".encode() for role in ROLES}
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z$")
 _HASH_LEN = 16
@@ -253,7 +262,8 @@ def _end_marker_bytes(message_id: str) -> bytes:
 
 
 def _header(role: str, ts: str) -> str:
-    shown = ts[:19].replace("T", " ") + " UTC" if _TS.match(ts) else ts
+    # _TS puts the only `T` of the first 19 characters at index 10.
+    shown = f"{ts[:10]} {ts[11:19]} UTC" if _TS.match(ts) else ts
     return f"### {role.capitalize()} · {shown}"
 
 
@@ -313,6 +323,7 @@ class _Parser:
         torn: int | None = None
         seen: dict[str, int] = {}
         ctx = _Context(fm["id"], fm["created"])
+        data = self.data
         for start, end, nl, attrs in self._blocks(body_offset):
             if end < 0:
                 torn = self._block_lead(start)
@@ -324,7 +335,9 @@ class _Parser:
                 )
             seen[message.id] = message.line
             messages.append(message)
-            starts.append(self._block_lead(start))
+            # _block_lead, inlined: this loop runs once per message of every file.
+            lead = start >= 2 and data[start - 1] == 0x0A and data[start - 2] == 0x0A
+            starts.append(start - 1 if lead else start)
             ends.append(end)
         session = _session_from(fm, tuple(messages))
         return ParsedSession(session, body_offset, torn, tuple(starts), tuple(ends))
@@ -434,7 +447,9 @@ class _Parser:
         """Yield (start, end, nl, attrs) per block; a torn tail is yielded as end == -1."""
         data = self.data
         while True:
-            start = self._next_start(pos)
+            start = data.find(_START, pos)
+            if start < 0 or (start > 0 and data[start - 1] != 0x0A):
+                start = self._next_start(pos)
             if start < 0:
                 return
             nl = data.find(b"\n", start)
@@ -443,9 +458,16 @@ class _Parser:
                     yield start, -1, -1, {}
                     return
                 raise self.fail(start, "message start marker is cut off at the end of the file")
-            attrs = self._attrs(start, nl)
-            ours = self._ours(data[start:nl], complete=True)
-            end = self._find_end(nl, attrs.get("id"), generic=not ours)
+            fast = _OUR_START.fullmatch(data[start:nl].decode("utf-8", "replace"))
+            if fast is not None:
+                mid, role, ts, size, digest = fast.groups()
+                attrs = {"id": mid, "role": role, "ts": ts, "bytes": size, "sha256": digest}
+                end = self._find_line(_END_NEEDLE + mid.encode("utf-8") + _MARKER_TAIL, nl)
+                ours = True
+            else:
+                attrs = self._attrs(start, nl)
+                ours = self._ours(data[start:nl], complete=True)
+                end = self._find_end(nl, attrs.get("id"), generic=not ours)
             if end < 0:
                 if ours and not self._complete_block_after(nl + 1):
                     yield start, -1, -1, attrs
@@ -515,7 +537,9 @@ class _Parser:
         """
         needles = []
         if mid:
-            needles.append(b"\n" + _end_marker_bytes(mid))
+            # Not `_end_marker_bytes`: a hand-typed id may hold non-ASCII text (the block is
+            # then malformed, reported as such by `_message`).
+            needles.append(_END_NEEDLE + mid.encode("utf-8") + _MARKER_TAIL)
         if generic or not mid:
             needles.append(b"\n" + _END_PREFIX + _MARKER_TAIL)
         found = [e for e in (self._find_line(needle, nl) for needle in needles) if e >= 0]
@@ -583,8 +607,16 @@ class _Parser:
                 raise self.fail(cursor, "metadata is not a JSON object")
             cursor = line_end + 1
             line_end = data.find(b"\n", cursor)
-        header = _header(role, ts).encode("utf-8")
-        if line_end >= 0 and data[cursor:line_end].rstrip(b"\r") == header:
+        if _TS.match(ts):
+            header = _HEAD_PREFIX[role] + f"{ts[:10]} {ts[11:19]} UTC".encode("ascii")
+        else:
+            header = _header(role, ts).encode("utf-8")
+        after = cursor + len(header)
+        if (
+            line_end >= 0
+            and data.startswith(header, cursor)
+            and (after == line_end or not data[after:line_end].rstrip(b"\r"))
+        ):
             cursor = line_end + 1
         end_line_start = data.rfind(b"\n", 0, end - 1) + 1
         raw_content = data[cursor : max(cursor, end_line_start - 1)]

@@ -23,6 +23,13 @@ __all__ = ("YamlError", "dump_yaml", "load_yaml")
 _HANDLER = YAMLHandler()
 
 _BOOL_PATTERN = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+# One `key: value` line of a simple frontmatter (what we write for most sessions): the
+# value `[]`, `{}`, a one-line single-quoted text, or a one-line plain scalar that starts
+# with a word character and holds no `:` or `#` (so it is neither a nested mapping nor a
+# comment) and does not end in a blank. `_simple_mapping` reads such lines without PyYAML.
+_SIMPLE_LINE = re.compile(
+    r"([a-z_][a-z0-9_]*): (?:(\[\]|\{\})|'((?:[^']|'')*)'|([\w./(](?:[^:#]*[^:#\s])?))"
+)
 
 
 class YamlError(ValueError):
@@ -93,6 +100,9 @@ _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 def load_yaml(text: str) -> Any:
     """Parse frontmatter YAML safely; raises `YamlError` with a line number."""
+    simple = _simple_mapping(text)
+    if simple is not None:
+        return simple
     loader = _PyLoader if ("&" in text or "*" in text) else _FastLoader
     try:
         return _HANDLER.load(text, Loader=loader)
@@ -104,6 +114,41 @@ def load_yaml(text: str) -> Any:
         raise YamlError(str(exc.problem or exc.context or "invalid YAML"), line) from exc
     except (yaml.YAMLError, RecursionError) as exc:
         raise YamlError(f"invalid YAML: {exc}", 1) from exc
+
+
+def _simple_mapping(text: str) -> dict[str, Any] | None:
+    """The mapping, read without PyYAML, when every line is a `_SIMPLE_LINE` of printable
+    text, no key repeats, and no key or plain value would resolve to anything but text
+    (checked with the loader's own implicit resolvers); None otherwise, and PyYAML reads
+    it. Each value read here is exactly what PyYAML reads."""
+    out: dict[str, Any] = {}
+    for line in text.split("\n"):
+        if not line:
+            continue
+        m = _SIMPLE_LINE.fullmatch(line)
+        if m is None or not line.isprintable():
+            return None
+        key, empty, quoted, plain = m.groups()
+        if key in out or not _plain_text(key):
+            return None
+        if empty is not None:
+            out[key] = [] if empty == "[]" else {}
+        elif quoted is not None:
+            out[key] = quoted.replace("''", "'")
+        elif _plain_text(plain):
+            out[key] = plain
+        else:
+            return None
+    return out or None
+
+
+def _plain_text(value: str) -> bool:
+    """Does this plain scalar resolve to text (not a number, bool or null)?"""
+    resolvers = _FastLoader.yaml_implicit_resolvers
+    for _, regexp in resolvers.get(value[0], []) + resolvers.get(None, []):
+        if regexp.match(value):
+            return False
+    return True
 
 
 def dump_yaml(data: dict[str, Any]) -> str:

@@ -210,3 +210,32 @@ def test_malformed_files_name_line_and_reason(text: str, line: int, reason: str)
     assert info.value.line == line
     assert reason in info.value.reason
     assert str(info.value).startswith("x.md:")
+
+
+@pytest.mark.parametrize("raw_id", ["é".encode(), b"\xff", b"x\xc3"])
+def test_a_hand_typed_block_with_a_non_ascii_id_is_malformed_not_a_crash(raw_id: bytes) -> None:
+    data = (
+        b"---\nid: s\ncreated: '" + TS.encode() + b"'\n---\n\n"
+        b"<!-- cam:msg id=" + raw_id + b" role=user -->\nhi\n<!-- /cam:msg -->\n"
+    )
+    with pytest.raises(MalformedSessionFile, match=r"invalid message id|no end marker"):
+        parse(data)
+
+
+def test_marker_lines_off_the_renderer_shape_read_like_rendered_ones() -> None:
+    # The renderer's exact marker line is read by one regex, any other by the general
+    # attribute reader: extra blanks, a CRLF file, attributes in another order, a hand
+    # block without bytes/sha256 all give the same message.
+    ours = dumps(SessionFile(id="s", created=TS, messages=(Message("m1", "user", "hi", TS),)))
+    marker = ours.splitlines()[-4]
+    assert marker.startswith("<!-- cam:msg id=m1 ")
+    shuffled = "<!-- cam:msg role=user  sha256={} ts={} bytes=2 id=m1   -->".format(
+        marker.split("sha256=")[1].split(" ")[0], TS
+    )
+    for text in (ours, ours.replace("\n", "\r\n"), ours.replace(marker, shuffled)):
+        (message,) = loads(text).messages
+        assert (message.id, message.role, message.created_at) == ("m1", "user", TS)
+        assert message.content == ("hi" if "\r" not in text else "hi\r")
+        assert message.edited == ("\r" in text)
+    hand = ours.replace(marker, "<!-- cam:msg id=m1 role=user -->")
+    assert loads(hand).messages[0].edited
