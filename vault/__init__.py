@@ -19,9 +19,10 @@ from .errors import (
     VaultWarning,
 )
 from .files import FileState, checksum
+from .lookup import is_session_name
 from .paths import ProjectRoot, find_project_root, slugify
 from .session_file import Message, ParsedSession, SessionFile, dumps, load, loads, parse
-from .vault import Appended, Stored, Vault, is_session_name
+from .vault import Appended, Stored, Vault
 
 __all__ = (
     "AmbiguousSession",

@@ -14,11 +14,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from .errors import InvalidInput, VaultWarning
 from .paths import MAX_TOPIC_CHARS, slugify
-from .session_file import ROLES
+from .session_file import ROLES, Message, check_timestamp, format_ts, render_message
+from .ulid import new_message_id
 
 __all__ = (
     "MAX_CONVERSATION_BYTES",
@@ -28,6 +30,7 @@ __all__ = (
     "check_content",
     "check_role",
     "choose_topic",
+    "new_message",
     "normalise_conversation",
 )
 
@@ -100,6 +103,43 @@ def cut_utf8(text: str, limit: int) -> str:
     if len(data) <= limit:
         return text
     return data[:limit].decode("utf-8", "ignore")
+
+
+def new_message(
+    role: object,
+    content: object,
+    metadata: dict[str, Any] | None,
+    *,
+    message_id: str | None,
+    created_at: str | None,
+    now: datetime,
+    max_bytes: int = MAX_CONVERSATION_BYTES,
+) -> tuple[Message, list[VaultWarning]]:
+    """One message to append, checked before any I/O: over `max_bytes` is refused, over
+    1 MB cut (`metadata.truncated`, warning `Message truncated to 1MB`); the id is
+    generated unless given, the time is `now` unless given."""
+    role = check_role(role)
+    text = check_content(content)
+    if created_at is not None:
+        check_timestamp(created_at, "created_at")
+    warnings: list[VaultWarning] = []
+    size = utf8_len(text)
+    meta = dict(metadata or {})
+    if size > max_bytes:
+        raise InvalidInput(f"'content' is {size} bytes; the limit is 10MB", field="content")
+    if size > TRUNCATE_BYTES:
+        text = cut_utf8(text, TRUNCATE_BYTES)
+        meta["truncated"] = True
+        warnings.append(VaultWarning("TRUNCATED", "Message truncated to 1MB"))
+    message = Message(
+        id=message_id or new_message_id(),
+        role=role,
+        content=text,
+        created_at=created_at or format_ts(now),
+        metadata=meta,
+    )
+    render_message(message)  # validates id and content
+    return message, warnings
 
 
 def normalise_conversation(

@@ -336,7 +336,7 @@ def test_append_messages_batches_and_is_idempotent(vault: Vault) -> None:
 def test_catalogue_reads_plain_ids_without_yaml_and_defers_the_rest(
     head: bytes, expected: str | None
 ) -> None:
-    from vault.vault import _plain_id
+    from vault.lookup import _plain_id
 
     assert _plain_id(head) == expected
 

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from vault import AmbiguousSession, Vault
-from vault import vault as vault_module
+from vault import AmbiguousSession, Vault, lookup
 
 _OLD = time.time() - 3600  # an mtime that makes a folder settled at its first listing
 
@@ -47,7 +46,7 @@ def _counting(monkeypatch: pytest.MonkeyPatch, owner: object, name: str) -> list
 def test_our_own_append_does_not_make_the_catalogue_reread_the_head(
     vault_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    heads = _counting(monkeypatch, Vault, "_head_id")
+    heads = _counting(monkeypatch, lookup, "head_id")
     vault = Vault(vault_root)
     vault.append_message("s", "user", "one")
     vault.append_message("s", "user", "two")
@@ -104,7 +103,7 @@ def test_a_file_moved_to_another_settled_folder_is_found_not_recreated(vault: Va
 def test_a_copy_in_a_settled_folder_is_ambiguous_after_the_quick_interval(
     vault: Vault, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(vault_module, "_SWEEP_S", 0.05)
+    monkeypatch.setattr(lookup, "_SWEEP_S", 0.05)
     _spread(vault, 3)
     first = vault.append_message("day-1", "user", "original")
     copy = vault.sessions_dir / "2024-01-03" / "session-20240103-000000-copy.md"

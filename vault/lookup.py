@@ -1,0 +1,160 @@
+"""Which file holds a session id: the catalogues of `sessions/` and `trash/`, kept fresh.
+
+Session files are named by time and topic, not by id, so a look-up goes through a
+`Catalog` of every file's frontmatter `id` (see vault/catalog.py), refreshed before each
+look-up as cheaply as the rules allow:
+
+- a miss is exact: every day folder whose mtime moved (or that is hot) is re-listed, and
+  at most every 5 s every file is re-stat'ed too, to notice an `id` edited by hand;
+- within 1 s of such a full look, a hit checks only `sessions/` itself, the hot day
+  folders and the file found (a copy of it put into another, settled day folder is
+  reported as `AmbiguousSession` up to a second later);
+- a miss while an editor is saving the session's file waits for the save (~0.3 s at most)
+  rather than let the caller create a second file for the id.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+from .catalog import Catalog
+from .errors import AmbiguousSession, SessionDeleted, SessionNotFound, VaultError
+from .session_file import read_frontmatter
+
+__all__ = ("SAVE_WAITS", "Finder", "head_id", "is_session_name")
+
+# Waits (seconds) for an outside save in progress to finish: ~0.3 s in all.
+SAVE_WAITS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.15)
+_HEAD_BYTES = 70 * 1024
+_DEEP_REFRESH_S = 5.0
+# A hit may skip stat-ing the settled day folders for this long after a full sweep.
+_SWEEP_S = 1.0
+_ID_LINE = re.compile(rb"^id:[ \t]*(.+?)[ \t\r]*$", re.MULTILINE)
+
+
+class Finder:
+    """Session id → file, over `sessions/*/` (and the ids of trashed files)."""
+
+    def __init__(self, sessions_dir: Path, trash_dir: Path) -> None:
+        self.sessions_dir = sessions_dir
+        self.trash_dir = trash_dir
+        self.catalog = Catalog(head_id, is_session_name)
+        self._trash = Catalog(head_id, lambda name: name.endswith(".md"))
+        self._deep_refreshed = float("-inf")
+        self._swept = float("-inf")
+
+    def locate(self, session_id: str) -> Path:
+        """The file of a session id; `SessionNotFound`, `SessionDeleted` or `AmbiguousSession`."""
+        path = self.find(session_id)
+        if path is None:
+            if self.in_trash(session_id):
+                raise SessionDeleted(session_id)
+            raise SessionNotFound(session_id)
+        return path
+
+    def find(self, session_id: str) -> Path | None:
+        """The one file holding `session_id`, or None; `AmbiguousSession` if several do."""
+        quick = time.monotonic() - self._swept < _SWEEP_S
+        self.refresh(deep=False, hot_only=quick)
+        paths = self.catalog.paths_for(session_id)
+        if not paths and quick:
+            self.refresh(deep=False)
+            paths = self.catalog.paths_for(session_id)
+        if not paths and time.monotonic() - self._deep_refreshed > _DEEP_REFRESH_S:
+            self.refresh(deep=True)
+            paths = self.catalog.paths_for(session_id)
+        # A miss while an editor is saving the session's file (truncated, or renamed away
+        # for a moment) would create a second file with the same id: wait for the save.
+        for delay in SAVE_WAITS:
+            if paths or not self.catalog.unsettled(session_id):
+                break
+            time.sleep(delay)
+            self.refresh(deep=False)
+            paths = self.catalog.paths_for(session_id)
+        if not paths:
+            paths = self.catalog.paths_for(session_id)
+        if len(paths) > 1:
+            raise AmbiguousSession(session_id, sorted(paths))
+        return paths[0] if paths else None
+
+    def ids(self) -> dict[str, list[Path]]:
+        """Every session id and its files, after a deep refresh."""
+        self.refresh(deep=True)
+        return self.catalog.ids()
+
+    def in_trash(self, session_id: str) -> bool:
+        self._trash.refresh([self.trash_dir], deep=False)
+        return bool(self._trash.paths_for(session_id))
+
+    def refresh(self, *, deep: bool, hot_only: bool = False) -> None:
+        started = time.monotonic()
+        self.catalog.refresh_tree(self.sessions_dir, deep=deep, hot_only=hot_only)
+        if not hot_only:
+            self._swept = started
+        if deep:
+            self._deep_refreshed = started
+
+
+def head_id(path: Path) -> str | None:
+    """The session id in a file's frontmatter, read from its first 70 KB.
+
+    If the frontmatter does not parse, an `id:` line is still looked for, so a session
+    whose file a person broke is reported as malformed rather than silently recreated.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            head = os.read(fd, 4096)
+            fast = _plain_id(head)
+            if fast is not None:
+                return fast
+            if len(head) == 4096:
+                head += os.read(fd, _HEAD_BYTES - 4096)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    try:
+        sid = read_frontmatter(head, path)["id"]
+        return sid if isinstance(sid, str) else None
+    except VaultError:
+        m = _ID_LINE.search(head)
+        if m is None:
+            return None
+        return m.group(1).decode("utf-8", "replace").strip().strip("'\"")
+
+
+def is_session_name(name: str) -> bool:
+    """A file the vault treats as a session: `*.md`, not hidden, not a temp or backup."""
+    return name.endswith(".md") and not name.startswith((".", "~", "#"))
+
+
+def _plain_id(head: bytes) -> str | None:
+    """The frontmatter's top-level `id` when it is a plain or simply quoted scalar on one
+    line, without a YAML parse (the catalogue reads every file's head once); None when
+    only the YAML parser can tell."""
+    start = 3 if head.startswith(b"---") else 6 if head.startswith(b"\xef\xbb\xbf---") else -1
+    if start < 0:
+        return None
+    end = head.find(b"\n---", start)
+    if end < 0:
+        return None
+    m = _ID_LINE.search(head, start, end)
+    if m is None:
+        return None
+    raw = m.group(1)
+    if raw[:1] in b"'\"" and raw[-1:] == raw[:1] and len(raw) >= 2:
+        inner = raw[1:-1]
+        if b"\\" in inner or raw[:1] in inner:
+            return None
+        raw = inner
+    elif raw[:1] in b"!&*>|{[@`#%" or b" #" in raw or raw.endswith(b":"):
+        return None
+    try:
+        value = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return value if value.strip() else None
