@@ -201,6 +201,8 @@ class MiniLM:
             )
         self.cls_id = int(tokenizer.token_to_id("[CLS]"))
         self.sep_id = int(tokenizer.token_to_id("[SEP]"))
+        self._qkv_scaled: list[tuple[Any, Any]] | None = None
+        self._scaled_qkv()
 
     @classmethod
     def load(cls, directory: Path | None = None, *, verify: bool = True) -> MiniLM:
@@ -258,6 +260,9 @@ class MiniLM:
     # -------------------------------------------------------------- forward pass
 
     def embed(self, texts: Sequence[str]) -> Matrix:
+        """Texts sorted by length and cut into batches of similar lengths (little
+        padding); with several batches, they run on `EMBED_THREADS` threads whose BLAS
+        calls are single-threaded (see `_blas_pool`)."""
         import numpy as np
 
         if not texts:
@@ -268,17 +273,31 @@ class MiniLM:
         out = np.empty((len(ids), self.dim), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda k: len(ids[k]))
         budget = 4096  # padded pieces per forward pass: bounds memory, keeps BLAS busy
+        parts: list[list[int]] = []
         start = 0
         while start < len(order):
             stop = start + 1
             while stop < len(order) and (stop - start + 1) * len(ids[order[stop]]) <= budget:
                 stop += 1
-            batch = [ids[k] for k in order[start:stop]]
-            out[order[start:stop]] = self._forward(batch)
+            parts.append(order[start:stop])
             start = stop
+        pool = _blas_pool() if len(parts) > 1 else None
+        if pool is None:
+            for part in parts:
+                out[part] = self._forward([ids[k] for k in part])
+        else:
+            # the longest batches first, so that the two threads finish together
+            parts.reverse()
+            results = pool.map(lambda p: self._forward([ids[k] for k in p]), parts)
+            for part, vectors in zip(parts, results, strict=True):
+                out[part] = vectors
         return out
 
     def _forward(self, batch: list[list[int]]) -> Matrix:
+        """One padded batch through the encoder. float32 throughout; every elementwise
+        step works in place on the matrix product it follows (fewer passes over memory,
+        no new arrays), and the 1/sqrt(head size) of attention is folded into the
+        query weights (`_scaled_qkv`)."""
         import numpy as np
 
         b, length = len(batch), max(len(x) for x in batch)
@@ -287,38 +306,126 @@ class MiniLM:
         for row, seq in enumerate(batch):
             ids[row, : len(seq)] = seq
             mask[row, : len(seq)] = 1.0
-        x = self.word[ids] + self.pos[:length][None, :, :] + self.type0
-        x = _layer_norm(x.reshape(b * length, self.dim), *self.emb_ln)
+        x = self.word[ids]
+        x += self.pos[:length][None, :, :]
+        x += self.type0
+        x = x.reshape(b * length, self.dim)
+        _layer_norm_(x, *self.emb_ln)
         heads, hd = 12, 32
         bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
-        scale = np.float32(1.0 / np.sqrt(hd))
-        for layer in self.layers:
-            qkv = x @ layer["qkv"][0] + layer["qkv"][1]  # (b*l, 3*384)
+        for layer, (qkv_w, qkv_b) in zip(self.layers, self._scaled_qkv(), strict=True):
+            qkv = x @ qkv_w  # (b*l, 3*384), queries already scaled
+            qkv += qkv_b
             qkv = qkv.reshape(b, length, 3, heads, hd).transpose(2, 0, 3, 1, 4)
-            q = np.ascontiguousarray(qkv[0]) * scale
+            q = np.ascontiguousarray(qkv[0])
             k = np.ascontiguousarray(qkv[1])
             v = np.ascontiguousarray(qkv[2])
-            scores = q @ k.transpose(0, 1, 3, 2) + bias  # (b, h, l, l)
+            scores = q @ k.transpose(0, 1, 3, 2)  # (b, h, l, l)
+            scores += bias
             scores -= scores.max(axis=-1, keepdims=True)
             np.exp(scores, out=scores)
             scores /= scores.sum(axis=-1, keepdims=True)
             ctx = (scores @ v).transpose(0, 2, 1, 3).reshape(b * length, self.dim)
-            attn = ctx @ layer["out"][0] + layer["out"][1]
-            x = _layer_norm(attn + x, *layer["ln1"])
-            hidden = _gelu(x @ layer["up"][0] + layer["up"][1])
-            x = _layer_norm(hidden @ layer["down"][0] + layer["down"][1] + x, *layer["ln2"])
+            attn = ctx @ layer["out"][0]
+            attn += layer["out"][1]
+            attn += x
+            x = _layer_norm_(attn, *layer["ln1"])
+            hidden = x @ layer["up"][0]
+            hidden += layer["up"][1]
+            hidden = _gelu(hidden)
+            y = hidden @ layer["down"][0]
+            y += layer["down"][1]
+            y += x
+            x = _layer_norm_(y, *layer["ln2"])
         x = x.reshape(b, length, self.dim)
-        pooled = (x * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1), 1.0)[:, None]
+        pooled = np.einsum("bld,bl->bd", x, mask) / np.maximum(mask.sum(axis=1), 1.0)[:, None]
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         result: Matrix = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
         return result
 
+    def _scaled_qkv(self) -> list[tuple[Any, Any]]:
+        """Each layer's query/key/value weights and biases with the queries' part
+        multiplied by 1/sqrt(32), made once."""
+        import numpy as np
 
-def _layer_norm(x: Any, weight: Any, bias: Any) -> Any:
-    mean = x.mean(axis=-1, keepdims=True)
-    centred = x - mean
-    var = (centred * centred).mean(axis=-1, keepdims=True)
-    return centred / (var + 1e-12) ** 0.5 * weight + bias
+        cached = self._qkv_scaled
+        if cached is None:
+            scale = np.float32(1.0 / np.sqrt(32))
+            cached = []
+            for layer in self.layers:
+                w, bias = layer["qkv"][0].copy(), layer["qkv"][1].copy()
+                w[:, : self.dim] *= scale
+                bias[: self.dim] *= scale
+                cached.append((w, bias))
+            self._qkv_scaled = cached
+        return cached
+
+
+EMBED_THREADS = min(2, os.cpu_count() or 1)
+_blas: dict[str, Any] = {}
+_blas_lock = threading.Lock()
+
+
+def _blas_pool() -> Any:
+    """Threads for forward passes whose BLAS calls are single-threaded, or None.
+
+    Measured on 2 shared cores (docs/retrieval.md): OpenBLAS's own threads spin while
+    they wait for each other and lose badly when other processes compete for the cores
+    (25 msgs/s with 2 BLAS threads vs 41 with 1, load ~3); two Python threads with one
+    BLAS thread each gave 80 msgs/s against 58-69 for one with two BLAS threads (load ~2).
+    numpy releases the GIL in the matrix products, so the threads really run in parallel.
+    None (one thread, the library's own threading) when there is one core or the BLAS
+    is not an OpenBLAS whose threads can be set per calling thread."""
+    with _blas_lock:
+        if "pool" not in _blas:
+            _blas["pool"] = None
+            setter = _openblas_thread_setter() if EMBED_THREADS > 1 else None
+            if setter is not None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                _blas["pool"] = ThreadPoolExecutor(
+                    EMBED_THREADS, "codearchitect-embed", initializer=setter, initargs=(1,)
+                )
+        return _blas["pool"]
+
+
+def _openblas_thread_setter() -> Any:
+    """`openblas_set_num_threads_local` of the OpenBLAS numpy loaded (Linux), or None."""
+    import ctypes
+
+    import numpy  # noqa: F401  (loads its BLAS)
+
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return None
+    paths = {line.split()[-1] for line in maps.splitlines() if "openblas" in line.lower()}
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+            setter = lib.openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        setter.argtypes = [ctypes.c_int]
+        setter.restype = ctypes.c_int
+        return setter
+    return None
+
+
+def _layer_norm_(x: Any, weight: Any, bias: Any) -> Any:
+    """Layer normalisation of the rows of a 2-D float32 matrix, in place; returns x."""
+    import numpy as np
+
+    x -= x.mean(axis=-1, keepdims=True)
+    var = np.einsum("ij,ij->i", x, x)
+    var *= np.float32(1.0 / x.shape[-1])
+    var += np.float32(1e-12)
+    np.sqrt(var, out=var)
+    np.reciprocal(var, out=var)
+    x *= var[:, None]
+    x *= weight
+    x += bias
+    return x
 
 
 def _gelu(x: Any) -> Any:
