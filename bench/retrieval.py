@@ -53,7 +53,14 @@ def run_retrieval_bench(
     out.mkdir(parents=True, exist_ok=True)
     params = SIZES[size]
     wanted = set(PHASES) if only is None else only
-    report: dict[str, Any] = {"size": size, "cpus": os.cpu_count(), "load": _load()}
+    from indexer import semantic
+
+    report: dict[str, Any] = {
+        "size": size,
+        "cpus": os.cpu_count(),
+        "load": _load(),
+        "prefilter_min_rows": semantic.PREFILTER_MIN_ROWS,
+    }
     if "model" in wanted:
         report["model_memory_mb"] = _phase(out, "model", _model_memory)
     if "quality" in wanted:
@@ -471,7 +478,16 @@ def main() -> None:
         default=None,
         help=f"comma-separated phases to run (default all: {','.join(PHASES)})",
     )
+    parser.add_argument(
+        "--prefilter-always",
+        action="store_true",
+        help="use the int8 first pass at every size (quality check of the prefilter)",
+    )
     args = parser.parse_args()
+    if args.prefilter_always:
+        from indexer import semantic
+
+        semantic.PREFILTER_MIN_ROWS = 0
     only = None
     if args.only:
         only = {p.strip() for p in args.only.split(",") if p.strip()}

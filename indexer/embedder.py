@@ -272,7 +272,11 @@ class MiniLM:
         ids = [[self.cls_id, *e.ids[: MAX_PIECES - 2], self.sep_id] for e in encodings]
         out = np.empty((len(ids), self.dim), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda k: len(ids[k]))
+        pool = _blas_pool() if len(ids) > 1 else None
         budget = 4096  # padded pieces per forward pass: bounds memory, keeps BLAS busy
+        if pool is not None:  # at least one batch per thread
+            total = sum(len(x) for x in ids)
+            budget = min(budget, max(512, total // EMBED_THREADS + MAX_PIECES))
         parts: list[list[int]] = []
         start = 0
         while start < len(order):
@@ -281,8 +285,7 @@ class MiniLM:
                 stop += 1
             parts.append(order[start:stop])
             start = stop
-        pool = _blas_pool() if len(parts) > 1 else None
-        if pool is None:
+        if pool is None or len(parts) == 1:
             for part in parts:
                 out[part] = self._forward([ids[k] for k in part])
         else:
