@@ -478,11 +478,6 @@ class VectorStore:
             self._map = (store_id, generation, rows, view)
             return view
 
-    def matrix(self, store_id: str, need_rows: int = 0) -> npt.NDArray[np.float32] | None:
-        """Generation 0's float32 rows (kept for callers of the earlier API)."""
-        view = self.view(store_id, 0, need_rows)
-        return None if view is None else view.exact
-
 
 _pools: dict[int, Any] = {}
 _pools_lock = threading.Lock()
