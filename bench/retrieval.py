@@ -365,7 +365,7 @@ def _latency(work: Path, params: dict[str, int]) -> dict[str, Any]:
     import numpy as np
 
     from bench.generate import ensure_vault
-    from indexer import Indexer
+    from indexer import Indexer, semantic
     from indexer.embedder import MINILM_ID
     from indexer.errors import InvalidQuery
     from indexer.mirror import set_state
@@ -434,20 +434,31 @@ def _latency(work: Path, params: dict[str, int]) -> dict[str, Any]:
                 "p50_ms": round(times[len(times) // 2], 1),
                 "p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 1),
             }
-        encode, vector, filtered = [], [], []
+        encode, vector, filtered, exact, same = [], [], [], [], []
         everything, assistant = MessageFilter(), MessageFilter(role="assistant")
+        prefilter_min_rows = semantic.PREFILTER_MIN_ROWS
         for q in queries:
             start = time.perf_counter()
             v = index.semantic.encode_query(q)
             encode.append((time.perf_counter() - start) * 1000)
             start = time.perf_counter()
-            index.semantic.search(v, everything, 100)
+            fast = index.semantic.search(v, everything, 100)
             vector.append((time.perf_counter() - start) * 1000)
             start = time.perf_counter()
             index.semantic.search(v, assistant, 100)
             filtered.append((time.perf_counter() - start) * 1000)
+            semantic.PREFILTER_MIN_ROWS = 1 << 62  # the same query, every row in float32
+            try:
+                start = time.perf_counter()
+                slow = index.semantic.search(v, everything, 100)
+                exact.append((time.perf_counter() - start) * 1000)
+            finally:
+                semantic.PREFILTER_MIN_ROWS = prefilter_min_rows
+            same.append(len({h.pk for h in fast} & {h.pk for h in slow}))
         result["query_encode_p50_ms"] = round(statistics.median(encode), 1)
         result["vector_search_100_p50_ms"] = round(statistics.median(vector), 1)
+        result["vector_search_100_exact_float32_p50_ms"] = round(statistics.median(exact), 1)
+        result["vector_search_100_same_as_exact_min"] = min(same)
         result["vector_search_100_role_filter_p50_ms"] = round(statistics.median(filtered), 1)
         status = index.status().semantic
         result["vector_disk_mb"] = round(status["vector_bytes"] / 1e6, 1)
