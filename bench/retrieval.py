@@ -318,6 +318,9 @@ def _short_messages(limit: int) -> list[str]:
     return out
 
 
+ROUNDS = 5
+
+
 def _rebuild_cost(root: Path, params: dict[str, int]) -> dict[str, Any]:
     """Rebuild with semantic off, then on with a warm cache (nothing new to embed)."""
     from indexer.semantic import write_config
@@ -326,9 +329,9 @@ def _rebuild_cost(root: Path, params: dict[str, int]) -> dict[str, Any]:
     index = _build(root, docs)  # the quality phase's vault, reused when it is there
     try:
         _embed_all(index)
-        keyword, both = [], []
+        keyword, both, vectors = [], [], []
         calls = index.semantic.embed_calls
-        for _ in range(3):  # alternate: the machine is shared, and the first run is colder
+        for _ in range(ROUNDS):  # alternate: the machine is shared, the first run is colder
             write_config(index.vault.dir, enabled=False)
             start = time.perf_counter()
             index.rebuild()
@@ -338,11 +341,14 @@ def _rebuild_cost(root: Path, params: dict[str, int]) -> dict[str, Any]:
             start = time.perf_counter()
             index.rebuild()
             index.flush()
+            middle = time.perf_counter()
             _embed_all(index)
             both.append(time.perf_counter() - start)
+            vectors.append(time.perf_counter() - middle)
         kw, bo = statistics.median(keyword), statistics.median(both)
         return {
-            "rounds": 3,
+            "rounds": ROUNDS,
+            "vector_step_seconds": round(statistics.median(vectors), 3),
             "keyword_only_seconds": round(kw, 3),
             "with_vectors_warm_cache_seconds": round(bo, 3),
             "overhead": round(bo / kw - 1, 3),

@@ -42,7 +42,7 @@ from .embedder import (
     semantic_extra_missing,
 )
 from .mirror import Mirror, get_state, set_state
-from .vectors import PREFILTER_MIN_ROWS, VectorStore, chunk_key, text_key, top_k
+from .vectors import PREFILTER_MIN_ROWS, VectorStore, chunk_key, text_key_function, top_k
 
 __all__ = (
     "MODELS",
@@ -303,9 +303,11 @@ class SemanticIndex:
                 self._writer_sid = None
                 return 0
             rows = _plain(conn).execute(_PENDING_SQL, (max(batch, CACHED_BATCH),)).fetchall()
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
         if not rows:
             return 0
-        text_keys = [text_key(model.model_id, content) for _, content in rows]
+        keyed = text_key_function(model.model_id)
+        text_keys = [keyed(content) for _, content in rows]
         known = store.lookup_texts(text_keys)
         items: list[tuple[int, str, list[int]]] = []  # (pk, text, rows of its chunks)
         todo: list[tuple[int, str, bytes, list[bytes]]] = []
@@ -342,20 +344,24 @@ class SemanticIndex:
         with self.mirror.write() as conn:
             if get_state(conn, "vec_store") != expected:
                 return 0
-            current: dict[int, str] = {}
-            pks = [pk for pk, _, _ in items]
-            for at in range(0, len(pks), 500):
-                some = pks[at : at + 500]
-                marks = ",".join("?" * len(some))
-                current.update(
-                    _plain(conn).execute(
-                        f"SELECT pk, content FROM messages WHERE pk IN ({marks})", some
+            if conn.execute("PRAGMA data_version").fetchone()[0] == version:
+                # no other connection has committed since the read: every text is as read
+                good = [(pk, rows_) for pk, _, rows_ in items]
+            else:
+                # a message deleted or changed meanwhile is skipped: its new row is pending
+                current: dict[int, str] = {}
+                pks = [pk for pk, _, _ in items]
+                for at in range(0, len(pks), 500):
+                    some = pks[at : at + 500]
+                    marks = ",".join("?" * len(some))
+                    current.update(
+                        _plain(conn).execute(
+                            f"SELECT pk, content FROM messages WHERE pk IN ({marks})", some
+                        )
                     )
-                )
-            # a message deleted or changed meanwhile is skipped: its new row is pending again.
+                good = [(pk, rows_) for pk, text, rows_ in items if current.get(pk) == text]
             # A message without `vec_msgs` has no `vec_rows` either (the trigger and
             # `_adopt` delete both), so there is nothing to delete first.
-            good = [(pk, rows_) for pk, content, rows_ in items if current.get(pk) == content]
             conn.executemany(
                 "INSERT OR REPLACE INTO vec_msgs (pk, chunks, embedded_ns) VALUES (?, ?, ?)",
                 [(pk, len(rows_), now) for pk, rows_ in good],

@@ -40,7 +40,7 @@ import sys
 import threading
 import uuid
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +56,7 @@ __all__ = (
     "chunk_key",
     "model_slug",
     "text_key",
+    "text_key_function",
     "top_k",
 )
 
@@ -79,6 +80,18 @@ def chunk_key(model_id: str, text: str) -> bytes:
 def text_key(model_id: str, text: str) -> bytes:
     """The cache key of a whole message's text (its chunks' rows, in order)."""
     return hashlib.sha256(f"{model_id}msg\0{text}".encode("utf-8", "surrogatepass")).digest()[:16]
+
+
+def text_key_function(model_id: str) -> Callable[[str], bytes]:
+    """`text_key` for one model, for many texts (the model id is hashed once)."""
+    prefix = hashlib.sha256(f"{model_id}msg\0".encode())
+
+    def key(text: str) -> bytes:
+        digest = prefix.copy()
+        digest.update(text.encode("utf-8", "surrogatepass"))
+        return digest.digest()[:16]
+
+    return key
 
 
 def _names(generation: int) -> tuple[str, str, str]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from indexer import Indexer, semantic
 from indexer.embedder import Chunk, HashEmbedder
 from indexer.semantic import write_config
-from indexer.vectors import VectorView, quantise
+from indexer.vectors import VectorView, quantise, text_key, text_key_function
 
 from .conftest import embed_all
 
@@ -178,3 +179,45 @@ def test_warm_rebuild_neither_tokenises_nor_embeds(vault_root: Any) -> None:
         assert idx.status().semantic["pending"] == 0
     finally:
         idx.close()
+
+
+def test_a_message_deleted_while_it_is_embedded_is_not_recorded(vault_root: Any) -> None:
+    model = CountingEmbedder()
+    idx = Indexer(vault_root, embedder=model).open()
+    try:
+        write_config(idx.vault.dir, enabled=True, model="hash")
+        keep = idx.append_message("a", "user", "lighthouse keepers at night").message.id
+        gone = idx.append_message("b", "user", "a quokka on Rottnest island").message.id
+        embed = model.embed
+
+        def embed_and_delete(texts: Sequence[str]) -> Any:
+            worker = threading.Thread(target=idx.delete_message, args=(gone,))
+            worker.start()  # another thread, its own connection to the mirror
+            worker.join()
+            return embed(texts)
+
+        model.embed = embed_and_delete  # type: ignore[method-assign]
+        idx.embed_pending()
+        model.embed = embed  # type: ignore[method-assign]
+        with idx.mirror.read() as conn:
+            done = {
+                r[0] for r in conn.execute("SELECT m.id FROM vec_msgs v JOIN messages m USING (pk)")
+            }
+        assert done == {keep}
+        with idx.mirror.read() as conn:  # nothing recorded for a row that is gone
+            assert conn.execute("SELECT count(*) FROM vec_msgs").fetchone()[0] == 1
+            assert (
+                conn.execute(
+                    "SELECT count(*) FROM vec_rows WHERE pk NOT IN (SELECT pk FROM messages)"
+                ).fetchone()[0]
+                == 0
+            )
+        assert all(h.message_id != gone for h in idx.search("quokka", mode="semantic").hits)
+    finally:
+        idx.close()
+
+
+def test_text_keys_made_in_bulk_match_the_single_ones() -> None:
+    many = text_key_function("model/x")
+    for text in ("", "hello", "ünïcödé \ud800 surrogate", "x" * 5000):
+        assert many(text) == text_key("model/x", text)
