@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from vault import (
     Appended,
+    FileState,
     InvalidInput,
     Message,
     MessageNotFound,
@@ -50,7 +51,7 @@ from .records import (
 from .schema import DB_NAME, FULLTEXT_DIR, KEY_FIELDS, LEADER_LOCK, SCHEMA_VERSION
 from .semantic import EmbedWorker, SemanticIndex
 from .settings import IndexSettings
-from .sync import Progress, Syncer
+from .sync import RACY_NS, Progress, Syncer
 from .worker import Leadership, Worker
 
 _T = TypeVar("_T")
@@ -90,6 +91,7 @@ class Indexer:
         self._embedder: EmbedWorker | None = None
         self._vault_lock = threading.RLock()
         self._flush_lock = threading.Lock()
+        self.vault.seed_catalog(self._catalog_seed)
         self._opened = False
         self._checked = False
         self.created = False  # True when open() found no usable mirror
@@ -229,6 +231,22 @@ class Indexer:
             finally:
                 self.fulltext.close_writer()
                 self.leadership.release()
+
+    def _catalog_seed(self) -> list[tuple[str, FileState, str]]:
+        """What the mirror knows of each session file, for the vault's id catalogue: only
+        rows whose state is certain (not racy, see sync.py), so the first look-up of a
+        process reads the heads of changed files only instead of every file."""
+        self.open()
+        with self.mirror.read() as conn:
+            return [
+                (rel, FileState(ino, size, mtime), sid)
+                for rel, ino, size, mtime, sid in conn.execute(
+                    "SELECT f.path, f.ino, f.size, f.mtime_ns, s.id FROM files AS f "
+                    "JOIN sessions AS s ON s.file_id = f.id "
+                    "WHERE f.status = 'ok' AND f.mtime_ns < f.indexed_at_ns - ?",
+                    (RACY_NS,),
+                )
+            ]
 
     def _lead_briefly(self) -> bool:
         """Absorb the queue ourselves if nobody leads; False if another process leads."""

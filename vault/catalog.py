@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from . import files
@@ -64,6 +64,17 @@ class Catalog:
         catalogue already lists, so it does not read that head again."""
         if path in self._entries:
             self.put(path, state, session_id)
+
+    def seed(self, entries: Iterable[tuple[Path, FileState, str]]) -> int:
+        """Learn (path, state, id) from elsewhere (the index's mirror) for files not listed
+        yet: a later listing reads the head of such a file only if its state differs.
+        Returns how many were taken."""
+        taken = 0
+        for path, state, session_id in entries:
+            if path not in self._entries:
+                self.put(path, state, session_id)
+                taken += 1
+        return taken
 
     def put(self, path: Path, state: FileState, session_id: str | None) -> None:
         self.drop(path)

@@ -15,16 +15,21 @@ look-up as cheaply as the rules allow:
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .catalog import Catalog
 from .errors import AmbiguousSession, SessionDeleted, SessionNotFound, VaultError
+from .files import FileState
 from .session_file import read_frontmatter
 
 __all__ = ("SAVE_WAITS", "Finder", "head_id", "is_session_name")
+
+log = logging.getLogger("codearchitect.vault.lookup")
 
 # Waits (seconds) for an outside save in progress to finish: ~0.3 s in all.
 SAVE_WAITS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.15)
@@ -45,6 +50,13 @@ class Finder:
         self._trash = Catalog(head_id, lambda name: name.endswith(".md"))
         self._deep_refreshed = float("-inf")
         self._swept = float("-inf")
+        self._seed: Callable[[], Iterable[tuple[str, FileState, str]]] | None = None
+
+    def seed_with(self, provider: Callable[[], Iterable[tuple[str, FileState, str]]]) -> None:
+        """Before the first look-up, take (`day/name.md`, state, id) of files known
+        elsewhere from `provider()` (the index), so the first look-up of a process reads
+        the heads of only the files that changed since (see `Catalog.seed`)."""
+        self._seed = provider
 
     def locate(self, session_id: str) -> Path:
         """The file of a session id; `SessionNotFound`, `SessionDeleted` or `AmbiguousSession`."""
@@ -90,6 +102,13 @@ class Finder:
         return bool(self._trash.paths_for(session_id))
 
     def refresh(self, *, deep: bool, hot_only: bool = False) -> None:
+        provider, self._seed = self._seed, None
+        if provider is not None:
+            try:
+                root = self.sessions_dir
+                self.catalog.seed((root / rel, state, sid) for rel, state, sid in provider())
+            except Exception:  # a hint only: without it every head is read, as before
+                log.warning("could not seed the session catalogue", exc_info=True)
         started = time.monotonic()
         self.catalog.refresh_tree(self.sessions_dir, deep=deep, hot_only=hot_only)
         if not hot_only:

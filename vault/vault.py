@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -161,6 +161,13 @@ class Vault:
 
     def session_ids(self) -> dict[str, list[Path]]:
         return self._finder.ids()
+
+    def seed_catalog(self, provider: Callable[[], Iterable[tuple[str, FileState, str]]]) -> None:
+        """Offer what an index knows — (`day/name.md` under `sessions/`, (inode, size,
+        mtime), session id) of files it parsed — to the id catalogue, called lazily before
+        the first look-up. An entry stands only while the file keeps that exact state; a
+        file whose state differs is read as usual, so a stale entry costs one read."""
+        self._finder.seed_with(provider)
 
     # ------------------------------------------------------------------ writing
 

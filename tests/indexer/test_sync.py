@@ -13,7 +13,7 @@ import pytest
 from indexer import Indexer
 from indexer.dump import expected_dump
 from indexer.errors import IndexUnavailable
-from vault import Vault
+from vault import SessionNotFound, Vault, lookup
 
 from .conftest import FAST, session_text, wait_until
 
@@ -234,3 +234,32 @@ def test_a_started_indexer_checks_the_whole_mirror(vault: Vault) -> None:
         assert wait_until(lambda: ix.count_messages() == 400, timeout=30)
     finally:
         ix.close()
+
+
+def test_the_first_lookup_of_a_process_reads_only_heads_the_mirror_cannot_vouch_for(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Indexer(vault, FAST) as ix:
+        for n in range(30):
+            ix.append_message(f"s{n}", "user", f"message {n}")
+        time.sleep(0.06)  # past RACY_NS, so the rows are certain
+        ix.reconcile()
+        renamed = vault.locate("s7")
+    text = renamed.read_text()
+    renamed.write_text(text.replace("id: s7", "id: s7-by-hand"))
+    heads: list[Path] = []
+    real = lookup.head_id
+
+    def counted(path: Path) -> str | None:
+        heads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(lookup, "head_id", counted)
+    with Indexer(Vault(vault.root), FAST) as ix:  # a fresh process's vault catalogue
+        ix.append_message("s3", "user", "first write of this process")
+        assert heads == []  # not 30: the mirror vouched for every file's id
+        assert ix.vault.locate("s7-by-hand") == renamed  # its state moved: its head is read
+        assert heads == [renamed]
+        with pytest.raises(SessionNotFound):
+            ix.vault.locate("s7")
+        assert len(ix.get_messages("s3")) == 2
