@@ -272,7 +272,7 @@ class MiniLM:
         ids = [[self.cls_id, *e.ids[: MAX_PIECES - 2], self.sep_id] for e in encodings]
         out = np.empty((len(ids), self.dim), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda k: len(ids[k]))
-        pool = _blas_pool() if len(ids) > 1 else None
+        pool = _blas_pool()
         budget = 4096  # padded pieces per forward pass: bounds memory, keeps BLAS busy
         if pool is not None:  # at least one batch per thread
             total = sum(len(x) for x in ids)
@@ -285,11 +285,13 @@ class MiniLM:
                 stop += 1
             parts.append(order[start:stop])
             start = stop
-        if pool is None or len(parts) == 1:
+        if pool is None:
             for part in parts:
                 out[part] = self._forward([ids[k] for k in part])
         else:
-            # the longest batches first, so that the two threads finish together
+            # even one batch (a query) runs there: single-threaded BLAS does not spin-wait
+            # when other processes hold the cores. The longest batches go first, so that
+            # the threads finish together.
             parts.reverse()
             results = pool.map(lambda p: self._forward([ids[k] for k in p]), parts)
             for part, vectors in zip(parts, results, strict=True):
