@@ -11,7 +11,7 @@ from vault import MalformedSessionFile, SymlinkRefused, Vault
 from vault.files import read_bytes
 from vault.session_file import parse
 
-from .mirror import message_values, session_values
+from .rows import message_values, session_values
 
 __all__ = ("dump_mirror", "expected_dump")
 

@@ -10,7 +10,6 @@ transaction (see docs/indexing.md).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import re
@@ -19,7 +18,6 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +25,10 @@ from vault import FileState, Message, SessionFile
 
 from .errors import IndexUnavailable
 from .records import normalize_ts
+from .rows import FileRow, Prefix, message_values, session_values
 from .schema import DDL, KEY_FIELDS, SCHEMA_VERSION, TABLES
 
-__all__ = ("FileRow", "Mirror", "Prefix", "dumps_json")
+__all__ = ("Mirror", "get_state", "set_state")
 
 log = logging.getLogger("codearchitect.indexer.mirror")
 
@@ -48,42 +47,6 @@ _FILE_COLUMNS = (
     "id, path, ino, size, mtime_ns, hash, prefix_size, prefix_hash, prefix_count, "
     "body_offset, indexed_at_ns, status"
 )
-
-
-@dataclass(frozen=True)
-class FileRow:
-    """The mirror's record of one session file."""
-
-    id: int
-    path: str
-    ino: int
-    size: int
-    mtime_ns: int
-    hash: str | None
-    prefix_size: int
-    prefix_hash: str | None
-    prefix_count: int
-    body_offset: int
-    indexed_at_ns: int
-    status: str
-
-    @property
-    def state(self) -> FileState:
-        return FileState(self.ino, self.size, self.mtime_ns)
-
-
-@dataclass(frozen=True)
-class Prefix:
-    """Bytes of a file known to parse to its first `count` messages (see sync.py)."""
-
-    size: int
-    hash: str | None
-    count: int
-    body_offset: int
-
-
-def dumps_json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 class Mirror:
@@ -489,52 +452,6 @@ def set_state(conn: sqlite3.Connection, key: str, value: object) -> None:
         "INSERT INTO state (key, value) VALUES (?, ?) "
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         (key, value),
-    )
-
-
-def session_values(file_id: int, s: SessionFile) -> tuple[Any, ...]:
-    times = [normalize_ts(m.created_at) or "" for m in s.messages]
-    last = max(times) if times else None
-    created_at = normalize_ts(s.created) or s.created
-    updated = normalize_ts(s.updated)
-    updated_at = max(created_at, updated or "", last or "")
-    return (
-        file_id,
-        s.id,
-        s.title,
-        s.topic,
-        s.created,
-        s.updated,
-        s.status,
-        *(getattr(s, f) for f in KEY_FIELDS),
-        dumps_json(list(s.tags)),
-        dumps_json(s.metadata),
-        s.source,
-        s.source_id,
-        s.source_path,
-        s.imported_at,
-        int(s.truncated),
-        dumps_json(s.extra),
-        len(s.messages),
-        created_at,
-        updated_at,
-        last,
-    )
-
-
-def message_values(file_id: int, position: int, session_id: str, m: Message) -> tuple[Any, ...]:
-    created = normalize_ts(m.created_at) or m.created_at
-    metadata = dumps_json(m.metadata)
-    return (
-        file_id,
-        position,
-        m.id,
-        session_id,
-        m.role,
-        m.content,
-        metadata,
-        created,
-        int(m.edited),
     )
 
 

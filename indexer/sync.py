@@ -29,8 +29,9 @@ from vault.files import TEMP_PREFIX, read_bytes, stat_file
 from vault.session_file import parse, render_message
 
 from .fulltext import FullText
-from .mirror import FileRow, Mirror, Prefix
+from .mirror import Mirror
 from .records import ReconcileReport
+from .rows import FileRow, Prefix
 
 __all__ = ("RACY_NS", "Progress", "Syncer")
 
