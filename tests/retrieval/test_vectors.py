@@ -221,3 +221,19 @@ def test_text_keys_made_in_bulk_match_the_single_ones() -> None:
     many = text_key_function("model/x")
     for text in ("", "hello", "ünïcödé \ud800 surrogate", "x" * 5000):
         assert many(text) == text_key("model/x", text)
+
+
+def test_caught_up_is_kept_only_until_the_mirror_changes(index: Indexer) -> None:
+    index.append_message("s", "user", "alpha beta")
+    embed_all(index)
+    assert index.search("alpha").mode == "hybrid"
+    assert index.search("alpha").mode == "hybrid"  # the kept answer
+    index.append_message("s", "user", "alpha gamma")  # this thread's connection
+    assert index.search("alpha").mode == "keyword"
+    embed_all(index)
+    assert index.search("alpha").mode == "hybrid"
+    other = threading.Thread(target=index.append_message, args=("t", "user", "alpha delta"))
+    other.start()  # another connection commits
+    other.join()
+    assert index.search("alpha").mode == "keyword"
+    assert index.search("alpha", session_id="s").mode == "hybrid"
