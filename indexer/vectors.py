@@ -487,9 +487,17 @@ class VectorStore:
                 if quantised:
                     codes = np.memmap(fc, dtype=np.int8, mode="r", shape=(quantised, self.dim))
                     scales = np.memmap(fs, dtype=np.float32, mode="r", shape=(quantised,))
-            view = VectorView(exact, codes, scales)
+            view = VectorView(_plain(exact), _plain(codes), _plain(scales))
             self._map = (store_id, generation, rows, view)
             return view
+
+
+def _plain(mapped: Any) -> Any:
+    """A plain ndarray over a memmap's pages (indexing a `numpy.memmap` goes through
+    Python code each time); the mapping lives as long as the array."""
+    import numpy as np
+
+    return None if mapped is None else np.asarray(mapped)
 
 
 _pools: dict[int, Any] = {}
