@@ -70,6 +70,7 @@ CACHED_BATCH = 4096  # messages per call whose whole text is in the cache (no mo
 SELECTIVE_ROWS = 20_000  # a filter passing fewer rows: score just those
 PREFILTER_EXTRA = 256  # rows rescored exactly beyond 3 x wanted + 32
 SCAN_THREADS = min(2, os.cpu_count() or 1)  # threads for the int8 pass over every row
+REDUCED = True  # use the reduced first pass where the store has one (vectors.py)
 COMPACT_EVERY = 60.0  # seconds between the embedding thread's compaction checks
 COMPACT_MIN_DEAD = 1024
 COMPACT_MIN_SHARE = 0.2
@@ -507,8 +508,15 @@ class SemanticIndex:
                     return _best_per_message(arr[:, 0], arr[:, 1], scores, want)
             # the best rows overall, then the messages they belong to (passing the filters)
             prefilter = n >= PREFILTER_MIN_ROWS
-            ranking = view.approximate(q, SCAN_THREADS) if prefilter else view.score_all(q)
             k = min(n, want * 3 + 32 + (PREFILTER_EXTRA if prefilter else 0))
+            candidates = None  # the reduced pass's rows, scored exactly
+            if prefilter and REDUCED and view.has_reduced():
+                candidates = view.candidates(q, k, SCAN_THREADS)
+                ranking = view.score_rows(candidates, q)
+            elif prefilter:
+                ranking = view.approximate(q, SCAN_THREADS)
+            else:
+                ranking = view.score_all(q)
             resolve = (
                 "SELECT r.pk, r.chunk, r.row FROM vec_rows AS r "
                 + (
@@ -520,14 +528,21 @@ class SemanticIndex:
                 + f"WHERE r.row IN (SELECT value FROM json_each(?)) AND {where}"
             )
             while True:
-                pick = top_k(ranking, k)
-                pick.sort()
-                if not prefilter:
+                if candidates is not None and k > len(candidates):
+                    # a filter few of the candidates pass: the int8 pass over every row
+                    candidates, ranking = None, view.approximate(q, SCAN_THREADS)
+                if candidates is not None:
+                    at = top_k(ranking, k)
+                    at.sort()
+                    pick, exact = candidates[at], ranking[at]
+                elif not prefilter:
+                    pick = top_k(ranking, k)
+                    pick.sort()
                     exact = ranking[pick]
-                elif k * 4 > n:
-                    exact = view.score_all(q)[pick]
                 else:
-                    exact = view.score_rows(pick, q)
+                    pick = top_k(ranking, k)
+                    pick.sort()
+                    exact = view.score_all(q)[pick] if k * 4 > n else view.score_rows(pick, q)
                 resolved = (
                     _plain(conn).execute(resolve, [json.dumps(pick.tolist()), *params]).fetchall()
                 )

@@ -11,6 +11,14 @@ Layout, per model, under `.codearchitect/index/vectors/<model slug>/`:
   quarter-size copy, then rescores the best few hundred exactly from `vectors.f32`
   (`VectorView.top`). A store written before the int8 copy existed gets it the next time
   the writer opens it; until then readers score the rows it lacks in float32.
+- `vectors.r8` + `vectors.rscale`, `projection.f32` + `projection.json`: the reduced copy.
+  Once the store has `REDUCED_MIN_ROWS` rows, the writer trains a projection on the 128
+  directions that carry most of the rows' energy (uncentred PCA of a sample; never
+  retrained for that store) and writes every row projected and quantised to int8 (a third
+  of the int8 copy). When the projection keeps at least `REDUCED_MIN_ENERGY` of the energy
+  (MiniLM: ~0.76; random vectors: ~0.33), a query scores every row from this copy and
+  rescores the best `REDUCED_RESCORE` exactly (`VectorView.candidates`): not exact by
+  construction, but on MiniLM-like rows the exact top 10 was always among them.
 - `cache.sqlite3`: `chunks(key → row)`, key = sha256(model id, NUL, chunk text)[:16]:
   the embedding cache. `texts(key → rows)`, key = sha256(model id, "msg", NUL, message
   text)[:16]: the rows of a whole message's chunks, so a rebuild finds a message's vectors
@@ -20,7 +28,7 @@ Layout, per model, under `.codearchitect/index/vectors/<model slug>/`:
   generation of it) its rows use.
 
 Compaction (`compact`, by the writer only) copies the rows still in use into the files of
-a new generation (`vectors.g<N>.f32`, `.i8`, `.scale`), renumbers the cache, and the caller
+a new generation (`vectors.g<N>.f32`, `.i8`, `.scale`, `.r8`, `.rscale`), renumbers the cache, and the caller
 then renumbers the mirror and names the new generation in one transaction. Readers map the
 generation the mirror names, so none ever sees a half-written matrix: a reader still on the
 old generation keeps its mapping (the old files are unlinked, not truncated).
@@ -33,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import sqlite3
@@ -66,6 +75,16 @@ VECTORS_DIR = "vectors"
 PREFILTER_MIN_ROWS = 20_000  # below this, exact float32 scoring of every row is as fast
 SCAN_BLOCK = 1024  # int8 rows converted per step: stays in L2, and BLAS does not thread it
 COMPACT_STEP = 16_384  # rows copied per step when compacting
+# The reduced first pass (docs/retrieval.md): rows projected on the REDUCED_DIMS directions
+# that carry most of their energy (uncentred PCA of a sample, trained once by the writer
+# when the store reaches REDUCED_MIN_ROWS rows), in int8.
+REDUCED_DIMS = 128
+REDUCED_MIN_ROWS = PREFILTER_MIN_ROWS
+REDUCED_SAMPLE = 65_536  # rows the projection is trained on (an even sample)
+REDUCED_MIN_ENERGY = 0.7  # share of the rows' energy the projection must keep to be used
+REDUCED_RESCORE = 4096  # rows of the reduced pass scored again exactly (at least)
+REDUCED_MAX_TAIL = 65_536  # rows not projected yet that a reduced search scores exactly
+PROJECTION = "projection"  # projection.f32 (REDUCED_DIMS x dim), projection.json
 
 
 def model_slug(model_id: str) -> str:
@@ -97,6 +116,31 @@ def text_key_function(model_id: str) -> Callable[[str], bytes]:
 def _names(generation: int) -> tuple[str, str, str]:
     stem = "vectors" if generation == 0 else f"vectors.g{generation}"
     return f"{stem}.f32", f"{stem}.i8", f"{stem}.scale"
+
+
+def _reduced_names(generation: int) -> tuple[str, str]:
+    stem = "vectors" if generation == 0 else f"vectors.g{generation}"
+    return f"{stem}.r8", f"{stem}.rscale"
+
+
+def reduced_dims(dim: int) -> int:
+    """Dimensions of the reduced copy for `dim`-dimensional rows (0: none)."""
+    dims = min(REDUCED_DIMS, dim // 2)
+    return dims if dims >= 8 else 0
+
+
+def train_projection(sample: Any, dims: int) -> tuple[Any, float]:
+    """The `dims` directions carrying most of the rows' energy (uncentred PCA: the top
+    eigenvectors of XᵀX), as a (dim, dims) float32 matrix, and the share of the energy
+    they keep."""
+    import numpy as np
+
+    data = np.asarray(sample, dtype=np.float64)
+    values, vectors = np.linalg.eigh(data.T @ data)
+    order = np.argsort(values)[::-1][:dims]
+    total = float(values.sum())
+    energy = float(values[order].sum() / total) if total > 0 else 0.0
+    return np.ascontiguousarray(vectors[:, order], dtype=np.float32), energy
 
 
 def _pack_rows(rows: Sequence[int]) -> bytes:
@@ -133,9 +177,38 @@ class VectorView:
     exact: Any  # (rows, dim) float32 memmap
     codes: Any  # (quantised rows, dim) int8 memmap, or None
     scales: Any  # (quantised rows,) float32 memmap, or None
+    reduced: Any = None  # (projected rows, dims) int8 memmap, or None
+    rscales: Any = None  # (projected rows,) float32 memmap, or None
+    projection: Any = None  # (dim, dims) float32, or None
+    energy: float = 0.0  # share of the energy the projection keeps
 
     def __len__(self) -> int:
         return len(self.exact)
+
+    def has_reduced(self) -> bool:
+        """The reduced first pass can be used: the projection keeps enough of the rows'
+        energy, and few rows are not projected yet."""
+        return (
+            self.reduced is not None
+            and self.projection is not None
+            and self.energy >= REDUCED_MIN_ENERGY
+            and len(self.exact) - len(self.reduced) <= REDUCED_MAX_TAIL
+        )
+
+    def candidates(self, query: Any, k: int, threads: int = 1) -> Any:
+        """Rows likely to hold the `k` best (sorted): the best max(k, REDUCED_RESCORE)
+        by the reduced pass, plus every row not projected yet. Needs `has_reduced()`."""
+        import numpy as np
+
+        n, m = len(self.exact), min(len(self.reduced), len(self.exact))
+        projected = np.asarray(query, dtype=np.float32) @ self.projection
+        scores = np.empty(m, dtype=np.float32)
+        self._scan_all(self.reduced, self.rscales, projected, scores, m, threads)
+        pick = top_k(scores, min(m, max(k, REDUCED_RESCORE)))
+        if m < n:
+            pick = np.concatenate([pick, np.arange(m, n)])
+        pick.sort()
+        return pick
 
     def approximate(self, query: Any, threads: int = 1) -> Any:
         """A score for every row: int8 dot products (float32 for rows not quantised).
@@ -147,26 +220,37 @@ class VectorView:
         done = 0
         if self.codes is not None and len(self.codes):
             done = min(len(self.codes), n)
-            if threads > 1 and done >= 4 * SCAN_BLOCK * threads:
-                step = -(-done // threads // SCAN_BLOCK) * SCAN_BLOCK
-                bounds = [(a, min(a + step, done)) for a in range(0, done, step)]
-                list(_pool(threads).map(lambda b: self._scan(query, out, *b), bounds))
-            else:
-                self._scan(query, out, 0, done)
+            self._scan_all(self.codes, self.scales, query, out, done, threads)
         if done < n:
             out[done:] = self.exact[done:] @ query
         return out
 
-    def _scan(self, query: Any, out: Any, first: int, last: int) -> None:
+    @staticmethod
+    def _scan_all(codes: Any, scales: Any, query: Any, out: Any, rows: int, threads: int) -> None:
+        """out[:rows] = int8 rows · query × scales, split over `threads`."""
+        if threads > 1 and rows >= 4 * SCAN_BLOCK * threads:
+            step = -(-rows // threads // SCAN_BLOCK) * SCAN_BLOCK
+            bounds = [(a, min(a + step, rows)) for a in range(0, rows, step)]
+            list(
+                _pool(threads).map(
+                    lambda b: VectorView._scan(codes, scales, query, out, *b), bounds
+                )
+            )
+        else:
+            VectorView._scan(codes, scales, query, out, 0, rows)
+
+    @staticmethod
+    def _scan(codes: Any, scales: Any, query: Any, out: Any, first: int, last: int) -> None:
         import numpy as np
 
-        buf = np.empty((SCAN_BLOCK, self.exact.shape[1]), dtype=np.float32)
-        for start in range(first, last, SCAN_BLOCK):
-            stop = min(start + SCAN_BLOCK, last)
+        step = SCAN_BLOCK * max(1, 384 // codes.shape[1])  # narrower rows: more per block
+        buf = np.empty((step, codes.shape[1]), dtype=np.float32)
+        for start in range(first, last, step):
+            stop = min(start + step, last)
             block = buf[: stop - start]
-            np.copyto(block, self.codes[start:stop], casting="unsafe")
+            np.copyto(block, codes[start:stop], casting="unsafe")
             np.matmul(block, query, out=out[start:stop])
-        out[first:last] *= self.scales[first:last]
+        out[first:last] *= scales[first:last]
 
     def score_all(self, query: Any) -> Any:
         """Exact scores of every row."""
@@ -195,6 +279,7 @@ class VectorStore:
         self._gen = 0  # the writer's generation
         self._map: tuple[str, int, int, VectorView] | None = None  # (sid, gen, rows, view)
         self._lock = threading.Lock()
+        self._projection: tuple[Any, float] | None = None  # the writer's (matrix, energy)
 
     # ------------------------------------------------------------------ identity
 
@@ -208,6 +293,27 @@ class VectorStore:
     def files(self, generation: int) -> tuple[Path, Path, Path]:
         f32, i8, scale = _names(generation)
         return self.directory / f32, self.directory / i8, self.directory / scale
+
+    def reduced_files(self, generation: int) -> tuple[Path, Path]:
+        r8, rscale = _reduced_names(generation)
+        return self.directory / r8, self.directory / rscale
+
+    def all_files(self, generation: int) -> tuple[Path, ...]:
+        return (*self.files(generation), *self.reduced_files(generation))
+
+    def read_projection(self) -> tuple[Any, float] | None:
+        """The store's projection (dim x dims float32) and the energy it keeps, if trained."""
+        import numpy as np
+
+        try:
+            meta = json.loads((self.directory / f"{PROJECTION}.json").read_text())
+            dims, energy = int(meta["dims"]), float(meta["energy"])
+            data = np.fromfile(self.directory / f"{PROJECTION}.f32", dtype=np.float32)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if dims <= 0 or data.size != self.dim * dims:
+            return None
+        return data.reshape(self.dim, dims), energy
 
     @property
     def generation(self) -> int:
@@ -224,7 +330,7 @@ class VectorStore:
         cache_path = self.directory / "cache.sqlite3"
         if sid is None or not cache_path.exists():
             for name in os.listdir(self.directory):
-                if name.startswith(("cache.sqlite3", "vectors")):
+                if name.startswith(("cache.sqlite3", "vectors", PROJECTION)):
                     with contextlib.suppress(FileNotFoundError):
                         (self.directory / name).unlink()
             sid = uuid.uuid4().hex
@@ -260,7 +366,10 @@ class VectorStore:
         self._cache = conn
         self._gen = gen
         self._drop_other_generations(gen)
+        self._projection = self.read_projection()
         self._complete_codes(rows)
+        self._complete_reduced(rows)
+        self._maybe_train(rows)
         return sid
 
     def close_writer(self) -> None:
@@ -331,6 +440,7 @@ class VectorStore:
                 zip(keys, new_rows, strict=True),
             )
             conn.execute("UPDATE meta SET value = ? WHERE key = 'rows'", (rows + len(keys),))
+        self._maybe_train(rows + len(keys))
         return new_rows
 
     def _write_codes(self, first_row: int, data: Any) -> None:
@@ -339,6 +449,65 @@ class VectorStore:
         codes, scales = quantise(data)
         _write_at(i8, first_row * self.dim, codes.tobytes())
         _write_at(scale, first_row * 4, scales.tobytes())
+        if self._projection is not None:
+            self._complete_reduced(first_row)
+            self._write_reduced(first_row, data)
+
+    def _write_reduced(self, first_row: int, data: Any) -> None:
+        """The reduced copy (projected, int8) of rows `first_row`… (fsynced)."""
+        import numpy as np
+
+        assert self._projection is not None
+        matrix = self._projection[0]
+        r8, rscale = self.reduced_files(self._gen)
+        codes, scales = quantise(np.asarray(data, dtype=np.float32) @ matrix)
+        _write_at(r8, first_row * matrix.shape[1], codes.tobytes())
+        _write_at(rscale, first_row * 4, scales.tobytes())
+
+    def _complete_reduced(self, rows: int) -> None:
+        """Make the reduced copy cover the first `rows` rows (once the projection exists)."""
+        import numpy as np
+
+        if self._projection is None:
+            return
+        dims = self._projection[0].shape[1]
+        r8, rscale = self.reduced_files(self._gen)
+        have = min(
+            r8.stat().st_size // dims if r8.exists() else 0,
+            rscale.stat().st_size // 4 if rscale.exists() else 0,
+            rows,
+        )
+        for path, unit in ((r8, dims), (rscale, 4)):
+            if path.exists() and path.stat().st_size != have * unit:
+                with path.open("r+b") as fh:
+                    fh.truncate(have * unit)
+        if have >= rows:
+            return
+        f32 = self.files(self._gen)[0]
+        exact = np.memmap(f32, dtype=np.float32, mode="r", shape=(rows, self.dim))
+        for start in range(have, rows, COMPACT_STEP):
+            self._write_reduced(start, np.asarray(exact[start : min(start + COMPACT_STEP, rows)]))
+
+    def _maybe_train(self, rows: int) -> None:
+        """Train the projection of the reduced copy once the store has REDUCED_MIN_ROWS
+        rows (an even sample of up to REDUCED_SAMPLE of them), then project every row."""
+        import numpy as np
+
+        dims = reduced_dims(self.dim)
+        if self._projection is not None or not dims or rows < max(REDUCED_MIN_ROWS, dims):
+            return
+        f32 = self.files(self._gen)[0]
+        exact = np.memmap(f32, dtype=np.float32, mode="r", shape=(rows, self.dim))
+        pick = np.unique(np.linspace(0, rows - 1, min(rows, REDUCED_SAMPLE)).astype(np.int64))
+        matrix, energy = train_projection(np.asarray(exact[pick]), dims)
+        _write_bytes_atomic(self.directory / f"{PROJECTION}.f32", matrix.tobytes())
+        meta = {"dims": dims, "dim": self.dim, "energy": round(energy, 6), "trained_rows": rows}
+        _write_atomic(self.directory / f"{PROJECTION}.json", json.dumps(meta))
+        log.info(
+            "semantic: reduced first pass trained (%d dims keep %.3f of the energy)", dims, energy
+        )
+        self._projection = (matrix, energy)
+        self._complete_reduced(rows)
 
     def _complete_codes(self, rows: int) -> None:
         """Make the int8 copy match the float rows (a store from before it, or a crash)."""
@@ -374,7 +543,7 @@ class VectorStore:
         assert len(live) == 0 or (live[-1] < rows and np.all(np.diff(live) > 0))
         old_gen, new_gen = self._gen, self._gen + 1
         old = np.memmap(self.files(old_gen)[0], dtype=np.float32, mode="r", shape=(rows, self.dim))
-        for path in self.files(new_gen):
+        for path in self.all_files(new_gen):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         f32, _, _ = self.files(new_gen)
@@ -416,7 +585,7 @@ class VectorStore:
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (new_gen,))
         except BaseException:
             self._gen = old_gen
-            for path in self.files(new_gen):
+            for path in self.all_files(new_gen):
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
             raise
@@ -426,14 +595,14 @@ class VectorStore:
         """Unlink a generation's files (readers that mapped them keep their mapping)."""
         if generation == self._gen:
             return
-        for path in self.files(generation):
+        for path in self.all_files(generation):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
     def _drop_other_generations(self, keep: int) -> None:
         """Files of any other generation: left by a compaction that crashed, or by one
         whose mirror update was recorded (the writer drops them after)."""
-        wanted = set(_names(keep))
+        wanted = {*_names(keep), *_reduced_names(keep)}
         for name in os.listdir(self.directory):
             if name.startswith("vectors") and name not in wanted:
                 with contextlib.suppress(FileNotFoundError):
@@ -459,6 +628,10 @@ class VectorStore:
                 and cached[0] == store_id
                 and cached[1] == generation
                 and cached[2] >= need_rows
+                and (
+                    cached[3].projection is not None
+                    or not (self.directory / f"{PROJECTION}.json").exists()
+                )
             ):
                 return cached[3]
             if self.store_id() != store_id:
@@ -488,6 +661,25 @@ class VectorStore:
                     codes = np.memmap(fc, dtype=np.int8, mode="r", shape=(quantised, self.dim))
                     scales = np.memmap(fs, dtype=np.float32, mode="r", shape=(quantised,))
             view = VectorView(_plain(exact), _plain(codes), _plain(scales))
+            projection = self.read_projection()
+            r8, rscale = self.reduced_files(generation)
+            if projection is not None:
+                dims = projection[0].shape[1]
+                with (
+                    contextlib.suppress(OSError, ValueError),
+                    r8.open("rb") as fr,
+                    rscale.open("rb") as fs,
+                ):
+                    projected = min(
+                        os.fstat(fr.fileno()).st_size // dims,
+                        os.fstat(fs.fileno()).st_size // 4,
+                        rows,
+                    )
+                    if projected:
+                        reduced = np.memmap(fr, dtype=np.int8, mode="r", shape=(projected, dims))
+                        rscales = np.memmap(fs, dtype=np.float32, mode="r", shape=(projected,))
+                        view.reduced, view.rscales = _plain(reduced), _plain(rscales)
+                        view.projection, view.energy = projection
             self._map = (store_id, generation, rows, view)
             return view
 
@@ -561,6 +753,15 @@ def _fsync_dir(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _write_bytes_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 def _write_atomic(path: Path, text: str) -> None:

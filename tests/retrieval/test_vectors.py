@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from indexer import Indexer, semantic
+from indexer import Indexer, semantic, vectors
 from indexer.embedder import Chunk, HashEmbedder
 from indexer.semantic import write_config
-from indexer.vectors import VectorView, quantise, text_key, text_key_function
+from indexer.vectors import VectorView, quantise, text_key, text_key_function, train_projection
 
 from .conftest import embed_all
 
@@ -237,3 +237,108 @@ def test_caught_up_is_kept_only_until_the_mirror_changes(index: Indexer) -> None
     other.join()
     assert index.search("alpha").mode == "keyword"
     assert index.search("alpha", session_id="s").mode == "hybrid"
+
+
+def _reduced_on(monkeypatch: pytest.MonkeyPatch, rescore: int) -> None:
+    """The reduced first pass on the tiny model's 240 rows: trained from 100 rows on,
+    whatever energy its 32 dimensions keep, rescoring `rescore` rows."""
+    monkeypatch.setattr(vectors, "REDUCED_MIN_ROWS", 100)
+    monkeypatch.setattr(vectors, "REDUCED_MIN_ENERGY", 0.0)
+    monkeypatch.setattr(vectors, "REDUCED_RESCORE", rescore)
+
+
+def test_projection_keeps_the_energy_of_structured_rows_not_of_random_ones() -> None:
+    rng = np.random.default_rng(9)
+    basis = np.linalg.qr(rng.standard_normal((64, 64)))[0][:, :12]
+    structured = rng.standard_normal((2000, 12)) @ basis.T + 0.05 * rng.standard_normal((2000, 64))
+    structured /= np.linalg.norm(structured, axis=1, keepdims=True)
+    matrix, energy = train_projection(structured, 16)
+    assert matrix.shape == (64, 16) and energy > 0.95
+    noise = rng.standard_normal((2000, 64))
+    noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+    assert train_projection(noise, 16)[1] < 0.4  # random rows: the pass would not be used
+    exact = structured.astype(np.float32)
+    codes, scales = quantise(exact)
+    reduced, rscales = quantise(exact[:1900] @ matrix)  # the last 100 rows not projected yet
+    view = VectorView(exact, codes, scales, reduced, rscales, matrix, energy)
+    assert view.has_reduced()
+    for q in exact[:20]:
+        cand = view.candidates(q, 50)
+        assert np.all(np.diff(cand) > 0)
+        assert set(range(1900, 2000)) <= set(cand.tolist())  # the tail is always scored
+        best = np.argsort(-(exact @ q))[:10]
+        assert set(best) <= set(cand.tolist())
+
+
+def test_reduced_pass_returns_what_exact_search_returns(
+    vault_root: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _reduced_on(monkeypatch, rescore=120)
+    idx = Indexer(vault_root, embedder=HashEmbedder()).open()
+    try:
+        write_config(idx.vault.dir, enabled=True, model="hash")
+        ids = _fill(idx)
+        store = idx.semantic.store()
+        assert (store.directory / "projection.json").exists()
+        monkeypatch.setattr(semantic, "REDUCED", False)
+        exact = {q: _ranked(idx, q) for q in QUERIES}
+        exact_role = {q: _ranked(idx, q, role="assistant") for q in QUERIES}
+        monkeypatch.setattr(semantic, "REDUCED", True)
+        monkeypatch.setattr(semantic, "PREFILTER_MIN_ROWS", 0)  # a first pass on every query
+        monkeypatch.setattr(semantic, "PREFILTER_EXTRA", 0)
+        monkeypatch.setattr(semantic, "SELECTIVE_ROWS", 5)  # the role filter counts as broad
+        with idx.mirror.read() as conn:
+            view = store.view(*idx.semantic._parse_state(_state(conn), store))  # type: ignore[misc]
+        assert view is not None and view.has_reduced() and len(view.reduced) == len(view)
+        for q in QUERIES:
+            assert _ranked(idx, q) == exact[q]
+            assert _ranked(idx, q, role="assistant") == exact_role[q]
+        # a filter only a few of the candidates pass falls back to the int8 pass
+        monkeypatch.setattr(vectors, "REDUCED_RESCORE", 0)
+        for q in QUERIES:
+            assert _ranked(idx, q, session_id="s3") == _ranked_exact(
+                idx, monkeypatch, q, session_id="s3"
+            )
+        # a deleted message never comes back
+        top = _ranked(idx, "penguins cold")[0][0]
+        assert top in ids
+        idx.delete_message(top)
+        assert top not in {m for m, _ in _ranked(idx, "penguins cold")}
+    finally:
+        idx.close()
+
+
+def _state(conn: Any) -> str | None:
+    from indexer.mirror import get_state
+
+    return get_state(conn, "vec_store")
+
+
+def _ranked_exact(
+    idx: Indexer, monkeypatch: pytest.MonkeyPatch, query: str, **filters: Any
+) -> list[tuple[str, float]]:
+    with monkeypatch.context() as m:
+        m.setattr(semantic, "PREFILTER_MIN_ROWS", 1 << 62)
+        return _ranked(idx, query, **filters)
+
+
+def test_compaction_keeps_the_reduced_copy(
+    vault_root: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _reduced_on(monkeypatch, rescore=120)
+    monkeypatch.setattr(semantic, "PREFILTER_MIN_ROWS", 0)
+    idx = Indexer(vault_root, embedder=HashEmbedder()).open()
+    try:
+        write_config(idx.vault.dir, enabled=True, model="hash")
+        ids = _fill(idx)
+        for mid in ids[::3]:
+            idx.delete_message(mid)
+        embed_all(idx)
+        before = {q: _ranked(idx, q) for q in QUERIES}
+        assert idx.semantic.compact() is not None
+        files = sorted(p.name for p in idx.semantic.store().directory.glob("vectors*"))
+        assert files == [f"vectors.g1.{x}" for x in ("f32", "i8", "r8", "rscale", "scale")]
+        assert {q: _ranked(idx, q) for q in QUERIES} == before
+        assert {q: _ranked_exact(idx, monkeypatch, q) for q in QUERIES} == before
+    finally:
+        idx.close()
