@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from pathlib import Path
@@ -41,18 +42,22 @@ class App:
             index = self._indexes.get(root)
             if index is None:
                 index = Indexer(Vault(root)).open()
-                if self._started:
-                    index.start()
                 self._indexes[root] = index
+            if self._started:
+                index.start()  # idempotent; starts an index opened before `start`
             return index
 
-    def start(self, *, background: bool = False) -> None:
+    def start(self, *, background: bool = False, hold: threading.Event | None = None) -> None:
         """Open the default project and start background indexing (reconcile, watcher) for
         it and for every project opened later. Only the first call does anything.
 
         With `background=True` the opening runs in a thread, so that `serve` answers
         `initialize` and `tools/list` at once however large the vault (opening checks the
-        SQLite mirror, which reads it whole); tool calls wait for the open.
+        SQLite mirror, which reads it whole); tool calls wait for the open. With `hold`,
+        that thread opens and checks the index at once (SQLite works without the GIL) but
+        starts the background work (a reconcile is pure Python) only once `hold` is set:
+        `serve` sets it when the MCP SDK is imported, which a busy reconcile slowed from
+        ~1 s to 7.5 s by contending for the GIL.
         """
         with self._lock:
             if self._started:
@@ -61,13 +66,25 @@ class App:
             indexes = list(self._indexes.values())
         if background:
             self._opener = threading.Thread(
-                target=self._open_default, args=(indexes,), name="codearchitect-open", daemon=True
+                target=self._open_default,
+                args=(indexes, hold),
+                name="codearchitect-open",
+                daemon=True,
             )
             self._opener.start()
         else:
-            self._open_default(indexes)
+            self._open_default(indexes, hold)
 
-    def _open_default(self, indexes: list[Indexer]) -> None:
+    def _open_default(self, indexes: list[Indexer], hold: threading.Event | None) -> None:
+        if hold is not None:
+            from indexer import Indexer
+
+            with self._lock:
+                index = self._indexes.get(self.root)
+                if index is None:
+                    with contextlib.suppress(Exception):  # reported by self.index() below
+                        self._indexes[self.root] = Indexer(Vault(self.root)).open(check=True)
+            hold.wait(timeout=60)
         for index in indexes:
             index.start()
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 import anyio
@@ -25,12 +26,17 @@ def run_server(root: Path | str | None = None) -> None:
     if sys.stderr.isatty():
         sys.stderr.write(banner(app))
         sys.stderr.flush()
-    # Open the index in the background while the MCP SDK (most of the start-up time) loads.
-    app.start(background=True)
-    from .server import build_server
-    from .stdio import serve_stdio
+    # Open the index in the background while the MCP SDK (most of the start-up time) loads;
+    # start the background indexing once it is loaded (see App.start).
+    loaded = threading.Event()
+    app.start(background=True, hold=loaded)
+    try:
+        from .server import build_server
+        from .stdio import serve_stdio
 
-    server = build_server(app)
+        server = build_server(app)
+    finally:
+        loaded.set()
     try:
         anyio.run(serve_stdio, server)
     except KeyboardInterrupt:
