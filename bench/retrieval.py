@@ -14,8 +14,10 @@ Tasks, built from ../shared/data/corpus (English, >= 95% ASCII):
   assistant messages.
 Costs: embedding throughput (the whole pipeline, ~300-byte messages), semantic and hybrid
 query latency at the reference vault size (the generated bench vault, with its vectors
-filled with random unit vectors: the cost of a search does not depend on their values),
-vector disk and memory, model memory, and a warm-cache rebuild against keyword only.
+filled with random unit vectors: the cost of a search does not depend on their values,
+but which first pass runs does, so the reduced pass is measured again forced on), vector
+disk and memory, model memory, a warm-cache rebuild against keyword only, and how often
+the reduced first pass keeps the exact best rows on MiniLM-like rows (`reduced`).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ SIZES: dict[str, dict[str, int]] = {
 MODES = ("keyword", "keyword_any", "semantic", "hybrid")
 
 
-PHASES = ("model", "quality", "throughput", "rebuild", "latency")
+PHASES = ("model", "quality", "throughput", "rebuild", "latency", "reduced")
 
 
 def run_retrieval_bench(
@@ -81,6 +83,10 @@ def run_retrieval_bench(
     if "latency" in wanted:
         report["latency"] = _phase(
             out, "latency", lambda: _latency(out / "work" / "latency", params)
+        )
+    if "reduced" in wanted:
+        report["reduced_pass_recall"] = _phase(
+            out, "reduced", lambda: _reduced_recall(out / "work")
         )
     report["load_after"] = _load()
     (out / "retrieval.json").write_text(json.dumps(report, indent=2))
@@ -509,6 +515,65 @@ def _latency(work: Path, params: dict[str, int]) -> dict[str, Any]:
         return result
     finally:
         index.close()
+
+
+def _reduced_recall(work: Path, fill: int = 100_000, queries: int = 150) -> dict[str, Any]:
+    """How often the reduced first pass (vectors.py) keeps the exact best rows, on
+    MiniLM-like rows: the quality tasks' real chunk vectors among `fill` rows drawn from a
+    Gaussian with their mean and covariance, real chunks as queries. The rows kept are
+    1,024 and 4,096 of ~104,000 (the share 4,096 is of the reference size's 398,418)."""
+    import numpy as np
+
+    from indexer import vectors
+    from indexer.embedder import MINILM_ID
+    from indexer.vectors import VectorView, model_slug, quantise, reduced_dims, train_projection
+
+    real = []
+    for task in ("sharegpt", "oasst"):
+        path = work / task / ".codearchitect" / "index" / "vectors" / model_slug(MINILM_ID)
+        f32 = path / "vectors.f32"
+        if f32.is_file():
+            real.append(np.fromfile(f32, dtype=np.float32).reshape(-1, 384))
+    if not real:
+        return {"skipped": "run the quality phase first (its vaults hold the real vectors)"}
+    rows = np.vstack(real)
+    rng = np.random.default_rng(1)
+    cov = np.cov(rows.T) + 1e-6 * np.eye(384)
+    drawn = rng.standard_normal((fill, 384)) @ np.linalg.cholesky(cov).T + rows.mean(axis=0)
+    drawn /= np.linalg.norm(drawn, axis=1, keepdims=True)
+    exact = np.vstack([rows, drawn]).astype(np.float32)
+    sample = exact[np.linspace(0, len(exact) - 1, min(len(exact), 65_536)).astype(np.int64)]
+    matrix, energy = train_projection(sample, reduced_dims(384))
+    reduced, rscales = quantise(exact @ matrix)
+    view = VectorView(exact, None, None, reduced, rscales, matrix, energy)
+    result: dict[str, Any] = {
+        "real_rows": len(rows),
+        "rows": len(exact),
+        "queries": queries,
+        "energy_kept": round(energy, 4),
+    }
+    rescore = vectors.REDUCED_RESCORE
+    for kept in (1024, 4096):
+        r10, r100 = [], []
+        vectors.REDUCED_RESCORE = kept
+        try:
+            for i in rng.choice(len(rows), queries, replace=False):
+                q = exact[i]
+                scores = exact @ q
+                scores[i] = -9.0  # the query itself
+                best = np.argsort(-scores)[:100]
+                cand = set(view.candidates(q, kept).tolist()) - {int(i)}
+                r10.append(sum(int(b) in cand for b in best[:10]) / 10)
+                r100.append(sum(int(b) in cand for b in best) / 100)
+        finally:
+            vectors.REDUCED_RESCORE = rescore
+        result[f"kept_{kept}"] = {
+            "recall@10_mean": round(statistics.fmean(r10), 4),
+            "recall@10_min": min(r10),
+            "recall@100_mean": round(statistics.fmean(r100), 4),
+            "recall@100_min": min(r100),
+        }
+    return result
 
 
 def _rss_mb() -> float:
