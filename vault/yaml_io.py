@@ -7,7 +7,10 @@ Nothing outside this module sees python-frontmatter or PyYAML. The loader:
 - keeps timestamps as strings (`2025-01-15` stays text, so it round-trips unchanged);
 - reads booleans the YAML 1.2 way: only `true`/`false`, so `topic: no` is the text "no".
 
-The dumper writes keys in the order given, unicode as is, block style.
+The dumper writes keys in the order given, unicode as is, block style. It calls PyYAML
+itself rather than the handler's `export`, which `.strip()`s the text: that strip takes
+Unicode blanks YAML counts as text (U+00A0, U+3000, ...) off the end of the last value,
+so `k: a` plus a U+00A0 came back as `a`, and a value of such blanks alone as null.
 """
 
 from __future__ import annotations
@@ -153,5 +156,14 @@ def _plain_text(value: str) -> bool:
 
 def dump_yaml(data: dict[str, Any]) -> str:
     """Serialise a mapping as block-style YAML, keys in the given order, no trailing newline."""
-    text: str = _HANDLER.export(data, Dumper=_Dumper, sort_keys=False, width=4096)
-    return text
+    text: str = yaml.dump(
+        data,
+        Dumper=_Dumper,
+        sort_keys=False,
+        width=4096,
+        default_flow_style=False,
+        allow_unicode=True,
+    )
+    # Only the newline PyYAML ends with: `str.strip` would also take the Unicode blanks a
+    # plain scalar may end with (see the module docstring).
+    return text.removesuffix("\n")
