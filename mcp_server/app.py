@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from pathlib import Path
@@ -54,10 +53,11 @@ class App:
         With `background=True` the opening runs in a thread, so that `serve` answers
         `initialize` and `tools/list` at once however large the vault (opening checks the
         SQLite mirror, which reads it whole); tool calls wait for the open. With `hold`,
-        that thread opens and checks the index at once (SQLite works without the GIL) but
-        starts the background work (a reconcile is pure Python) only once `hold` is set:
-        `serve` sets it when the MCP SDK is imported, which a busy reconcile slowed from
-        ~1 s to 7.5 s by contending for the GIL.
+        that thread waits until `hold` is set: `serve` sets it once the MCP SDK is
+        imported, because the open competes with that import: the whole-file check reads
+        the mirror from disk when it is not in the page cache (7.9 s at 400,000 messages
+        on this machine's disk), which slowed the SDK's import from 1.4 s to 8 s, and a
+        reconcile contends for the GIL.
         """
         with self._lock:
             if self._started:
@@ -77,13 +77,6 @@ class App:
 
     def _open_default(self, indexes: list[Indexer], hold: threading.Event | None) -> None:
         if hold is not None:
-            from indexer import Indexer
-
-            with self._lock:
-                index = self._indexes.get(self.root)
-                if index is None:
-                    with contextlib.suppress(Exception):  # reported by self.index() below
-                        self._indexes[self.root] = Indexer(Vault(self.root)).open(check=True)
             hold.wait(timeout=60)
         for index in indexes:
             index.start()
