@@ -142,10 +142,7 @@ class FullText:
             except BaseException:
                 writer.rollback()
                 raise
-            writer.commit()
-            with mirror.write() as conn:
-                set_state(conn, "fulltext_seq", seq)
-                conn.execute("DELETE FROM fulltext_queue WHERE seq <= ?", (seq,))
+            _commit_applied(mirror, writer, seq)
 
     def _add_rows(
         self, writer: tantivy.IndexWriter, rows: Iterable[sqlite3.Row | tuple[Any, ...]]
@@ -186,10 +183,7 @@ class FullText:
             except BaseException:
                 writer.rollback()
                 raise
-        writer.commit()
-        with mirror.write() as conn:
-            set_state(conn, "fulltext_seq", top)
-            conn.execute("DELETE FROM fulltext_queue WHERE seq <= ?", (top,))
+        _commit_applied(mirror, writer, top)
         if time.monotonic() - self._last_gc > 60:
             self._last_gc = time.monotonic()
             with contextlib.suppress(ValueError):
@@ -417,6 +411,15 @@ class FullText:
             raise IndexUnavailable("Cannot open the full-text index", details=str(exc)) from exc
         index.config_reader("manual")
         return index
+
+
+def _commit_applied(mirror: Mirror, writer: tantivy.IndexWriter, seq: int) -> None:
+    """Commit tantivy, then record the queue as applied up to `seq` (in that order: a
+    crash between the two re-applies entries, which is harmless, and never skips any)."""
+    writer.commit()
+    with mirror.write() as conn:
+        set_state(conn, "fulltext_seq", seq)
+        conn.execute("DELETE FROM fulltext_queue WHERE seq <= ?", (seq,))
 
 
 def _hit(doc: tantivy.Document, score: float, snippets: tantivy.SnippetGenerator) -> SearchHit:

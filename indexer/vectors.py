@@ -765,9 +765,4 @@ def _write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    _write_bytes_atomic(path, text.encode("utf-8"))

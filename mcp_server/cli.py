@@ -10,7 +10,15 @@ import click
 
 from vault import SessionNotFound, Vault, find_project_root
 
-from .cli_common import errors, filter_options, json_option, open_index, rich_console, root_option
+from .cli_common import (
+    echo_mapping,
+    errors,
+    filter_options,
+    json_option,
+    open_index,
+    rich_console,
+    root_option,
+)
 from .cli_import import capture, import_
 from .cli_project import project
 from .cli_semantic import semantic
@@ -300,13 +308,9 @@ def stats(root: Path | None, as_json: bool) -> None:
             status = index.status().to_dict()
         finally:
             index.close()
-    if as_json:
-        click.echo(json.dumps(status, ensure_ascii=False, indent=2))
-        return
-    for key, value in status.items():
-        if key != "malformed":
-            click.echo(f"{key:>18}: {value}")
-    click.echo(f"{'malformed':>18}: {len(status['malformed'])}")
+    echo_mapping(status, as_json, 18, skip=("malformed",))
+    if not as_json:
+        click.echo(f"{'malformed':>18}: {len(status['malformed'])}")
 
 
 for _command in (import_, capture, semantic, project):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,15 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ("errors", "filter_options", "json_option", "open_index", "root_option")
+__all__ = (
+    "echo_mapping",
+    "errors",
+    "filter_options",
+    "json_option",
+    "open_index",
+    "rich_console",
+    "root_option",
+)
 
 
 def root_option(func: F) -> F:
@@ -82,3 +91,15 @@ def rich_console(err: bool = False) -> Console:
     from rich.console import Console
 
     return Console(stderr=err, highlight=False)
+
+
+def echo_mapping(
+    data: dict[str, Any], as_json: bool, width: int, skip: tuple[str, ...] = ()
+) -> None:
+    """Print a status mapping: stable JSON, or one right-aligned `key: value` per line."""
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for key, value in data.items():
+        if key not in skip:
+            click.echo(f"{key:>{width}}: {value}")

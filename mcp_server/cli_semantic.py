@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from vault import Vault, find_project_root
 
-from .cli_common import errors, json_option, open_index, root_option
+from .cli_common import echo_mapping, errors, json_option, open_index, root_option
 
 __all__ = ("semantic",)
 
@@ -90,11 +89,7 @@ def semantic_status(root: Path | None, as_json: bool) -> None:
             data = index.status().semantic
         finally:
             index.close()
-    if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-        return
-    for key, value in data.items():
-        click.echo(f"{key:>14}: {value}")
+    echo_mapping(data, as_json, 14)
 
 
 @semantic.command("embed")
