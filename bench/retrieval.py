@@ -509,7 +509,8 @@ def _latency(work: Path, params: dict[str, int]) -> dict[str, Any]:
         finally:
             vectors.REDUCED_MIN_ENERGY = min_energy
         status = index.status().semantic
-        result["vector_disk_mb"] = round(status["vector_bytes"] / 1e6, 1)
+        result["vector_float32_mb"] = round(status["vector_bytes"] / 1e6, 1)
+        result["vector_disk_mb"] = round(status["vector_disk_bytes"] / 1e6, 1)
         result["query_process_rss_growth_mb"] = round(_rss_mb() - rss0, 1)
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         return result

@@ -632,6 +632,7 @@ class SemanticIndex:
             lag_seconds=round(lag, 3),
             vector_rows=rows,
             vector_bytes=rows * store.dim * 4,
+            vector_disk_bytes=store.disk_bytes(named[1]) if named is not None else 0,
         )
         return data
 

@@ -301,6 +301,18 @@ class VectorStore:
     def all_files(self, generation: int) -> tuple[Path, ...]:
         return (*self.files(generation), *self.reduced_files(generation))
 
+    def disk_bytes(self, generation: int) -> int:
+        """Bytes on disk of a generation's files (float32 rows, int8 copy and scales, the
+        reduced copy) and of the projection, as they are now."""
+        total = 0
+        for path in (*self.all_files(generation), *self._projection_files()):
+            with contextlib.suppress(OSError):
+                total += path.stat().st_size
+        return total
+
+    def _projection_files(self) -> tuple[Path, Path]:
+        return self.directory / f"{PROJECTION}.f32", self.directory / f"{PROJECTION}.json"
+
     def read_projection(self) -> tuple[Any, float] | None:
         """The store's projection (dim x dims float32) and the energy it keeps, if trained."""
         import numpy as np

@@ -50,6 +50,10 @@ def test_embeds_newest_first_in_batches_and_reports_progress(index: Indexer) -> 
     status = index.status().semantic
     assert status["embedded"] == 5 and status["pending"] == 0 and status["lag_seconds"] == 0.0
     assert status["vector_rows"] == 5 and status["vector_bytes"] == 5 * 64 * 4
+    # On disk: the float32 rows and whatever copies the store keeps, as the files are now.
+    vectors_dir = index.vault.index_dir / "vectors"
+    on_disk = sum(p.stat().st_size for p in vectors_dir.iterdir() if p.suffix != ".sqlite3")
+    assert status["vector_bytes"] <= status["vector_disk_bytes"] <= on_disk
 
 
 def test_semantic_results_obey_every_filter(index: Indexer) -> None:
