@@ -24,8 +24,7 @@ from typing import Any
 from vault import FileState, Message, SessionFile
 
 from .errors import IndexUnavailable
-from .records import normalize_ts
-from .rows import FileRow, Prefix, message_values, session_values
+from .rows import FileRow, Prefix, message_values, session_updated_at, session_values
 from .schema import DDL, KEY_FIELDS, SCHEMA_VERSION, TABLES
 
 __all__ = ("Mirror", "get_state", "set_state")
@@ -327,9 +326,8 @@ class Mirror:
 
         The session's counters move by this one message (not recounted: that scanned every
         message of the session, ~2 ms at 5,000)."""
-        sid, count, last, created_at, updated = conn.execute(
-            "SELECT id, message_count, last_message_at, created_at, updated FROM sessions "
-            "WHERE file_id = ?",
+        sid, count, last = conn.execute(
+            "SELECT id, message_count, last_message_at FROM sessions WHERE file_id = ?",
             (row.id,),
         ).fetchone()
         values = message_values(row.id, count, sid, message)
@@ -340,13 +338,7 @@ class Mirror:
             (state.ino, state.size, state.mtime_ns, time.time_ns(), row.id),
         )
         times = [t for t in (last, values[7]) if t is not None]
-        last = max(times) if times else None
-        updated_at = max(created_at, normalize_ts(updated) or "", last or "")
-        conn.execute(
-            "UPDATE sessions SET message_count = ?, last_message_at = ?, updated_at = ? "
-            "WHERE file_id = ?",
-            (count + 1, last, updated_at, row.id),
-        )
+        self._set_counters(conn, row.id, count + 1, max(times) if times else None)
         self.enqueue(conn, "msg", row.id, message.id)
 
     def put_bad(
@@ -444,10 +436,16 @@ class Mirror:
         count, last = conn.execute(
             "SELECT count(*), max(created_at) FROM messages WHERE file_id = ?", (file_id,)
         ).fetchone()
+        self._set_counters(conn, file_id, count, last)
+
+    def _set_counters(
+        self, conn: sqlite3.Connection, file_id: int, count: int, last: str | None
+    ) -> None:
+        """A session's message count, last message time and last activity."""
         created_at, updated = conn.execute(
             "SELECT created_at, updated FROM sessions WHERE file_id = ?", (file_id,)
         ).fetchone()
-        updated_at = max(created_at, normalize_ts(updated) or "", last or "")
+        updated_at = session_updated_at(created_at, updated, last)
         conn.execute(
             "UPDATE sessions SET message_count = ?, last_message_at = ?, updated_at = ? "
             "WHERE file_id = ?",

@@ -12,7 +12,14 @@ from vault import FileState, Message, SessionFile
 from .records import normalize_ts
 from .schema import KEY_FIELDS
 
-__all__ = ("FileRow", "Prefix", "dumps_json", "message_values", "session_values")
+__all__ = (
+    "FileRow",
+    "Prefix",
+    "dumps_json",
+    "message_values",
+    "session_updated_at",
+    "session_values",
+)
 
 
 @dataclass(frozen=True)
@@ -51,12 +58,17 @@ def dumps_json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def session_updated_at(created_at: str, updated: str | None, last: str | None) -> str:
+    """A session's last activity: the latest of its creation, its frontmatter `updated`
+    and its last message (normalised times compare as strings)."""
+    return max(created_at, normalize_ts(updated) or "", last or "")
+
+
 def session_values(file_id: int, s: SessionFile) -> tuple[Any, ...]:
     times = [normalize_ts(m.created_at) or "" for m in s.messages]
     last = max(times) if times else None
     created_at = normalize_ts(s.created) or s.created
-    updated = normalize_ts(s.updated)
-    updated_at = max(created_at, updated or "", last or "")
+    updated_at = session_updated_at(created_at, s.updated, last)
     return (
         file_id,
         s.id,
