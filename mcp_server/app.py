@@ -41,9 +41,9 @@ class App:
             index = self._indexes.get(root)
             if index is None:
                 index = Indexer(Vault(root)).open()
+                if self._started:
+                    index.start()
                 self._indexes[root] = index
-            if self._started:
-                index.start()  # idempotent; starts an index opened before `start`
             return index
 
     def start(self, *, background: bool = False, hold: threading.Event | None = None) -> None:

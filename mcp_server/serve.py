@@ -26,8 +26,8 @@ def run_server(root: Path | str | None = None) -> None:
     if sys.stderr.isatty():
         sys.stderr.write(banner(app))
         sys.stderr.flush()
-    # Open the index in the background while the MCP SDK (most of the start-up time) loads;
-    # start the background indexing once it is loaded (see App.start).
+    # The index opens in a background thread once the MCP SDK (most of the start-up time)
+    # is loaded, so initialize and tools/list never wait for it (see App.start).
     loaded = threading.Event()
     app.start(background=True, hold=loaded)
     try:
