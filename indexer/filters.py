@@ -15,9 +15,19 @@ from .records import parse_bound, to_datetime
 from .schema import KEY_FIELDS
 from .semantic import MessageFilter
 
-__all__ = ("MAX_SEARCH_LIMIT", "SearchFilters", "check_key", "check_page", "search_filters")
+__all__ = (
+    "MAX_SEARCH_LIMIT",
+    "MAX_SEARCH_OFFSET",
+    "SearchFilters",
+    "check_key",
+    "check_page",
+    "search_filters",
+)
 
 MAX_SEARCH_LIMIT = 1000
+# A ranked search collects offset + limit hits before it can skip `offset` of them, so the
+# offset is bounded (as Elasticsearch's max_result_window): deeper pages are refused.
+MAX_SEARCH_OFFSET = 10_000
 
 
 @dataclass(frozen=True)
@@ -29,11 +39,16 @@ class SearchFilters:
 
 
 def check_page(limit: object, offset: object) -> None:
-    """`limit` 0..MAX_SEARCH_LIMIT and `offset` ≥ 0, as integers (not booleans)."""
+    """`limit` 0..MAX_SEARCH_LIMIT and `offset` 0..MAX_SEARCH_OFFSET, as integers (not
+    booleans)."""
     if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_SEARCH_LIMIT:
         raise InvalidInput(f"'limit' must be 0..{MAX_SEARCH_LIMIT}", field="limit")
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidInput("'offset' must be a non-negative integer", field="offset")
+    if (
+        not isinstance(offset, int)
+        or isinstance(offset, bool)
+        or not 0 <= offset <= MAX_SEARCH_OFFSET
+    ):
+        raise InvalidInput(f"'offset' must be 0..{MAX_SEARCH_OFFSET}", field="offset")
 
 
 def search_filters(

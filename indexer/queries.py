@@ -15,6 +15,7 @@ from .records import ConversationPair, MalformedFile, MessageRecord, SessionReco
 from .schema import KEY_FIELDS
 
 __all__ = (
+    "MAX_OFFSET",
     "conversation_pairs",
     "count_messages",
     "find_by_key",
@@ -28,6 +29,9 @@ __all__ = (
 
 STATUSES = ("active", "idle", "compacted", "archived")
 MAX_LIMIT = 10_000
+# A session file is capped at 20 MB, so no page of a session or of the session list starts
+# further in; beyond it SQLite would still count rows (and 2**63 overflows its integers).
+MAX_OFFSET = 1_000_000
 _SESSION_SELECT = (
     "SELECT s.*, f.path AS path FROM sessions AS s JOIN files AS f ON f.id = s.file_id"
 )
@@ -225,8 +229,8 @@ def _limit(limit: int) -> int:
 
 
 def _offset(offset: int) -> int:
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidInput("'offset' must be a non-negative integer", field="offset")
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(f"'offset' must be 0..{MAX_OFFSET}", field="offset")
     return offset
 
 

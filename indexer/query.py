@@ -27,9 +27,10 @@ import tantivy
 
 from .errors import InvalidQuery
 
-__all__ = ("MAX_QUERY_CHARS", "Compiled", "compile_query")
+__all__ = ("MAX_QUERY_CHARS", "MAX_QUERY_DEPTH", "Compiled", "compile_query")
 
 MAX_QUERY_CHARS = 2000
+MAX_QUERY_DEPTH = 32  # nested parentheses; checked before parsing (the parser recurses)
 TITLE_BOOST = 0.4
 _SPECIAL = set('()"')
 
@@ -58,6 +59,7 @@ def compile_query(text: str, schema: tantivy.Schema, analyzer: tantivy.TextAnaly
         raise InvalidQuery(text, 0, "the query is empty")
     if len(text) > MAX_QUERY_CHARS:
         raise InvalidQuery(text, MAX_QUERY_CHARS, f"longer than {MAX_QUERY_CHARS} characters")
+    _check_depth(text)
     toks = _lex(text)
     content = _Parser(text, toks, schema, analyzer, "content").run()
     if content is None:
@@ -71,6 +73,24 @@ def compile_query(text: str, schema: tantivy.Schema, analyzer: tantivy.TextAnaly
             [(tantivy.Occur.Must, content), (tantivy.Occur.Should, boosted)]
         )
     )
+
+
+def _check_depth(text: str) -> None:
+    """Refuse parentheses nested deeper than MAX_QUERY_DEPTH (outside quotes), before any
+    recursive parsing can run out of stack."""
+    depth = 0
+    quoted = False
+    for pos, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "(" and not quoted:
+            depth += 1
+            if depth > MAX_QUERY_DEPTH:
+                raise InvalidQuery(
+                    text, pos, f"parentheses nested deeper than {MAX_QUERY_DEPTH} levels"
+                )
+        elif ch == ")" and not quoted:
+            depth = max(depth - 1, 0)
 
 
 def _lex(text: str) -> list[_Tok]:

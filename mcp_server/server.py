@@ -28,6 +28,12 @@ __all__ = ("build_server",)
 
 log = logging.getLogger("codearchitect.server")
 
+# The indexer's page bounds (indexer.queries.MAX_OFFSET, indexer.filters.MAX_SEARCH_OFFSET;
+# a test keeps them equal), repeated here so that the schemas state them without importing
+# the indexer before tools/list is answered (serve.py).
+MAX_OFFSET = 1_000_000
+MAX_SEARCH_OFFSET = 10_000
+
 Project = Annotated[
     str | None,
     Field(
@@ -36,7 +42,19 @@ Project = Annotated[
 ]
 SessionId = Annotated[str, Field(description="The session id", min_length=1, max_length=128)]
 Limit = Annotated[int, Field(description="At most this many results", ge=1, le=1000, strict=True)]
-Offset = Annotated[int, Field(description="Skip this many results first", ge=0, strict=True)]
+Offset = Annotated[
+    int,
+    Field(description="Skip this many results first", ge=0, le=MAX_OFFSET, strict=True),
+]
+SearchOffset = Annotated[
+    int,
+    Field(
+        description=f"Skip this many hits first (at most {MAX_SEARCH_OFFSET})",
+        ge=0,
+        le=MAX_SEARCH_OFFSET,
+        strict=True,
+    ),
+]
 Time = Annotated[
     str | None, Field(description="ISO 8601 time, e.g. 2025-01-15T14:30:00Z", max_length=40)
 ]
@@ -361,7 +379,7 @@ def build_server(app: App) -> VaultServer:
         after: Time = None,
         before: Time = None,
         limit: Limit = 10,
-        offset: Offset = 0,
+        offset: SearchOffset = 0,
         mode: Mode = None,
         project: Project = None,
     ) -> CallToolResult:
