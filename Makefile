@@ -39,10 +39,13 @@ stress: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --size reference
 	$(BIN)/python -m bench.retrieval --size reference --out bench/results/retrieval
+	$(BIN)/python -m bench.locomo --out bench/results/locomo
 
-# Retrieval quality and semantic/hybrid cost alone (part of `make bench`).
+# Retrieval quality and semantic/hybrid cost, and LoCoMo recall (bench/locomo.py), alone
+# (part of `make bench`).
 bench-retrieval: $(STAMP)
 	$(BIN)/python -m bench.retrieval --size quick --out bench/results/retrieval-quick
+	$(BIN)/python -m bench.locomo --out bench/results/locomo
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --size quick
