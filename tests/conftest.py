@@ -1,10 +1,31 @@
-"""Shared fixtures: every test runs with a private HOME and no inherited vault settings."""
+"""Shared fixtures: every test runs with a private HOME and no inherited vault settings.
+
+Markers (registered in pyproject.toml):
+
+- `shared_data`: the test reads ../shared/data (large or unlicensed data that is not copied
+  into tests/fixtures/). `make test` leaves these out, so a clone with nothing beside it
+  passes; `make test-shared` runs them, and fails (never skips) when ../shared/data is
+  missing. CI (.ci/run) runs both. A test that needs only a small, freely licensed file
+  copies it into tests/fixtures/ (with its attribution in tests/fixtures/README.md) instead.
+- `stress`: long reliability runs, `make stress` only.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.data import SHARED_DATA
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("shared_data") and not SHARED_DATA.is_dir():
+        pytest.fail(
+            f"{item.nodeid} is marked shared_data but {SHARED_DATA} is missing: "
+            "run `make test` (which leaves these out) or put shared/ beside the repo",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -13,9 +13,8 @@ import pytest
 from bench.report import CHECKS, REQUIRED_FIGURES
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "corpus"
 
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared corpus not found at {DATA}")
+pytestmark = pytest.mark.shared_data  # bench.generate reads ../shared/data/corpus
 
 
 def test_bench_runs_at_tiny_size(tmp_path: Path) -> None:

@@ -1,32 +1,37 @@
-"""Fixtures for the importer tests: the shared real data, a vault, a fixed clock, and
-independent counts computed from the raw source files with simple code."""
+"""Fixtures for the importer tests: real export files, a vault, a fixed clock, and
+independent counts computed from the raw source files with simple code.
+
+Small files come from tests/fixtures/ (same layout as ../shared/data). The two large Claude
+Code sessions (MAIN_4D, MAIN_AE, with their subagents) and the claude.ai export whose licence
+is not stated stay in ../shared/data: tests that read them are marked `shared_data`."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.helpers.data import FIXTURES, SHARED_DATA
 from vault import SessionFile, Vault
 
-DATA = (Path(__file__).resolve().parents[2].parent / "shared" / "data").resolve()
+DATA = FIXTURES
 CC = DATA / "claude_code"
-SPOTTER = CC / "marot-spotter"
-MAIN_4D = SPOTTER / "4d5611e5-241a-462a-8d15-5122611a9569.jsonl"
-MAIN_AE = SPOTTER / "ae4a77f8-aedd-4bc1-888f-c94edc91af04.jsonl"
+SPOTTER = CC / "marot-spotter"  # short.jsonl, subagent.jsonl, tool_heavy.jsonl
 CLAUDE_AI = DATA / "claude_ai"
 CHATGPT = DATA / "chatgpt"
-FIXED = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+BULK = CLAUDE_AI / "codearchitect-bulk-export" / "conversations.json"  # written for these tests
 
-if not DATA.is_dir():  # pragma: no cover - CI clones shared/ beside the repo
-    if os.environ.get("CI"):
-        raise RuntimeError(f"shared data not found at {DATA}: CI must have shared/ beside the repo")
-    pytest.skip(f"shared data not found at {DATA}", allow_module_level=True)
+# shared_data only:
+SPOTTER_FULL = SHARED_DATA / "claude_code" / "marot-spotter"
+MAIN_4D = SPOTTER_FULL / "4d5611e5-241a-462a-8d15-5122611a9569.jsonl"
+MAIN_AE = SPOTTER_FULL / "ae4a77f8-aedd-4bc1-888f-c94edc91af04.jsonl"
+YALEMAN = SHARED_DATA / "claude_ai" / "yaleman-anthropic-data" / "conversations.json"
+SHAREGPT = SHARED_DATA / "corpus" / "sharegpt_v3_pypi"
+FIXED = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def clock() -> datetime:

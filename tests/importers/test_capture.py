@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from vault import Vault
 
-from .conftest import MAIN_4D, SPOTTER, cc_expected_messages
+from .conftest import MAIN_4D, SPOTTER_FULL, cc_expected_messages
 
 REPO = Path(__file__).resolve().parents[2]
 HOOK = (
@@ -43,6 +45,7 @@ def _payload(transcript: Path, cwd: Path, event: str = "Stop") -> str:
     )
 
 
+@pytest.mark.shared_data
 def test_capture_imports_a_growing_transcript(vault_root: Path, tmp_path: Path) -> None:
     work = vault_root / "src" / "deep"
     work.mkdir(parents=True)
@@ -59,7 +62,7 @@ def test_capture_imports_a_growing_transcript(vault_root: Path, tmp_path: Path) 
     path = vault.locate(sid)
     old = path.read_bytes()
     assert not (vault_root / ".codearchitect" / "capture.log").exists()
-    for sub in sorted((SPOTTER / MAIN_4D.stem / "subagents").glob("*.jsonl")):
+    for sub in sorted((SPOTTER_FULL / MAIN_4D.stem / "subagents").glob("*.jsonl")):
         (subagents / sub.name).write_bytes(sub.read_bytes())
     transcript.write_bytes(b"".join(lines))
     second = _hook(_payload(transcript, work), cwd=tmp_path)

@@ -12,8 +12,9 @@ from vault import Vault
 from vault.importers import run_import
 
 from .conftest import (
+    BULK,
     CHATGPT,
-    DATA,
+    SHAREGPT,
     chatgpt_expected,
     clock,
     load_conversations,
@@ -140,8 +141,9 @@ def test_truncated_export_keeps_complete_conversations(vault: Vault, tmp_path: P
     assert report.skipped[-1][1].startswith("cut off or malformed")
 
 
+@pytest.mark.shared_data
 def test_sharegpt_style_truncated_file_is_reported(vault: Vault, tmp_path: Path) -> None:
-    with gzip.open(next((DATA / "corpus" / "sharegpt_v3_pypi").glob("*.gz"))) as f:
+    with gzip.open(next(SHAREGPT.glob("*.gz"))) as f:
         head = f.read(60_000)
     path = tmp_path / "sharegpt.json"
     path.write_bytes(head)
@@ -153,7 +155,7 @@ def test_sharegpt_style_truncated_file_is_reported(vault: Vault, tmp_path: Path)
 
 
 def test_claude_export_given_to_chatgpt_is_reported(vault: Vault) -> None:
-    path = DATA / "claude_ai" / "yaleman-anthropic-data" / "conversations.json"
+    path = BULK
     report = run_import(vault, "chatgpt", [path])
     assert report.created == []
     assert "looks like a claude.ai export" in report.skipped[0][1]

@@ -6,17 +6,30 @@ import json
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from vault import Vault
 from vault.importers import run_import
 
-from .conftest import CHATGPT, CLAUDE_AI, clock, load_conversations, sessions, tree_hash
+from .conftest import (
+    BULK,
+    CHATGPT,
+    CLAUDE_AI,
+    YALEMAN,
+    clock,
+    load_conversations,
+    sessions,
+    tree_hash,
+)
 
-BULK = CLAUDE_AI / "yaleman-anthropic-data" / "conversations.json"
 WEB = sorted((CLAUDE_AI / "osteele-claude-chat-viewer").glob("*.json"))
 
 
-def test_sessions_and_messages_match_the_source(vault: Vault) -> None:
-    files = [BULK, *WEB]
+@pytest.mark.parametrize(
+    "bulk", [BULK, pytest.param(YALEMAN, marks=pytest.mark.shared_data)], ids=["ours", "yaleman"]
+)
+def test_sessions_and_messages_match_the_source(vault: Vault, bulk: Path) -> None:
+    files = [bulk, *WEB]
     report = run_import(vault, "claude-ai", files, clock=clock)
     conversations = [c for f in files for c in load_conversations(f)]
     found = sessions(vault)
@@ -32,9 +45,12 @@ def test_sessions_and_messages_match_the_source(vault: Vault) -> None:
     assert report.skipped == []
 
 
-def test_thinking_is_metadata_and_text_is_the_reply(vault: Vault) -> None:
-    run_import(vault, "claude-ai", [BULK], clock=clock)
-    conv = load_conversations(BULK)[0]
+@pytest.mark.parametrize(
+    "bulk", [BULK, pytest.param(YALEMAN, marks=pytest.mark.shared_data)], ids=["ours", "yaleman"]
+)
+def test_thinking_is_metadata_and_text_is_the_reply(vault: Vault, bulk: Path) -> None:
+    run_import(vault, "claude-ai", [bulk], clock=clock)
+    conv = load_conversations(bulk)[0]
     reply = vault.get(f"claude-{conv['uuid']}").messages[1]
     blocks = conv["chat_messages"][1]["content"]
     assert reply.content == blocks[1]["text"]

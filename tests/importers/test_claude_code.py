@@ -12,10 +12,12 @@ from vault import Vault
 from vault.importers import resolve_tool_results, run_import
 
 from .conftest import (
+    BULK,
     CC,
     MAIN_4D,
     MAIN_AE,
     SPOTTER,
+    SPOTTER_FULL,
     cc_expected_messages,
     cc_tool_ids,
     clock,
@@ -23,13 +25,14 @@ from .conftest import (
     tree_hash,
 )
 
-SUB_4D = sorted((SPOTTER / MAIN_4D.stem / "subagents").glob("*.jsonl"))
-SUB_AE = sorted((SPOTTER / MAIN_AE.stem / "subagents").glob("*.jsonl"))
+SUB_4D = sorted((SPOTTER_FULL / MAIN_4D.stem / "subagents").glob("*.jsonl"))
+SUB_AE = sorted((SPOTTER_FULL / MAIN_AE.stem / "subagents").glob("*.jsonl"))
 
 
+@pytest.mark.shared_data
 def test_spotter_sessions_and_messages_match_the_source(vault: Vault) -> None:
-    report = run_import(vault, "claude-code", [SPOTTER], clock=clock)
-    mains = sorted(SPOTTER.glob("*.jsonl"))
+    report = run_import(vault, "claude-code", [SPOTTER_FULL], clock=clock)
+    mains = sorted(SPOTTER_FULL.glob("*.jsonl"))
     files = mains + SUB_4D + SUB_AE
     found = sessions(vault)
     assert len(found) == len(files) == 9
@@ -47,6 +50,7 @@ def test_spotter_sessions_and_messages_match_the_source(vault: Vault) -> None:
     assert report.messages_added == sum(len(s.messages) for s in found.values())
 
 
+@pytest.mark.shared_data
 def test_frontmatter_carries_the_session_facts(vault: Vault) -> None:
     run_import(vault, "claude-code", [MAIN_4D], clock=clock)
     session = vault.get(f"cc-{MAIN_4D.stem}")
@@ -60,6 +64,7 @@ def test_frontmatter_carries_the_session_facts(vault: Vault) -> None:
     assert session.created == session.messages[0].created_at
 
 
+@pytest.mark.shared_data
 def test_tool_calls_carry_their_results(vault: Vault) -> None:
     run_import(vault, "claude-code", [MAIN_AE], clock=clock)
     messages = resolve_tool_results(vault.get(f"cc-{MAIN_AE.stem}").messages)
@@ -93,34 +98,52 @@ def test_thinking_and_tokens_are_metadata(vault: Vault) -> None:
     assert replies[0].metadata["tokens"]["output"] == 13
 
 
-def test_second_import_changes_no_byte(vault: Vault) -> None:
-    run_import(vault, "claude-code", [SPOTTER], clock=clock)
+@pytest.mark.parametrize(
+    ("folder", "sessions_in_it"),
+    [(SPOTTER, 3), pytest.param(SPOTTER_FULL, 9, marks=pytest.mark.shared_data)],
+    ids=["fixtures", "shared"],
+)
+def test_second_import_changes_no_byte(vault: Vault, folder: Path, sessions_in_it: int) -> None:
+    run_import(vault, "claude-code", [folder], clock=clock)
     before = tree_hash(vault)
-    again = run_import(vault, "claude-code", [SPOTTER])
+    again = run_import(vault, "claude-code", [folder])
     assert tree_hash(vault) == before
     assert again.created == again.grown == [] and again.messages_added == 0
-    assert len(again.unchanged) == 9
+    assert len(again.unchanged) == sessions_in_it
 
 
-@pytest.mark.parametrize("cut", [40, 757, 1400])
-def test_grown_transcript_only_appends(vault: Vault, tmp_path: Path, cut: int) -> None:
-    lines = MAIN_4D.read_bytes().splitlines(keepends=True)
-    live = tmp_path / "live" / MAIN_4D.name
+@pytest.mark.parametrize(
+    ("source", "cut"),
+    [
+        (SPOTTER / "subagent.jsonl", 20),
+        (SPOTTER / "subagent.jsonl", 70),
+        (SPOTTER / "tool_heavy.jsonl", 25),
+        *(pytest.param(MAIN_4D, cut, marks=pytest.mark.shared_data) for cut in (40, 757, 1400)),
+    ],
+)
+def test_grown_transcript_only_appends(
+    vault: Vault, tmp_path: Path, source: Path, cut: int
+) -> None:
+    lines = source.read_bytes().splitlines(keepends=True)
+    assert 0 < cut < len(lines)
+    live = tmp_path / "live" / source.name
     live.parent.mkdir()
     live.write_bytes(b"".join(lines[:cut]))
     first = run_import(vault, "claude-code", [live], clock=clock)
-    assert first.created == [f"cc-{MAIN_4D.stem}"]
-    path = vault.locate(f"cc-{MAIN_4D.stem}")
+    sid = f"cc-{source.stem}"
+    assert first.created == [sid]
+    path = vault.locate(sid)
     old = path.read_bytes()
     live.write_bytes(b"".join(lines))
     second = run_import(vault, "claude-code", [live], clock=clock)
-    assert second.grown == [f"cc-{MAIN_4D.stem}"]
+    assert second.grown == [sid]
     new = path.read_bytes()
     assert new.startswith(old) and len(new) > len(old)
-    assert len(vault.get(f"cc-{MAIN_4D.stem}").messages) == cc_expected_messages(MAIN_4D)
+    assert len(vault.get(sid).messages) == cc_expected_messages(source)
     assert second.changed_after_import == []
 
 
+@pytest.mark.shared_data
 def test_subagents_link_to_their_parent_both_ways(vault: Vault) -> None:
     run_import(vault, "claude-code", [MAIN_4D], clock=clock)
     parent_id = f"cc-{MAIN_4D.stem}"
@@ -137,6 +160,7 @@ def test_subagents_link_to_their_parent_both_ways(vault: Vault) -> None:
     assert [m.metadata.get("subagentSession") for m in results] == [child.id]
 
 
+@pytest.mark.shared_data
 def test_compaction_agent_links_to_the_compaction(vault: Vault) -> None:
     run_import(vault, "claude-code", [MAIN_4D, MAIN_AE], clock=clock)
     for main, agent in ((MAIN_4D, "acompact-e1f845"), (MAIN_AE, "acompact-946d2b")):
@@ -151,6 +175,7 @@ def test_compaction_agent_links_to_the_compaction(vault: Vault) -> None:
         assert boundary[0].metadata["subtype"] == "compact_boundary"
 
 
+@pytest.mark.shared_data
 def test_a_subagent_file_alone_still_links_to_its_parent(vault: Vault) -> None:
     report = run_import(vault, "claude-code", [SUB_4D[0]], clock=clock)
     assert report.created == [f"cc-{MAIN_4D.stem}-agent-a2898e3"]
@@ -235,7 +260,7 @@ def test_huge_message_is_cut_at_one_megabyte(vault: Vault, tmp_path: Path) -> No
 
 
 def test_not_a_transcript_is_reported(vault: Vault) -> None:
-    path = CC.parent / "claude_ai" / "yaleman-anthropic-data" / "conversations.json"
+    path = BULK
     report = run_import(vault, "claude-code", [path], clock=clock)
     assert report.skipped == [(str(path), "not a Claude Code transcript (.jsonl)")]
 

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from mcp_server.cli import cli
+from tests.helpers.data import FIXTURES
 from vault import Vault
 
 
@@ -147,7 +148,7 @@ def test_every_command_has_help_with_an_example() -> None:
             assert "Example:" in out, f"{' '.join(path)} has no example"
 
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+DATA = FIXTURES
 
 
 def test_import_chatgpt_export_then_search_at_once(vault_root: Path) -> None:
@@ -167,7 +168,7 @@ def test_import_chatgpt_export_then_search_at_once(vault_root: Path) -> None:
 
 
 def test_import_dry_run_writes_nothing(vault_root: Path) -> None:
-    export = DATA / "claude_ai" / "yaleman-anthropic-data" / "conversations.json"
+    export = DATA / "claude_ai" / "codearchitect-bulk-export" / "conversations.json"
     code, out = run("import", "claude-ai", str(export), "--root", str(vault_root), "--dry-run")
     assert code == 0
     assert "[dry run]" in out
