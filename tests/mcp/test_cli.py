@@ -215,8 +215,10 @@ def test_capture_command_as_claude_code_runs_it(vault_root: Path, tmp_path: Path
     broken = subprocess.run(
         [str(exe), "capture", "claude-code"],
         input="{not json",
+        cwd=vault_root,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert broken.returncode == 0 and broken.stdout == ""
+    assert "stdin is not hook JSON" in (vault_root / ".codearchitect" / "capture.log").read_text()
