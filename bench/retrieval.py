@@ -55,13 +55,13 @@ def run_retrieval_bench(
     out.mkdir(parents=True, exist_ok=True)
     params = SIZES[size]
     wanted = set(PHASES) if only is None else only
-    from indexer import semantic
+    from indexer.semantic import nearest
 
     report: dict[str, Any] = {
         "size": size,
         "cpus": os.cpu_count(),
         "load": _load(),
-        "prefilter_min_rows": semantic.PREFILTER_MIN_ROWS,
+        "prefilter_min_rows": nearest.PREFILTER_MIN_ROWS,
     }
     if "model" in wanted:
         report["model_memory_mb"] = _phase(out, "model", _model_memory)
@@ -366,7 +366,7 @@ def _rebuild_cost(root: Path, params: dict[str, int]) -> dict[str, Any]:
 
 
 def _model_memory() -> float:
-    from indexer.embedder import MiniLM
+    from indexer.semantic.minilm import MiniLM
 
     before = _rss_mb()
     model = MiniLM.load()
@@ -378,12 +378,14 @@ def _latency(work: Path, params: dict[str, int]) -> dict[str, Any]:
     import numpy as np
 
     from bench.generate import ensure_vault
-    from indexer import Indexer, semantic, vectors
-    from indexer.embedder import MINILM_ID
+    from indexer import Indexer
     from indexer.errors import InvalidQuery
+    from indexer.filters import MessageFilter
     from indexer.mirror import set_state
-    from indexer.semantic import MessageFilter, write_config
-    from indexer.vectors import VectorStore
+    from indexer.semantic import nearest, write_config
+    from indexer.semantic import view as vector_view
+    from indexer.semantic.minilm import MINILM_ID
+    from indexer.semantic.store import VectorStore
 
     source = ensure_vault(Path(__file__).parent / ".cache", params["latency_sessions"], 40, 7)
     root = work / f"s{params['latency_sessions']}"
@@ -455,7 +457,7 @@ def _latency(work: Path, params: dict[str, int]) -> dict[str, Any]:
         result.update(modes(("keyword", "semantic", "hybrid")))
         encode, vector, filtered, exact, same = [], [], [], [], []
         everything, assistant = MessageFilter(), MessageFilter(role="assistant")
-        prefilter_min_rows = semantic.PREFILTER_MIN_ROWS
+        prefilter_min_rows = nearest.PREFILTER_MIN_ROWS
         for q in queries:
             start = time.perf_counter()
             v = index.semantic.encode_query(q)
@@ -466,27 +468,27 @@ def _latency(work: Path, params: dict[str, int]) -> dict[str, Any]:
             start = time.perf_counter()
             index.semantic.search(v, assistant, 100)
             filtered.append((time.perf_counter() - start) * 1000)
-            semantic.PREFILTER_MIN_ROWS = 1 << 62  # the same query, every row in float32
+            nearest.PREFILTER_MIN_ROWS = 1 << 62  # the same query, every row in float32
             try:
                 start = time.perf_counter()
                 slow = index.semantic.search(v, everything, 100)
                 exact.append((time.perf_counter() - start) * 1000)
             finally:
-                semantic.PREFILTER_MIN_ROWS = prefilter_min_rows
+                nearest.PREFILTER_MIN_ROWS = prefilter_min_rows
             same.append(len({h.pk for h in fast} & {h.pk for h in slow}))
         result["query_encode_p50_ms"] = round(statistics.median(encode), 1)
         result["vector_search_100_p50_ms"] = round(statistics.median(vector), 1)
         result["vector_search_100_exact_float32_p50_ms"] = round(statistics.median(exact), 1)
         result["vector_search_100_same_as_exact_min"] = min(same)
         result["vector_search_100_role_filter_p50_ms"] = round(statistics.median(filtered), 1)
-        # The reduced first pass (vectors.py) is not used on these random vectors: 128 of
+        # The reduced first pass (semantic/view.py) is not used on these random vectors: 128 of
         # their 384 dimensions keep a third of their energy (MiniLM's keep ~3/4). Its cost
         # does not depend on the values, so it is measured here with the check off; its
         # overlap with exact search here is the worst case, not MiniLM's.
         projection = upgrade.read_projection()
         result["reduced_energy"] = None if projection is None else round(projection[1], 3)
-        min_energy = vectors.REDUCED_MIN_ENERGY
-        vectors.REDUCED_MIN_ENERGY = 0.0
+        min_energy = vector_view.REDUCED_MIN_ENERGY
+        vector_view.REDUCED_MIN_ENERGY = 0.0
         try:
             forced = modes(("semantic", "hybrid"))
             vector, same = [], []
@@ -495,11 +497,11 @@ def _latency(work: Path, params: dict[str, int]) -> dict[str, Any]:
                 start = time.perf_counter()
                 fast = index.semantic.search(v, everything, 100)
                 vector.append((time.perf_counter() - start) * 1000)
-                semantic.PREFILTER_MIN_ROWS = 1 << 62
+                nearest.PREFILTER_MIN_ROWS = 1 << 62
                 try:
                     slow = index.semantic.search(v, everything, 100)
                 finally:
-                    semantic.PREFILTER_MIN_ROWS = prefilter_min_rows
+                    nearest.PREFILTER_MIN_ROWS = prefilter_min_rows
                 same.append(len({h.pk for h in fast} & {h.pk for h in slow}))
             forced["vector_search_100_p50_ms"] = round(statistics.median(vector), 1)
             forced["vector_search_100_same_as_exact_mean_random_vectors"] = round(
@@ -507,7 +509,7 @@ def _latency(work: Path, params: dict[str, int]) -> dict[str, Any]:
             )
             result["reduced_pass_forced"] = forced
         finally:
-            vectors.REDUCED_MIN_ENERGY = min_energy
+            vector_view.REDUCED_MIN_ENERGY = min_energy
         status = index.status().semantic
         result["vector_float32_mb"] = round(status["vector_bytes"] / 1e6, 1)
         result["vector_disk_mb"] = round(status["vector_disk_bytes"] / 1e6, 1)
@@ -519,15 +521,16 @@ def _latency(work: Path, params: dict[str, int]) -> dict[str, Any]:
 
 
 def _reduced_recall(work: Path, fill: int = 100_000, queries: int = 150) -> dict[str, Any]:
-    """How often the reduced first pass (vectors.py) keeps the exact best rows, on
+    """How often the reduced first pass (indexer/semantic/view.py) keeps the exact best rows, on
     MiniLM-like rows: the quality tasks' real chunk vectors among `fill` rows drawn from a
     Gaussian with their mean and covariance, real chunks as queries. The rows kept are
     1,024 and 4,096 of ~104,000 (the share 4,096 is of the reference size's 398,418)."""
     import numpy as np
 
-    from indexer import vectors
-    from indexer.embedder import MINILM_ID
-    from indexer.vectors import VectorView, model_slug, quantise, reduced_dims, train_projection
+    from indexer.semantic import view as vector_view
+    from indexer.semantic.minilm import MINILM_ID
+    from indexer.semantic.store import model_slug
+    from indexer.semantic.view import VectorView, quantise, reduced_dims, train_projection
 
     real = []
     for task in ("sharegpt", "oasst"):
@@ -553,10 +556,10 @@ def _reduced_recall(work: Path, fill: int = 100_000, queries: int = 150) -> dict
         "queries": queries,
         "energy_kept": round(energy, 4),
     }
-    rescore = vectors.REDUCED_RESCORE
+    rescore = vector_view.REDUCED_RESCORE
     for kept in (1024, 4096):
         r10, r100 = [], []
-        vectors.REDUCED_RESCORE = kept
+        vector_view.REDUCED_RESCORE = kept
         try:
             for i in rng.choice(len(rows), queries, replace=False):
                 q = exact[i]
@@ -567,7 +570,7 @@ def _reduced_recall(work: Path, fill: int = 100_000, queries: int = 150) -> dict
                 r10.append(sum(int(b) in cand for b in best[:10]) / 10)
                 r100.append(sum(int(b) in cand for b in best) / 100)
         finally:
-            vectors.REDUCED_RESCORE = rescore
+            vector_view.REDUCED_RESCORE = rescore
         result[f"kept_{kept}"] = {
             "recall@10_mean": round(statistics.fmean(r10), 4),
             "recall@10_min": min(r10),
@@ -604,9 +607,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.prefilter_always:
-        from indexer import semantic
+        from indexer.semantic import nearest
 
-        semantic.PREFILTER_MIN_ROWS = 0
+        nearest.PREFILTER_MIN_ROWS = 0
     only = None
     if args.only:
         only = {p.strip() for p in args.only.split(",") if p.strip()}

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vault import InvalidInput
 
 from .records import parse_bound
+from .retrieval import Stores, search
 from .tokens import MESSAGE_OVERHEAD, cut_to_tokens, estimate_tokens
-
-if TYPE_CHECKING:
-    from .service import Indexer
 
 __all__ = ("Context", "ContextMessage", "ContextSession", "Pointer", "build_context")
 
@@ -110,7 +108,7 @@ class _Msg:
 
 
 def build_context(
-    index: Indexer,
+    stores: Stores,
     query: str,
     max_tokens: int,
     *,
@@ -127,7 +125,8 @@ def build_context(
     ):
         raise InvalidInput(f"'max_tokens' must be 1..{MAX_BUDGET}", field="max_tokens")
     low, high = parse_bound(after, "after"), parse_bound(before, "before")
-    result = index.search(
+    result = search(
+        stores,
         query,
         session_id=session_id,
         role=role,
@@ -136,7 +135,7 @@ def build_context(
         limit=CANDIDATES,
         mode=mode,
     )
-    pairs = _pairs(index, [(h.session_id, h.message_id) for h in result.hits], role, low, high)
+    pairs = _pairs(stores, [(h.session_id, h.message_id) for h in result.hits], role, low, high)
 
     remaining = max_tokens - ENVELOPE
     taken: dict[str, list[ContextMessage]] = {}
@@ -207,7 +206,7 @@ def _pointer(msg: _Msg, tokens: int, rank: int) -> Pointer:
 
 
 def _pairs(
-    index: Indexer,
+    stores: Stores,
     keys: list[tuple[str, str]],
     role: str | None,
     low: str | None,
@@ -215,12 +214,12 @@ def _pairs(
 ) -> list[tuple[_Msg, ...]]:
     """Each hit's conversation pair, ranked by first appearance, without repeats."""
     select = (
-        "SELECT m.file_id, m.session_id, s.title, m.id, m.role, m.created_at, m.position, "
-        "m.content FROM messages AS m JOIN sessions AS s ON s.file_id = m.file_id "
+        "SELECT m.file_id, m.session_id, s.title, m.id AS message_id, m.role, m.created_at, "
+        "m.position, m.content FROM messages AS m JOIN sessions AS s ON s.file_id = m.file_id "
     )
     seen: set[tuple[int, int]] = set()
     pairs: list[tuple[_Msg, ...]] = []
-    with index.mirror.read() as conn:
+    with stores.mirror.read() as conn:
         for session_id, message_id in keys:
             row = conn.execute(
                 select + "WHERE m.session_id = ? AND m.id = ? ORDER BY m.file_id LIMIT 1",
@@ -228,7 +227,7 @@ def _pairs(
             ).fetchone()
             if row is None:  # deleted since the search
                 continue
-            hit = _Msg(*row)
+            hit = _Msg(**dict(zip(row.keys(), row, strict=True)))
             other_pos = hit.position + 1 if hit.role == "user" else hit.position - 1
             partner = None
             if hit.role in ("user", "assistant") and role is None:
@@ -236,7 +235,7 @@ def _pairs(
                     select + "WHERE m.file_id = ? AND m.position = ?", (hit.file_id, other_pos)
                 ).fetchone()
                 if found is not None:
-                    cand = _Msg(*found)
+                    cand = _Msg(**dict(zip(found.keys(), found, strict=True)))
                     wanted = "assistant" if hit.role == "user" else "user"
                     in_time = (low is None or cand.created_at > low) and (
                         high is None or cand.created_at < high

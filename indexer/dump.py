@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
 from vault import MalformedSessionFile, SymlinkRefused, Vault
@@ -12,34 +13,11 @@ from vault.files import read_bytes
 from vault.session_file import parse
 
 from .rows import message_values, session_values
+from .schema import SESSION_COLUMNS
 
 __all__ = ("dump_mirror", "expected_dump")
 
-_SESSION_KEYS = [
-    "id",
-    "title",
-    "topic",
-    "created",
-    "updated",
-    "status",
-    "agent_id",
-    "channel",
-    "account_id",
-    "peer_kind",
-    "peer_id",
-    "tags",
-    "metadata",
-    "source",
-    "source_id",
-    "source_path",
-    "imported_at",
-    "truncated",
-    "extra",
-    "message_count",
-    "created_at",
-    "updated_at",
-    "last_message_at",
-]
+_SESSION_KEYS = SESSION_COLUMNS[1:]  # all but file_id
 _MESSAGE_KEYS = ("id", "session_id", "role", "content", "metadata", "created_at", "edited")
 
 
@@ -50,11 +28,11 @@ def dump_mirror(conn: sqlite3.Connection) -> dict[str, Any]:
         entry: dict[str, Any] = {"status": f["status"], "session": None, "messages": []}
         s = conn.execute("SELECT * FROM sessions WHERE file_id = ?", (f["id"],)).fetchone()
         if s is not None:
-            entry["session"] = _session_dict(tuple(s[k] for k in _SESSION_KEYS))
+            entry["session"] = _session_dict(s)
         rows = conn.execute(
             "SELECT * FROM messages WHERE file_id = ? ORDER BY position", (f["id"],)
         )
-        entry["messages"] = [_message_dict(tuple(r[k] for k in _MESSAGE_KEYS)) for r in rows]
+        entry["messages"] = [_message_dict(r) for r in rows]
         out[f["path"]] = entry
     return out
 
@@ -73,25 +51,23 @@ def expected_dump(vault: Vault) -> dict[str, Any]:
         except SymlinkRefused:
             entry["status"] = "refused"
         else:
-            values = session_values(0, session)[1:]
-            entry["session"] = _session_dict(values)
+            entry["session"] = _session_dict(session_values(0, session))
             for i, m in enumerate(session.messages):
-                v = message_values(0, i, session.id, m)
-                entry["messages"].append(_message_dict((v[2], v[3], *v[4:])))
+                entry["messages"].append(_message_dict(message_values(0, i, session.id, m)))
         out[rel] = entry
     return out
 
 
-def _session_dict(values: tuple[Any, ...]) -> dict[str, Any]:
-    data = dict(zip(_SESSION_KEYS, values, strict=True))
+def _session_dict(row: Mapping[str, Any] | sqlite3.Row) -> dict[str, Any]:
+    data = {k: row[k] for k in _SESSION_KEYS}
     for key in ("tags", "metadata", "extra"):
         data[key] = json.loads(data[key])
     data["truncated"] = bool(data["truncated"])
     return data
 
 
-def _message_dict(values: tuple[Any, ...]) -> dict[str, Any]:
-    data = dict(zip(_MESSAGE_KEYS, values, strict=True))
+def _message_dict(row: Mapping[str, Any] | sqlite3.Row) -> dict[str, Any]:
+    data = {k: row[k] for k in _MESSAGE_KEYS}
     data["metadata"] = json.loads(data["metadata"])
     data["edited"] = bool(data["edited"])
     return data

@@ -4,8 +4,9 @@ and a `MessageFilter` (semantic search), so both modes filter alike."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import tantivy
 
@@ -13,11 +14,11 @@ from vault import InvalidInput
 
 from .records import parse_bound, to_datetime
 from .schema import KEY_FIELDS
-from .semantic import MessageFilter
 
 __all__ = (
     "MAX_SEARCH_LIMIT",
     "MAX_SEARCH_OFFSET",
+    "MessageFilter",
     "SearchFilters",
     "check_key",
     "check_page",
@@ -28,6 +29,38 @@ MAX_SEARCH_LIMIT = 1000
 # A ranked search collects offset + limit hits before it can skip `offset` of them, so the
 # offset is bounded (as Elasticsearch's max_result_window): deeper pages are refused.
 MAX_SEARCH_OFFSET = 10_000
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    """The filters of keyword search, as SQL on the mirror (bounds are canonical times)."""
+
+    session_id: str | None = None
+    role: str | None = None
+    after: str | None = None
+    before: str | None = None
+    key_fields: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.session_id or self.role or self.after or self.before or self.key_fields)
+
+    def sql(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value, op in (
+            ("m.session_id", self.session_id, "="),
+            ("m.role", self.role, "="),
+            ("m.created_at", self.after, ">"),
+            ("m.created_at", self.before, "<"),
+        ):
+            if value is not None:
+                clauses.append(f"{column} {op} ?")
+                params.append(value)
+        for name, value in self.key_fields.items():
+            clauses.append(f"s.{name} = ?")  # names checked against KEY_FIELDS by the caller
+            params.append(value)
+        return (" AND ".join(clauses) or "1"), params
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,15 @@ from typing import Any
 from vault import FileState, Message, SessionFile
 
 from .errors import IndexUnavailable
-from .rows import FileRow, Prefix, message_values, session_updated_at, session_values
+from .rows import (
+    MESSAGE_INSERT,
+    SESSION_INSERT,
+    FileRow,
+    Prefix,
+    message_values,
+    session_updated_at,
+    session_values,
+)
 from .schema import DDL, KEY_FIELDS, SCHEMA_VERSION, TABLES
 
 __all__ = ("Mirror", "get_state", "set_state")
@@ -33,15 +41,6 @@ log = logging.getLogger("codearchitect.indexer.mirror")
 
 # Session fields copied into every tantivy document: a change re-indexes the whole file.
 DOC_SESSION_FIELDS = ("id", "title", *KEY_FIELDS)
-_SESSION_COLUMNS = (
-    "file_id, id, title, topic, created, updated, status, agent_id, channel, account_id, "
-    "peer_kind, peer_id, tags, metadata, source, source_id, source_path, imported_at, "
-    "truncated, extra, message_count, created_at, updated_at, last_message_at"
-)
-_MESSAGE_INSERT = (
-    "INSERT INTO messages (file_id, position, id, session_id, role, content, metadata, "
-    "created_at, edited) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 _FILE_COLUMNS = (
     "id, path, ino, size, mtime_ns, hash, prefix_size, prefix_hash, prefix_count, "
     "body_offset, indexed_at_ns, status"
@@ -256,21 +255,30 @@ class Mirror:
             )
         }
         conn.execute("DELETE FROM sessions WHERE file_id = ?", (file_id,))
-        conn.execute(
-            f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES ({', '.join('?' * 24)})",
-            session_values(file_id, session),
-        )
+        conn.execute(SESSION_INSERT, session_values(file_id, session))
         rows = [message_values(file_id, i, session.id, m) for i, m in enumerate(session.messages)]
-        conn.executemany(_MESSAGE_INSERT, rows)
+        conn.executemany(MESSAGE_INSERT, rows)
         if docs is not None:
             keys = tuple(getattr(session, f) for f in KEY_FIELDS)
-            docs += ((file_id, r[2], r[3], r[4], r[5], r[7], session.title, *keys) for r in rows)
+            docs += (
+                (
+                    file_id,
+                    r["id"],
+                    r["session_id"],
+                    r["role"],
+                    r["content"],
+                    r["created_at"],
+                    session.title,
+                    *keys,
+                )
+                for r in rows
+            )
         if queue:
             new_fields = tuple(getattr(session, f) for f in DOC_SESSION_FIELDS)
             if old_session is None or tuple(old_session) != new_fields:
                 self.enqueue(conn, "file", file_id)
             else:
-                new = {r[2]: (r[4], r[5], r[7]) for r in rows}
+                new = {r["id"]: (r["role"], r["content"], r["created_at"]) for r in rows}
                 changed = [
                     k for k in new.keys() | old_messages.keys() if new.get(k) != old_messages.get(k)
                 ]
@@ -293,27 +301,17 @@ class Mirror:
         new_rows = [message_values(row.id, start + i, session_id, m) for i, m in enumerate(tail)]
         old = self.file_messages(conn, row.id, start)
         old_rows = [
-            (
-                row.id,
-                r["position"],
-                r["id"],
-                session_id,
-                r["role"],
-                r["content"],
-                r["metadata"],
-                r["created_at"],
-                r["edited"],
-            )
+            {**dict(zip(r.keys(), r, strict=True)), "file_id": row.id, "session_id": session_id}
             for r in old
         ]
         self._upsert_file(conn, row, row.path, state, digest, prefix, "ok", None, None)
         if old_rows == new_rows:
             return False
         conn.execute("DELETE FROM messages WHERE file_id = ? AND position >= ?", (row.id, start))
-        conn.executemany(_MESSAGE_INSERT, new_rows)
+        conn.executemany(MESSAGE_INSERT, new_rows)
         self._refresh_counters(conn, row.id)
-        old_keys = {r[2]: r[4:8] for r in old_rows}
-        new_keys = {r[2]: r[4:8] for r in new_rows}
+        old_keys = {r["id"]: _indexed(r) for r in old_rows}
+        new_keys = {r["id"]: _indexed(r) for r in new_rows}
         for mid in old_keys.keys() | new_keys.keys():
             if old_keys.get(mid) != new_keys.get(mid):
                 self.enqueue(conn, "msg", row.id, mid)
@@ -331,13 +329,13 @@ class Mirror:
             (row.id,),
         ).fetchone()
         values = message_values(row.id, count, sid, message)
-        conn.execute(_MESSAGE_INSERT, values)
+        conn.execute(MESSAGE_INSERT, values)
         conn.execute(
             "UPDATE files SET ino = ?, size = ?, mtime_ns = ?, hash = NULL, indexed_at_ns = ? "
             "WHERE id = ?",
             (state.ino, state.size, state.mtime_ns, time.time_ns(), row.id),
         )
-        times = [t for t in (last, values[7]) if t is not None]
+        times = [t for t in (last, values["created_at"]) if t is not None]
         self._set_counters(conn, row.id, count + 1, max(times) if times else None)
         self.enqueue(conn, "msg", row.id, message.id)
 
@@ -480,3 +478,8 @@ def _statements(ddl: str) -> Iterable[str]:
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
+
+
+def _indexed(row: dict[str, Any]) -> tuple[Any, ...]:
+    """What of a message row the full-text index holds, or depends on."""
+    return (row["role"], row["content"], row["metadata"], row["created_at"])

@@ -12,7 +12,7 @@ from typing import Any
 from vault import AmbiguousSession, InvalidInput, SessionNotFound
 
 from .records import ConversationPair, MalformedFile, MessageRecord, SessionRecord, parse_bound
-from .schema import KEY_FIELDS
+from .schema import KEY_FIELDS, SESSION_COLUMNS
 
 __all__ = (
     "MAX_OFFSET",
@@ -234,33 +234,17 @@ def _offset(offset: int) -> int:
     return offset
 
 
+_JSON_COLUMNS = ("tags", "metadata", "extra")
+
+
 def _session(r: sqlite3.Row) -> SessionRecord:
-    return SessionRecord(
-        id=r["id"],
-        path=r["path"],
-        title=r["title"],
-        topic=r["topic"],
-        created=r["created"],
-        updated=r["updated"],
-        status=r["status"],
-        agent_id=r["agent_id"],
-        channel=r["channel"],
-        account_id=r["account_id"],
-        peer_kind=r["peer_kind"],
-        peer_id=r["peer_id"],
-        tags=tuple(json.loads(r["tags"])),
-        metadata=json.loads(r["metadata"]),
-        source=r["source"],
-        source_id=r["source_id"],
-        source_path=r["source_path"],
-        imported_at=r["imported_at"],
-        truncated=bool(r["truncated"]),
-        extra=json.loads(r["extra"]),
-        message_count=r["message_count"],
-        created_at=r["created_at"],
-        updated_at=r["updated_at"],
-        last_message_at=r["last_message_at"],
-    )
+    """A `sessions` row (with its file's `path`) as a record, by column name."""
+    data = {c: r[c] for c in SESSION_COLUMNS[1:]}
+    for column in _JSON_COLUMNS:
+        data[column] = json.loads(data[column])
+    data["tags"] = tuple(data["tags"])
+    data["truncated"] = bool(data["truncated"])
+    return SessionRecord(path=r["path"], **data)
 
 
 def _message(r: Mapping[str, Any] | sqlite3.Row) -> MessageRecord:

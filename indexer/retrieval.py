@@ -1,5 +1,6 @@
-"""Search modes: keyword (tantivy BM25), semantic (vectors) and hybrid (both, fused by
-reciprocal rank, k = 60). `Indexer.search` runs keyword itself and hands the other two here.
+"""Search: keyword (tantivy BM25), semantic (vectors) and hybrid (both, fused by
+reciprocal rank, k = 60). `search` is handed the stores it reads (`Stores`), not the
+`Indexer` facade.
 
 The keyword side of hybrid takes the query's strict matches first (every word, phrases,
 exclusions: the keyword syntax), then, if they are fewer than the candidates wanted, the
@@ -12,22 +13,23 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 import tantivy
 
 from vault import InvalidInput
 
-from .errors import InvalidQuery
+from .errors import InvalidQuery, translate_errors
+from .filters import MessageFilter, check_page, search_filters
+from .fulltext import FullText
+from .fusion import rrf
+from .mirror import Mirror
 from .query import TITLE_BOOST, compile_query
 from .records import SearchHit, SearchResult
-from .semantic import MessageFilter, SemanticIndex, VectorHit, rrf
+from .semantic import SemanticIndex, VectorHit
 
-if TYPE_CHECKING:
-    from .service import Indexer
-
-__all__ = ("CANDIDATES", "MODES", "relaxed_query", "resolve_mode", "search")
+__all__ = ("CANDIDATES", "MODES", "Stores", "relaxed_query", "resolve_mode", "search")
 
 MODES = ("keyword", "semantic", "hybrid")
 CANDIDATES = 100  # per side, before fusion
@@ -35,6 +37,16 @@ MAX_RELAXED_TERMS = 64
 COMMON_SHARE = 0.05
 SNIPPET_CHARS = 200
 PARALLEL = True  # hybrid: keyword side in a thread of its own
+
+
+@dataclass(frozen=True)
+class Stores:
+    """What search and context read: the SQLite mirror, the full-text index, the vectors."""
+
+    mirror: Mirror
+    fulltext: FullText
+    semantic: SemanticIndex
+
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
@@ -101,7 +113,48 @@ def relaxed_query(
 
 
 def search(
-    index: Indexer,
+    stores: Stores,
+    query: str,
+    *,
+    session_id: str | None = None,
+    role: str | None = None,
+    after: str | datetime | None = None,
+    before: str | datetime | None = None,
+    limit: int = 10,
+    offset: int = 0,
+    mode: str | None = None,
+    key_fields: dict[str, str | None] | None = None,
+) -> SearchResult:
+    """Search ranked by BM25 with highlighted snippets (docs/indexing.md), by meaning,
+    or both fused (`mode`: keyword | semantic | hybrid; default hybrid when semantic
+    search is on and caught up for the filtered messages, else keyword;
+    docs/retrieval.md).
+
+    Raises `InvalidQuery` (code INVALID_QUERY, with `.position`) on a syntax error
+    (keyword mode).
+    """
+    check_page(limit, offset)
+    fulltext = stores.fulltext
+    schema = fulltext.schema
+    filters = search_filters(schema, session_id, role, after, before, key_fields or {})
+    if mode != "keyword":
+        with translate_errors("Search failed"):
+            mode = resolve_mode(stores.semantic, mode, filters.messages)
+            if mode != "keyword":
+                return _by_meaning(
+                    stores, query, filters.queries, filters.messages, mode, limit, offset
+                )
+    compiled = compile_query(query, schema, fulltext.analyzer)
+    if compiled.query is None or limit == 0:
+        return SearchResult((), 0)
+    with translate_errors("Search failed"):
+        return fulltext.search(
+            stores.mirror, compiled.query, filters.queries, limit=limit, offset=offset
+        )
+
+
+def _by_meaning(
+    stores: Stores,
     query: str,
     tantivy_filters: list[tantivy.Query],
     filters: MessageFilter,
@@ -113,15 +166,15 @@ def search(
     want = offset + limit
     if limit == 0 or not query.strip():
         return SearchResult((), 0, mode=mode)
-    semantic = index.semantic
+    semantic = stores.semantic
     pool = max(CANDIDATES, want) if mode == "hybrid" else want
     keyword = None
     if mode == "hybrid" and PARALLEL:  # the keyword side runs while the query is embedded
-        keyword = _keyword_pool().submit(_keyword_candidates, index, query, tantivy_filters, pool)
+        keyword = _keyword_pool().submit(_keyword_candidates, stores, query, tantivy_filters, pool)
     try:
         vector = semantic.encode_query(query)
         vec_hits = semantic.search(vector, filters, pool)
-        vec_keyed, snippets = _vector_hits(index, vec_hits)
+        vec_keyed, snippets = _vector_hits(stores, vec_hits)
     except BaseException:
         if keyword is not None:
             keyword.cancel()
@@ -135,7 +188,7 @@ def search(
     if keyword is not None:
         kw_hits, stale = keyword.result()
     else:
-        kw_hits, stale = _keyword_candidates(index, query, tantivy_filters, pool)
+        kw_hits, stale = _keyword_candidates(stores, query, tantivy_filters, pool)
     by_key: dict[tuple[str, str], SearchHit] = {}
     for hit in kw_hits:
         by_key.setdefault((hit.session_id, hit.message_id), hit)
@@ -157,9 +210,9 @@ def search(
 
 
 def _keyword_candidates(
-    index: Indexer, query: str, filters: list[tantivy.Query], pool: int
+    stores: Stores, query: str, filters: list[tantivy.Query], pool: int
 ) -> tuple[list[SearchHit], bool]:
-    fulltext, schema = index.fulltext, index.fulltext.schema
+    fulltext, schema = stores.fulltext, stores.fulltext.schema
     hits: list[SearchHit] = []
     stale = False
     try:
@@ -167,17 +220,17 @@ def _keyword_candidates(
     except InvalidQuery:
         strict = None
     if strict is not None:
-        result = fulltext.search(index.mirror, strict, filters, limit=pool, offset=0, count=False)
+        result = fulltext.search(stores.mirror, strict, filters, limit=pool, offset=0, count=False)
         hits.extend(result.hits)
         stale = result.stale
     if len(hits) < pool:
         words = list(dict.fromkeys(fulltext.analyzer.analyze(query)))[:MAX_RELAXED_TERMS]
-        freqs = fulltext.term_stats(index.mirror, "content", words)
+        freqs = fulltext.term_stats(stores.mirror, "content", words)
         relaxed = relaxed_query(query, schema, fulltext.analyzer, freqs)
         if relaxed is not None:
             seen = {(h.session_id, h.message_id) for h in hits}
             result = fulltext.search(
-                index.mirror, relaxed, filters, limit=pool, offset=0, count=False
+                stores.mirror, relaxed, filters, limit=pool, offset=0, count=False
             )
             stale = stale or result.stale
             for hit in result.hits:
@@ -190,8 +243,8 @@ class _Snippets:
     """Snippets of semantic hits, made only for the hits returned: the best chunk's text,
     which needs the message tokenised again unless it is the first chunk."""
 
-    def __init__(self, index: Indexer) -> None:
-        self._index = index
+    def __init__(self, semantic: SemanticIndex) -> None:
+        self._semantic = semantic
         self.pending: dict[tuple[str, str], tuple[str, int]] = {}  # key -> (text, chunk)
 
     def fill(self, hit: SearchHit) -> SearchHit:
@@ -201,7 +254,7 @@ class _Snippets:
         content, chunk = found
         text = content
         if chunk > 0:
-            chunks = self._index.semantic.embedder().chunks(content)
+            chunks = self._semantic.embedder().chunks(content)
             text = chunks[chunk].text if chunk < len(chunks) else content
         else:  # the first chunk starts at the first word
             text = content.lstrip()
@@ -211,36 +264,36 @@ class _Snippets:
 
 
 def _vector_hits(
-    index: Indexer, found: list[VectorHit]
+    stores: Stores, found: list[VectorHit]
 ) -> tuple[list[tuple[VectorHit, SearchHit]], _Snippets]:
-    snippets = _Snippets(index)
+    snippets = _Snippets(stores.semantic)
     if not found:
         return [], snippets
     marks = ",".join("?" * len(found))
-    with index.mirror.read() as conn:
+    with stores.mirror.read() as conn:
         rows = conn.execute(
             "SELECT m.pk, m.id, m.session_id, m.role, m.content, m.created_at, s.title "
             "FROM messages AS m JOIN sessions AS s ON s.file_id = m.file_id "
             f"WHERE m.pk IN ({marks})",
             [v.pk for v in found],
         ).fetchall()
-    by_pk = {int(r[0]): r for r in rows}
+    by_pk = {int(r["pk"]): r for r in rows}
     out = []
     for v in found:
         row = by_pk.get(v.pk)
         if row is None:  # deleted since the vector search read the mirror
             continue
         hit = SearchHit(
-            message_id=row[1],
-            session_id=row[2],
-            session_title=row[6] or "",
-            role=row[3],
-            created_at=row[5],
+            message_id=row["id"],
+            session_id=row["session_id"],
+            session_title=row["title"] or "",
+            role=row["role"],
+            created_at=row["created_at"],
             score=v.score,
             snippet="",
             found_by=("semantic",),
         )
-        snippets.pending[(hit.session_id, hit.message_id)] = (row[4], v.chunk)
+        snippets.pending[(hit.session_id, hit.message_id)] = (row["content"], v.chunk)
         out.append((v, hit))
     return out, snippets
 

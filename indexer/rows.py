@@ -10,9 +10,11 @@ from typing import Any
 from vault import FileState, Message, SessionFile
 
 from .records import normalize_ts
-from .schema import KEY_FIELDS
+from .schema import KEY_FIELDS, MESSAGE_COLUMNS, SESSION_COLUMNS
 
 __all__ = (
+    "MESSAGE_INSERT",
+    "SESSION_INSERT",
     "FileRow",
     "Prefix",
     "dumps_json",
@@ -20,6 +22,16 @@ __all__ = (
     "session_updated_at",
     "session_values",
 )
+
+
+def _insert(table: str, columns: tuple[str, ...]) -> str:
+    """An INSERT of every column, with named parameters (rows are dicts by column)."""
+    names = ", ".join(columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({', '.join(':' + c for c in columns)})"
+
+
+SESSION_INSERT = _insert("sessions", SESSION_COLUMNS)
+MESSAGE_INSERT = _insert("messages", MESSAGE_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -64,46 +76,45 @@ def session_updated_at(created_at: str, updated: str | None, last: str | None) -
     return max(created_at, normalize_ts(updated) or "", last or "")
 
 
-def session_values(file_id: int, s: SessionFile) -> tuple[Any, ...]:
+def session_values(file_id: int, s: SessionFile) -> dict[str, Any]:
+    """A session's row of `sessions`, by column (`SESSION_COLUMNS`)."""
     times = [normalize_ts(m.created_at) or "" for m in s.messages]
     last = max(times) if times else None
     created_at = normalize_ts(s.created) or s.created
-    updated_at = session_updated_at(created_at, s.updated, last)
-    return (
-        file_id,
-        s.id,
-        s.title,
-        s.topic,
-        s.created,
-        s.updated,
-        s.status,
-        *(getattr(s, f) for f in KEY_FIELDS),
-        dumps_json(list(s.tags)),
-        dumps_json(s.metadata),
-        s.source,
-        s.source_id,
-        s.source_path,
-        s.imported_at,
-        int(s.truncated),
-        dumps_json(s.extra),
-        len(s.messages),
-        created_at,
-        updated_at,
-        last,
-    )
+    return {
+        "file_id": file_id,
+        "id": s.id,
+        "title": s.title,
+        "topic": s.topic,
+        "created": s.created,
+        "updated": s.updated,
+        "status": s.status,
+        **{f: getattr(s, f) for f in KEY_FIELDS},
+        "tags": dumps_json(list(s.tags)),
+        "metadata": dumps_json(s.metadata),
+        "source": s.source,
+        "source_id": s.source_id,
+        "source_path": s.source_path,
+        "imported_at": s.imported_at,
+        "truncated": int(s.truncated),
+        "extra": dumps_json(s.extra),
+        "message_count": len(s.messages),
+        "created_at": created_at,
+        "updated_at": session_updated_at(created_at, s.updated, last),
+        "last_message_at": last,
+    }
 
 
-def message_values(file_id: int, position: int, session_id: str, m: Message) -> tuple[Any, ...]:
-    created = normalize_ts(m.created_at) or m.created_at
-    metadata = dumps_json(m.metadata)
-    return (
-        file_id,
-        position,
-        m.id,
-        session_id,
-        m.role,
-        m.content,
-        metadata,
-        created,
-        int(m.edited),
-    )
+def message_values(file_id: int, position: int, session_id: str, m: Message) -> dict[str, Any]:
+    """A message's row of `messages`, by column (`MESSAGE_COLUMNS`)."""
+    return {
+        "file_id": file_id,
+        "position": position,
+        "id": m.id,
+        "session_id": session_id,
+        "role": m.role,
+        "content": m.content,
+        "metadata": dumps_json(m.metadata),
+        "created_at": normalize_ts(m.created_at) or m.created_at,
+        "edited": int(m.edited),
+    }

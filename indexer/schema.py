@@ -15,7 +15,9 @@ __all__ = (
     "FULLTEXT_VERSION",
     "KEY_FIELDS",
     "LEADER_LOCK",
+    "MESSAGE_COLUMNS",
     "SCHEMA_VERSION",
+    "SESSION_COLUMNS",
     "TABLES",
     "build_fulltext_schema",
     "default_analyzer",
@@ -27,6 +29,41 @@ DB_NAME = "mirror.sqlite3"
 FULLTEXT_DIR = "fulltext"
 LEADER_LOCK = "leader.lock"
 KEY_FIELDS = ("agent_id", "channel", "account_id", "peer_kind", "peer_id")
+# The columns of `sessions` and `messages` in the DDL below, named once: inserts, dumps and
+# records are built from these (tests/indexer pins them against the DDL).
+SESSION_COLUMNS = (
+    "file_id",
+    "id",
+    "title",
+    "topic",
+    "created",
+    "updated",
+    "status",
+    *KEY_FIELDS,
+    "tags",
+    "metadata",
+    "source",
+    "source_id",
+    "source_path",
+    "imported_at",
+    "truncated",
+    "extra",
+    "message_count",
+    "created_at",
+    "updated_at",
+    "last_message_at",
+)
+MESSAGE_COLUMNS = (
+    "file_id",
+    "position",
+    "id",
+    "session_id",
+    "role",
+    "content",
+    "metadata",
+    "created_at",
+    "edited",
+)
 TABLES = ("vec_rows", "vec_msgs", "fulltext_queue", "messages", "sessions", "files", "state")
 
 DDL = """
@@ -103,7 +140,7 @@ CREATE TABLE fulltext_queue (
     message_id  TEXT,
     enqueued_ns INTEGER NOT NULL
 );
--- Semantic search (indexer/semantic.py): which messages are embedded, and the rows of the
+-- Semantic search (indexer/semantic/): which messages are embedded, and the rows of the
 -- vector store (state `vec_store`) holding their chunks. A deleted message row takes its
 -- vector rows with it, so deleted or replaced text never comes back in results.
 CREATE TABLE vec_msgs (

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from vault import (
     Appended,
@@ -33,13 +33,13 @@ from vault import (
 from vault.files import ensure_dir
 
 from . import queries, retrieval
+from .context import Context, build_context
 from .dump import dump_mirror
 from .errors import translate_errors
-from .filters import check_key, check_page, search_filters
+from .filters import check_key
 from .fulltext import FullText
 from .malloc import limit_arenas
 from .mirror import Mirror, get_state
-from .query import compile_query
 from .records import (
     ConversationPair,
     IndexStatus,
@@ -49,16 +49,12 @@ from .records import (
     SessionRecord,
 )
 from .schema import DB_NAME, FULLTEXT_DIR, KEY_FIELDS, LEADER_LOCK, SCHEMA_VERSION
-from .semantic import EmbedWorker, SemanticIndex
+from .semantic import Embedder, EmbedWorker, SemanticIndex
 from .settings import IndexSettings
 from .sync import RACY_NS, Progress, Syncer
 from .worker import Leadership, Worker
 
 _T = TypeVar("_T")
-
-if TYPE_CHECKING:
-    from .context import Context
-    from .embedder import Embedder
 
 __all__ = ("Indexer",)
 
@@ -87,6 +83,7 @@ class Indexer:
         self.syncer = Syncer(self.vault, self.mirror)
         self.leadership = Leadership(index_dir / LEADER_LOCK)
         self.semantic = SemanticIndex(self.mirror, index_dir, self.vault.dir, embedder=embedder)
+        self.stores = retrieval.Stores(self.mirror, self.fulltext, self.semantic)
         self._worker: Worker | None = None
         self._embedder: EmbedWorker | None = None
         self._vault_lock = threading.RLock()
@@ -589,32 +586,21 @@ class Indexer:
         mode: str | None = None,
         **key_fields: str | None,
     ) -> SearchResult:
-        """Search ranked by BM25 with highlighted snippets (docs/indexing.md), by meaning,
-        or both fused (`mode`: keyword | semantic | hybrid; default hybrid when semantic
-        search is on and caught up for the filtered messages, else keyword;
-        docs/retrieval.md).
-
-        Raises `InvalidQuery` (code INVALID_QUERY, with `.position`) on a syntax error
-        (keyword mode).
-        """
+        """`retrieval.search`: keyword, semantic or hybrid (docs/indexing.md,
+        docs/retrieval.md)."""
         self.open()
-        check_page(limit, offset)
-        schema = self.fulltext.schema
-        filters = search_filters(schema, session_id, role, after, before, key_fields)
-        if mode != "keyword":
-            with translate_errors("Search failed"):
-                mode = retrieval.resolve_mode(self.semantic, mode, filters.messages)
-                if mode != "keyword":
-                    return retrieval.search(
-                        self, query, filters.queries, filters.messages, mode, limit, offset
-                    )
-        compiled = compile_query(query, schema, self.fulltext.analyzer)
-        if compiled.query is None or limit == 0:
-            return SearchResult((), 0)
-        with translate_errors("Search failed"):
-            return self.fulltext.search(
-                self.mirror, compiled.query, filters.queries, limit=limit, offset=offset
-            )
+        return retrieval.search(
+            self.stores,
+            query,
+            session_id=session_id,
+            role=role,
+            after=after,
+            before=before,
+            limit=limit,
+            offset=offset,
+            mode=mode,
+            key_fields=key_fields,
+        )
 
     def get_context(
         self,
@@ -630,11 +616,9 @@ class Indexer:
         """The conversation pairs most relevant to `query`, within `max_tokens` (estimated),
         grouped by session in time order, with pointers to what did not fit
         (indexer/context.py, docs/retrieval.md)."""
-        from .context import build_context
-
         self.open()
         return build_context(
-            self,
+            self.stores,
             query,
             max_tokens,
             session_id=session_id,

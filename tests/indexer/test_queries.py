@@ -187,3 +187,18 @@ def test_a_session_the_index_has_not_seen_yet_is_caught_up_on_demand(
     assert ix.get_session("never-written") is None
     with pytest.raises(SessionNotFound):
         ix.get_messages("never-written")
+
+
+def test_session_and_message_columns_are_named_once(ix: Indexer) -> None:
+    """The column lists that inserts, dumps and records are built from match the DDL."""
+    from indexer.records import SessionRecord
+    from indexer.schema import MESSAGE_COLUMNS, SESSION_COLUMNS
+
+    ix.open()
+    with ix.mirror.read() as conn:
+        sessions = [r[1] for r in conn.execute("PRAGMA table_info(sessions)")]
+        messages = [r[1] for r in conn.execute("PRAGMA table_info(messages)")]
+    assert tuple(sessions) == SESSION_COLUMNS
+    assert tuple(m for m in messages if m != "pk") == MESSAGE_COLUMNS
+    fields = [f for f in SessionRecord.__dataclass_fields__ if f != "path"]
+    assert fields == list(SESSION_COLUMNS[1:])

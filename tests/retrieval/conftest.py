@@ -11,8 +11,8 @@ import pytest
 pytest.importorskip("numpy", reason="the 'semantic' extra is not installed")
 
 from indexer import Indexer
-from indexer.embedder import HashEmbedder, minilm_dir
-from indexer.semantic import write_config
+from indexer.semantic import HashEmbedder, write_config
+from indexer.semantic.minilm import minilm_dir
 
 HAVE_MINILM = minilm_dir() is not None
 needs_minilm = pytest.mark.skipif(not HAVE_MINILM, reason="all-MiniLM-L6-v2 wheel not installed")

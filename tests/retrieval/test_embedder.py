@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.embedder import MAX_PIECES, HashEmbedder, MiniLM, SemanticUnavailable, minilm_dir
+from indexer.semantic.minilm import MiniLM, minilm_dir
+from indexer.semantic.models import MAX_PIECES, HashEmbedder, SemanticUnavailable
 
 from .conftest import needs_minilm
 

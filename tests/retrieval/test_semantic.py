@@ -9,8 +9,8 @@ import time
 import pytest
 
 from indexer import Indexer
-from indexer.embedder import HashEmbedder
-from indexer.semantic import read_config, rrf, write_config
+from indexer.fusion import rrf
+from indexer.semantic import HashEmbedder, read_config, write_config
 from vault import InvalidInput
 
 from .conftest import embed_all

@@ -10,10 +10,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from indexer import Indexer, semantic, vectors
-from indexer.embedder import Chunk, HashEmbedder
-from indexer.semantic import write_config
-from indexer.vectors import VectorView, quantise, text_key, text_key_function, train_projection
+from indexer import Indexer
+from indexer.semantic import HashEmbedder, nearest, write_config
+from indexer.semantic import store as vector_store
+from indexer.semantic import view as vector_view
+from indexer.semantic.models import Chunk
+from indexer.semantic.store import text_key, text_key_function
+from indexer.semantic.view import VectorView, quantise, train_projection
 
 from .conftest import embed_all
 
@@ -85,9 +88,9 @@ def test_prefilter_returns_what_exact_search_returns(
     _fill(index)
     exact = {q: _ranked(index, q) for q in QUERIES}
     exact_role = {q: _ranked(index, q, role="assistant") for q in QUERIES}
-    monkeypatch.setattr(semantic, "PREFILTER_MIN_ROWS", 0)  # int8 first pass on every query
-    monkeypatch.setattr(semantic, "PREFILTER_EXTRA", 0)  # rescoring only 3 x 10 + 32 of 240
-    monkeypatch.setattr(semantic, "SELECTIVE_ROWS", 5)  # the role filter counts as broad
+    monkeypatch.setattr(nearest, "PREFILTER_MIN_ROWS", 0)  # int8 first pass on every query
+    monkeypatch.setattr(nearest, "PREFILTER_EXTRA", 0)  # rescoring only 3 x 10 + 32 of 240
+    monkeypatch.setattr(nearest, "SELECTIVE_ROWS", 5)  # the role filter counts as broad
     for q in QUERIES:
         assert _ranked(index, q) == exact[q]
         assert _ranked(index, q, role="assistant") == exact_role[q]
@@ -242,9 +245,9 @@ def test_caught_up_is_kept_only_until_the_mirror_changes(index: Indexer) -> None
 def _reduced_on(monkeypatch: pytest.MonkeyPatch, rescore: int) -> None:
     """The reduced first pass on the tiny model's 240 rows: trained from 100 rows on,
     whatever energy its 32 dimensions keep, rescoring `rescore` rows."""
-    monkeypatch.setattr(vectors, "REDUCED_MIN_ROWS", 100)
-    monkeypatch.setattr(vectors, "REDUCED_MIN_ENERGY", 0.0)
-    monkeypatch.setattr(vectors, "REDUCED_RESCORE", rescore)
+    monkeypatch.setattr(vector_store, "REDUCED_MIN_ROWS", 100)
+    monkeypatch.setattr(vector_view, "REDUCED_MIN_ENERGY", 0.0)
+    monkeypatch.setattr(vector_view, "REDUCED_RESCORE", rescore)
 
 
 def test_projection_keeps_the_energy_of_structured_rows_not_of_random_ones() -> None:
@@ -280,21 +283,21 @@ def test_reduced_pass_returns_what_exact_search_returns(
         ids = _fill(idx)
         store = idx.semantic.store()
         assert (store.directory / "projection.json").exists()
-        monkeypatch.setattr(semantic, "REDUCED", False)
+        monkeypatch.setattr(nearest, "REDUCED", False)
         exact = {q: _ranked(idx, q) for q in QUERIES}
         exact_role = {q: _ranked(idx, q, role="assistant") for q in QUERIES}
-        monkeypatch.setattr(semantic, "REDUCED", True)
-        monkeypatch.setattr(semantic, "PREFILTER_MIN_ROWS", 0)  # a first pass on every query
-        monkeypatch.setattr(semantic, "PREFILTER_EXTRA", 0)
-        monkeypatch.setattr(semantic, "SELECTIVE_ROWS", 5)  # the role filter counts as broad
+        monkeypatch.setattr(nearest, "REDUCED", True)
+        monkeypatch.setattr(nearest, "PREFILTER_MIN_ROWS", 0)  # a first pass on every query
+        monkeypatch.setattr(nearest, "PREFILTER_EXTRA", 0)
+        monkeypatch.setattr(nearest, "SELECTIVE_ROWS", 5)  # the role filter counts as broad
         with idx.mirror.read() as conn:
-            view = store.view(*idx.semantic._parse_state(_state(conn), store))  # type: ignore[misc]
+            view = store.view(*idx.semantic.parse_state(_state(conn), store))  # type: ignore[misc]
         assert view is not None and view.has_reduced() and len(view.reduced) == len(view)
         for q in QUERIES:
             assert _ranked(idx, q) == exact[q]
             assert _ranked(idx, q, role="assistant") == exact_role[q]
         # a filter only a few of the candidates pass falls back to the int8 pass
-        monkeypatch.setattr(vectors, "REDUCED_RESCORE", 0)
+        monkeypatch.setattr(vector_view, "REDUCED_RESCORE", 0)
         for q in QUERIES:
             assert _ranked(idx, q, session_id="s3") == _ranked_exact(
                 idx, monkeypatch, q, session_id="s3"
@@ -318,7 +321,7 @@ def _ranked_exact(
     idx: Indexer, monkeypatch: pytest.MonkeyPatch, query: str, **filters: Any
 ) -> list[tuple[str, float]]:
     with monkeypatch.context() as m:
-        m.setattr(semantic, "PREFILTER_MIN_ROWS", 1 << 62)
+        m.setattr(nearest, "PREFILTER_MIN_ROWS", 1 << 62)
         return _ranked(idx, query, **filters)
 
 
@@ -326,7 +329,7 @@ def test_compaction_keeps_the_reduced_copy(
     vault_root: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _reduced_on(monkeypatch, rescore=120)
-    monkeypatch.setattr(semantic, "PREFILTER_MIN_ROWS", 0)
+    monkeypatch.setattr(nearest, "PREFILTER_MIN_ROWS", 0)
     idx = Indexer(vault_root, embedder=HashEmbedder()).open()
     try:
         write_config(idx.vault.dir, enabled=True, model="hash")

