@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.stdio_rpc import exchange
+from tests.helpers.stdio_rpc import exchange, user_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,7 @@ def make(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*MAKE, *args],
         cwd=cwd,
-        env=dict(os.environ),
+        env=user_env(),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -66,7 +66,7 @@ def test_run_writes_only_protocol_on_stdout(vault_root: Path, how: str) -> None:
     else:
         command = [*MAKE, "-s", "-C", str(REPO), "run", f"ROOT={vault_root}"]
         cwd = vault_root
-    done = exchange(command, [("tools/list", {})], cwd=cwd, env=dict(os.environ))
+    done = exchange(command, [("tools/list", {})], cwd=cwd, env=user_env())
     assert done.returncode == 0, done.stderr
     assert done.protocol_only(), done.stdout_lines
     assert done.responses[0]["result"]["serverInfo"]["name"]

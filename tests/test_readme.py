@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.data import FIXTURES
-from tests.helpers.stdio_rpc import exchange
+from tests.helpers.stdio_rpc import exchange, user_env
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -114,7 +114,7 @@ def test_every_readme_command_works_as_typed(tmp_path: Path) -> None:
     home = Path(os.environ["HOME"])  # private (tests/conftest.py)
     project = home / "code" / "myproject"
     live = _seed_home(home, project)
-    env = {**os.environ, "PATH": f"{home / '.local' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env = user_env(PATH=f"{home / '.local' / 'bin'}{os.pathsep}{os.environ['PATH']}")
     cwd = REPO
     ran: list[str] = []
     checked: dict[str, Any] = {}

@@ -6,12 +6,20 @@ commands): the SDK client would hide a stray non-protocol line."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ("Exchange", "exchange")
+__all__ = ("Exchange", "exchange", "user_env")
+
+
+def user_env(**extra: str) -> dict[str, str]:
+    """The environment of a person typing at a shell: this one, without what an enclosing
+    `make` (as in `make test`) passes down to the commands it runs."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    return {**env, **extra}
 
 
 @dataclass
