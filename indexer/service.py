@@ -414,9 +414,12 @@ class Indexer:
             if not owners:
                 raise MessageNotFound(message_id)
             if len(owners) > 1:
+                sessions = sorted(str(row[0]) for row in owners)
                 raise InvalidInput(
-                    f"Message id {message_id} is in several sessions; give the session",
-                    field="session_id",
+                    f"Message id {message_id} is in {len(sessions)} sessions; say which with"
+                    " the 'session' argument",
+                    field="session",
+                    details="sessions: " + ", ".join(sessions),
                 )
             session_id = str(owners[0][0])
         with self._vault_lock:

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-__all__ = ("ERROR_CODES", "WARNING_CODES", "error_payload")
+__all__ = ("ERROR_CODES", "WARNING_CODES", "ProtocolError", "error_envelope", "error_payload")
 
 log = logging.getLogger("codearchitect.mcp")
 
@@ -37,6 +37,8 @@ ERROR_CODES: dict[str, tuple[str, int]] = {
     "SYMLINK_REFUSED": ("A symbolic link stands where a vault file or folder should be", 403),
     "SESSION_TOO_LARGE": ("The session file would pass its 20 MB cap", 413),
     "PROJECT_NOT_FOUND": ("`project` is neither a registered name nor a project root", 404),
+    "TOOL_NOT_FOUND": ("No tool has this name (details: the tools there are)", 404),
+    "RESOURCE_NOT_FOUND": ("No resource has this URI", 404),
     "INDEX_UNAVAILABLE": ("The index could not be opened or written", 503),
     "SEMANTIC_UNAVAILABLE": (
         "Semantic search is on but its extra or model is not installed (details: the command)",
@@ -54,6 +56,23 @@ WARNING_CODES: dict[str, str] = {
 }
 
 
+class ProtocolError(Exception):
+    """A failure of the request itself (an unknown tool or resource), with its code."""
+
+    def __init__(self, code: str, message: str, details: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def error_envelope(code: str, message: str, details: str | None = None) -> dict[str, Any]:
+    """`{"success": false, "error": code, "message", "details"}` for a documented code."""
+    if code not in ERROR_CODES:
+        raise ValueError(f"undocumented error code {code}")
+    return {"success": False, "error": code, "message": message, "details": details}
+
+
 def error_payload(exc: BaseException) -> dict[str, Any]:
     """The failure envelope for an exception."""
     if isinstance(exc, ValidationError):
@@ -65,26 +84,27 @@ def error_payload(exc: BaseException) -> dict[str, Any]:
         field = getattr(exc, "field", None)
         if field and not details:
             details = f"field: {field}"
-        return {"success": False, "error": code, "message": message, "details": details}
+        return error_envelope(code, message, details)
     log.exception("unexpected error", exc_info=exc)
-    return {
-        "success": False,
-        "error": "UNKNOWN_ERROR",
-        "message": f"Unexpected error ({type(exc).__name__}); see the server log",
-        "details": None,
-    }
+    return error_envelope(
+        "UNKNOWN_ERROR", f"Unexpected error ({type(exc).__name__}); see the server log"
+    )
 
 
 def _validation_payload(exc: ValidationError) -> dict[str, Any]:
     problems = []
     for err in exc.errors():
         field = ".".join(str(part) for part in err["loc"]) or "arguments"
-        problems.append(f"{field}: {err['msg']}")
+        problems.append(f"{field}: {_reason(err['msg'])}")
     first = exc.errors()[0] if exc.errors() else None
     field = ".".join(str(p) for p in first["loc"]) if first else "arguments"
-    return {
-        "success": False,
-        "error": "INVALID_INPUT",
-        "message": f"Invalid argument '{field}': {first['msg'] if first else 'invalid'}",
-        "details": "; ".join(problems),
-    }
+    return error_envelope(
+        "INVALID_INPUT",
+        f"Invalid argument '{field}': {_reason(first['msg']) if first else 'invalid'}",
+        "; ".join(problems),
+    )
+
+
+def _reason(msg: str) -> str:
+    """pydantic's message without the prefix it adds to our own validators' errors."""
+    return msg.removeprefix("Value error, ")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,9 +27,14 @@ class ToolFailed(Exception):
 
 def ok(payload: dict[str, Any]) -> CallToolResult:
     data = {"success": True, **payload}
-    return CallToolResult(
-        content=[TextContent(type="text", text=_json(data))], structured_content=data
-    )
+    try:
+        text = _json(data)
+    except ValueError:
+        # A NaN or infinity read from a hand-edited file (the tools refuse them): spelled
+        # as a string, so no result ever holds non-standard JSON and both forms agree.
+        data = _finite(data)
+        text = _json(data)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
 
 
 def fail(exc: BaseException) -> CallToolResult:
@@ -64,5 +70,15 @@ def warning_fields(warnings: list[VaultWarning] | tuple[VaultWarning, ...]) -> d
     }
 
 
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _json(data: dict[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False)

@@ -7,20 +7,25 @@ function, and returns the same JSON as `structuredContent` and as text. Failures
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
-from mcp.types import CallToolResult
-from pydantic import Field, ValidationError
+from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
+from mcp.shared.exceptions import MCPError
+from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, CallToolResult, ToolAnnotations
+from pydantic import AfterValidator, Field
 
 from vault import InvalidInput, SessionNotFound
+from vault.paths import check_session_id
 
 from .app import App
+from .arguments import literal_strings
+from .errors import ProtocolError, error_payload
 from .results import fail, run_tool, warning_fields
 from .views import message_view, pair_view, session_view
 
@@ -40,7 +45,29 @@ Project = Annotated[
         description="A registered project name or the path of a project root; default: this server's project"
     ),
 ]
-SessionId = Annotated[str, Field(description="The session id", min_length=1, max_length=128)]
+
+
+def _safe_session_id(value: str | None) -> str | None:
+    """An unsafe id (a path, control or bidi characters, '..') is INVALID_INPUT, as the
+    vault refuses it on writes, not a SESSION_NOT_FOUND."""
+    if value is None:
+        return None
+    try:
+        return check_session_id(value)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from exc
+
+
+SessionId = Annotated[
+    str,
+    Field(description="The session id", min_length=1, max_length=128),
+    AfterValidator(_safe_session_id),
+]
+SessionFilter = Annotated[
+    str | None,
+    Field(description="Only this session (its id)", min_length=1, max_length=128),
+    AfterValidator(_safe_session_id),
+]
 Limit = Annotated[int, Field(description="At most this many results", ge=1, le=1000, strict=True)]
 Offset = Annotated[
     int,
@@ -67,30 +94,88 @@ Mode = Annotated[
     ),
 ]
 MAX_QUERY = 1000
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
 
 
 class VaultServer(MCPServer[App]):
-    """MCPServer whose argument errors come back as our INVALID_INPUT envelope."""
+    """MCPServer whose every tool failure, an unknown tool and a bad argument included,
+    comes back as our envelope, and whose missing resources are not-found errors."""
+
+    def vault_tool(
+        self, title: str, *, read_only: bool, destructive: bool = False, idempotent: bool = False
+    ) -> Callable[[_Fn], _Fn]:
+        """Register a tool with its annotations (a read-only tool is also idempotent and
+        not destructive), its docstring dedented as description, and its string arguments
+        kept as sent (arguments.py)."""
+
+        def decorator(fn: _Fn) -> _Fn:
+            annotations = ToolAnnotations(
+                title=title,
+                read_only_hint=read_only,
+                destructive_hint=destructive and not read_only,
+                idempotent_hint=idempotent or read_only,
+                open_world_hint=False,
+            )
+            self.add_tool(
+                fn,
+                title=title,
+                description=inspect.cleandoc(fn.__doc__ or ""),
+                annotations=annotations,
+            )
+            tool = self._tool_manager.get_tool(fn.__name__)
+            assert tool is not None
+            tool.fn_metadata = literal_strings(tool.fn_metadata)
+            return fn
+
+        return decorator
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         tool = self._tool_manager.get_tool(name)
-        if tool is not None:
-            allowed = set(tool.parameters.get("properties", {}))
-            unknown = sorted(set(arguments) - allowed)
-            if unknown:
-                return fail(
-                    InvalidInput(
-                        f"Unknown argument '{unknown[0]}' for {name}",
-                        field=unknown[0],
-                        details=f"allowed: {', '.join(sorted(allowed))}",
-                    )
+        if tool is None:
+            names = ", ".join(sorted(t.name for t in self._tool_manager.list_tools()))
+            return fail(
+                ProtocolError("TOOL_NOT_FOUND", f"Unknown tool '{name}'", f"tools: {names}")
+            )
+        allowed = set(tool.parameters.get("properties", {}))
+        unknown = sorted(set(arguments) - allowed)
+        if unknown:
+            return fail(
+                InvalidInput(
+                    f"Unknown argument '{unknown[0]}' for {name}",
+                    field=unknown[0],
+                    details=f"allowed: {', '.join(sorted(allowed))}",
                 )
+            )
         try:
             return await super().call_tool(name, arguments, context)
-        except ToolError as exc:
-            if isinstance(exc.__cause__, ValidationError):
-                return fail(exc.__cause__)
+        except MCPError:
             raise
+        except Exception as exc:
+            # A ValidationError is INVALID_INPUT; anything else the SDK wrapped is logged
+            # and answered as UNKNOWN_ERROR, never as the SDK's plain text.
+            cause = exc.__cause__ if isinstance(exc, ToolError) and exc.__cause__ else exc
+            return fail(cause)
+
+    async def read_resource(self, uri: Any, context: Any = None) -> Any:
+        try:
+            return await super().read_resource(uri, context)
+        except ResourceNotFoundError as exc:
+            raise resource_error(ProtocolError("RESOURCE_NOT_FOUND", str(exc)), str(uri)) from exc
+
+
+def resource_error(exc: BaseException, uri: str) -> MCPError:
+    """A failed resource read as a JSON-RPC error with our envelope (and the URI) as data:
+    -32602 for a missing resource or a bad URI (the SDK's not-found code), else -32603."""
+    envelope = error_payload(exc)
+    client_side = envelope["error"] in _NOT_FOUND or envelope["error"] == "INVALID_INPUT"
+    return MCPError(
+        code=INVALID_PARAMS if client_side else INTERNAL_ERROR,
+        message=envelope["message"],
+        data={**envelope, "uri": uri},
+    )
+
+
+_NOT_FOUND = {"SESSION_NOT_FOUND", "RESOURCE_NOT_FOUND", "SESSION_DELETED"}
 
 
 def build_server(app: App) -> VaultServer:
@@ -109,7 +194,7 @@ def build_server(app: App) -> VaultServer:
 
     mcp = VaultServer("codearchitect", version="0.1.0", lifespan=lifespan)
 
-    @mcp.tool()
+    @mcp.vault_tool("Store a conversation", read_only=False)
     def store_session(
         conversation: Annotated[
             str | list[dict[str, Any]],
@@ -155,7 +240,7 @@ def build_server(app: App) -> VaultServer:
 
         return run_tool(body)
 
-    @mcp.tool()
+    @mcp.vault_tool("Store a message", read_only=False)
     def store_message(
         content: Annotated[str, Field(description="The message text, stored verbatim")],
         role: Annotated[Role, Field(description="user, assistant, system or tool")],
@@ -195,7 +280,7 @@ def build_server(app: App) -> VaultServer:
 
         return run_tool(body)
 
-    @mcp.tool()
+    @mcp.vault_tool("Get a session", read_only=True)
     def get_session(
         session: SessionId,
         limit: Limit = 100,
@@ -218,7 +303,7 @@ def build_server(app: App) -> VaultServer:
 
         return run_tool(body)
 
-    @mcp.tool()
+    @mcp.vault_tool("Get or create a session", read_only=False, idempotent=True)
     def get_or_create_session(
         agent_id: Annotated[str, Field(description="The agent", min_length=1, max_length=200)],
         channel: Annotated[
@@ -252,7 +337,7 @@ def build_server(app: App) -> VaultServer:
 
         return run_tool(body)
 
-    @mcp.tool()
+    @mcp.vault_tool("List sessions", read_only=True)
     def list_sessions(
         agent_id: str | None = None,
         channel: str | None = None,
@@ -292,7 +377,7 @@ def build_server(app: App) -> VaultServer:
 
         return run_tool(body)
 
-    @mcp.tool()
+    @mcp.vault_tool("Edit a session's details", read_only=False, destructive=True, idempotent=True)
     def patch_session(
         session: SessionId,
         title: str | None = None,
@@ -318,7 +403,7 @@ def build_server(app: App) -> VaultServer:
 
         return run_tool(body)
 
-    @mcp.tool()
+    @mcp.vault_tool("Delete a session", read_only=False, destructive=True, idempotent=True)
     def delete_session(session: SessionId, project: Project = None) -> CallToolResult:
         """Delete a session: its file moves to .codearchitect/trash/ (restorable by hand).
 
@@ -326,7 +411,7 @@ def build_server(app: App) -> VaultServer:
         """
         return run_tool(lambda: {"deleted": app.index(project).delete_session(session)})
 
-    @mcp.tool()
+    @mcp.vault_tool("Read messages", read_only=True)
     def get_messages(
         session: SessionId,
         role: Role | None = None,
@@ -349,9 +434,9 @@ def build_server(app: App) -> VaultServer:
 
         return run_tool(body)
 
-    @mcp.tool()
+    @mcp.vault_tool("Recent messages", read_only=True)
     def recent_messages(
-        limit: Limit = 10, session: str | None = None, project: Project = None
+        limit: Limit = 10, session: SessionFilter = None, project: Project = None
     ) -> CallToolResult:
         """The latest messages, overall or of one session, returned oldest first.
 
@@ -364,7 +449,7 @@ def build_server(app: App) -> VaultServer:
 
         return run_tool(body)
 
-    @mcp.tool()
+    @mcp.vault_tool("Search messages", read_only=True)
     def search_messages(
         query: Annotated[
             str,
@@ -374,7 +459,7 @@ def build_server(app: App) -> VaultServer:
                 max_length=MAX_QUERY,
             ),
         ],
-        session: str | None = None,
+        session: SessionFilter = None,
         role: Role | None = None,
         after: Time = None,
         before: Time = None,
@@ -407,7 +492,7 @@ def build_server(app: App) -> VaultServer:
 
         return run_tool(body)
 
-    @mcp.tool()
+    @mcp.vault_tool("Recall context", read_only=True)
     def get_context(
         query: Annotated[
             str,
@@ -417,7 +502,7 @@ def build_server(app: App) -> VaultServer:
             int,
             Field(description="Token budget for the result (estimated)", ge=100, le=200_000),
         ],
-        session: str | None = None,
+        session: SessionFilter = None,
         role: Role | None = None,
         after: Time = None,
         before: Time = None,
@@ -443,7 +528,7 @@ def build_server(app: App) -> VaultServer:
 
         return run_tool(body)
 
-    @mcp.tool()
+    @mcp.vault_tool("Conversation exchanges", read_only=True)
     def conversation_pairs(
         session: SessionId, limit: Limit = 10, project: Project = None
     ) -> CallToolResult:
@@ -458,22 +543,32 @@ def build_server(app: App) -> VaultServer:
 
         return run_tool(body)
 
-    @mcp.tool()
+    @mcp.vault_tool("Delete a message", read_only=False, destructive=True, idempotent=True)
     def delete_message(
         message_id: Annotated[
             str, Field(description="The message id", min_length=1, max_length=128)
         ],
+        session: Annotated[
+            SessionFilter,
+            Field(
+                description="The session holding it; needed only when several sessions"
+                " hold a message with this id (copied or imported twice)"
+            ),
+        ] = None,
         project: Project = None,
     ) -> CallToolResult:
-        """Delete one message from its session file. Example: {"message_id": "m01JH3Q8Z6M3V1R6Y8S9T0W2X4C"}"""
-        return run_tool(lambda: {"deleted": app.index(project).delete_message(message_id)})
+        """Delete one message from its session file.
 
-    @mcp.tool()
-    def count_messages(session: str | None = None, project: Project = None) -> CallToolResult:
+        Example: {"message_id": "m01JH3Q8Z6M3V1R6Y8S9T0W2X4C"}
+        """
+        return run_tool(lambda: {"deleted": app.index(project).delete_message(message_id, session)})
+
+    @mcp.vault_tool("Count messages", read_only=True)
+    def count_messages(session: SessionFilter = None, project: Project = None) -> CallToolResult:
         """Count messages, overall or in one session. Example: {"session": "auth-work"}"""
         return run_tool(lambda: {"count": app.index(project).count_messages(session_id=session)})
 
-    @mcp.tool()
+    @mcp.vault_tool("Index status", read_only=True)
     def index_status(project: Project = None) -> CallToolResult:
         """Files versus index: counts, malformed files with their errors, indexing lag, and
         semantic search progress (embedded, pending, lag_seconds).
@@ -496,7 +591,7 @@ def build_server(app: App) -> VaultServer:
             row = session_record(None, id)
             messages = app.index(None).get_messages(id)
         except Exception as exc:
-            raise ResourceError(str(exc)) from exc
+            raise resource_error(exc, f"codearchitect://session/{id}") from exc
         return json.dumps(
             {"session": session_view(row), "messages": [message_view(m) for m in messages]},
             ensure_ascii=False,

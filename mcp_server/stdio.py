@@ -1,8 +1,14 @@
-"""Serving MCP over stdio with a cap on the length of one request line.
+"""Serving MCP over stdio: every request line gets an answer, and none is held whole when
+it is over the cap.
 
 The SDK reads stdin line by line with no limit, so one 200 MB line would be held in memory
-whole. Here a line longer than the cap is drained in small chunks, never buffered, and
-answered with a JSON-RPC error when its id can be read from its first bytes.
+whole. Here a line longer than the cap is drained in small chunks, never buffered. A line
+the SDK could not parse (invalid UTF-8, a lone surrogate such as `"\ud800"`, JSON nested
+deeper than its parser's limit) would be dropped by the SDK without an answer, leaving the
+client to its own timeout. Each such line is replaced by a stand-in request,
+`codearchitect/refused`, whose handler answers with a JSON-RPC error (-32602) carrying the
+documented failure envelope (`INVALID_INPUT`, the reason in `details`) under the request's
+id, when the id can be read.
 """
 
 from __future__ import annotations
@@ -15,13 +21,37 @@ from collections.abc import AsyncIterator
 from typing import Any, BinaryIO
 
 import anyio
+from mcp.shared.exceptions import MCPError
+from mcp_types import INVALID_PARAMS, RequestParams, jsonrpc_message_adapter
 
-__all__ = ("MAX_LINE_BYTES", "LimitedLines", "serve_stdio")
+from .errors import error_envelope
+
+__all__ = ("MAX_LINE_BYTES", "REFUSED", "LimitedLines", "serve_stdio")
 
 log = logging.getLogger("codearchitect.stdio")
 
 MAX_LINE_BYTES = 16 * 1024 * 1024
+REFUSED = "codearchitect/refused"
 _ID = re.compile(rb'"id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,20})')
+# Hints that a line may be one the SDK's parser refuses: a \uD800-\uDFFF escape (a
+# surrogate, paired or not) or enough brackets to nest past its depth limit (200). Only
+# such lines are parsed here before the SDK parses them.
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+_DEEP_HINT = 128
+
+_REASONS = {
+    "oversize": f"The request line is longer than {MAX_LINE_BYTES} bytes",
+    "invalid-utf8": "The request is not valid UTF-8",
+    "lone-surrogate": "A string holds an unpaired surrogate (e.g. \\ud800)",
+    "too-deep": "The request's JSON is nested too deeply",
+    "unparsable": "The request could not be parsed",
+}
+
+
+class Refusal(RequestParams):
+    """The params of a stand-in request for a line that was refused."""
+
+    reason: str
 
 
 class LimitedLines:
@@ -47,30 +77,73 @@ class LimitedLines:
                     if not chunk or chunk.endswith(b"\n"):
                         break
                 log.warning("refused a request line over %d bytes", self.limit)
-                refusal = _refusal(head, "codearchitect/oversize")
+                refusal = _refusal(head, None, "oversize")
                 if refusal is not None:
                     return refusal
                 continue
             try:
-                return line.decode("utf-8")
+                text = line.decode("utf-8")
             except UnicodeDecodeError:
                 # Never store a silently repaired text: refuse the request instead.
                 log.warning("refused a request line that is not valid UTF-8")
-                refusal = _refusal(line[:4096], "codearchitect/invalid-utf8")
+                refusal = _refusal(line[:4096], None, "invalid-utf8")
                 if refusal is not None:
                     return refusal
+                continue
+            reason = _unparsable(text)
+            if reason is None:
+                return text
+            log.warning("refused a request line: %s", reason)
+            refusal = _refusal(line[:4096], text, reason)
+            if refusal is not None:
+                return refusal
 
 
-def _refusal(head: bytes, method: str) -> str | None:
-    """A stand-in request the server answers with an error, when the id can be read."""
-    match = _ID.search(head)
-    if match is None:
+def _unparsable(text: str) -> str | None:
+    """Why the SDK would drop this line unanswered, or None (the usual case, decided by
+    two scans in C; only a line with a hint is parsed here)."""
+    if not _SURROGATE.search(text) and text.count("[") + text.count("{") < _DEEP_HINT:
         return None
     try:
-        request_id = json.loads(match.group(1))
-    except ValueError:
-        return None
-    return json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method})
+        jsonrpc_message_adapter.validate_json(text, by_name=False)
+    except ValueError as exc:
+        problem = str(exc)
+        if "recursion limit" in problem:
+            return "too-deep"
+        if "surrogate" in problem or "hex escape" in problem:
+            return "lone-surrogate"
+        return "unparsable"
+    return None
+
+
+def _refusal(head: bytes, text: str | None, reason: str) -> str | None:
+    """A stand-in request the server answers with an error, when the id can be read."""
+    request_id: Any = None
+    if text is not None:
+        try:
+            message = json.loads(text)  # accepts lone surrogates; nesting up to ~1000
+        except (ValueError, RecursionError):
+            message = None
+        if isinstance(message, dict):
+            request_id = message.get("id")
+    if not isinstance(request_id, str | int) or isinstance(request_id, bool):
+        match = _ID.search(head)
+        if match is None:
+            return None
+        try:
+            request_id = json.loads(match.group(1))
+        except ValueError:
+            return None
+    if isinstance(request_id, str):
+        request_id = request_id.encode("utf-8", "replace").decode("utf-8")
+    params = {"reason": reason}
+    return json.dumps({"jsonrpc": "2.0", "id": request_id, "method": REFUSED, "params": params})
+
+
+async def _answer_refusal(ctx: Any, params: Refusal) -> Any:
+    message = _REASONS.get(params.reason, _REASONS["unparsable"])
+    envelope = error_envelope("INVALID_INPUT", message, params.reason)
+    raise MCPError(code=INVALID_PARAMS, message=message, data=envelope)
 
 
 async def serve_stdio(server: Any, limit: int = MAX_LINE_BYTES) -> None:
@@ -78,6 +151,7 @@ async def serve_stdio(server: Any, limit: int = MAX_LINE_BYTES) -> None:
     from mcp.server.stdio import stdio_server
 
     low = server._lowlevel_server
+    low.add_request_handler(REFUSED, Refusal, _answer_refusal)
     lines: Any = LimitedLines(sys.stdin.buffer, limit)  # any async iterator of lines will do
     async with stdio_server(stdin=lines) as (read, write):
         await low.run(read, write, low.create_initialization_options())

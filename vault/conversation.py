@@ -21,6 +21,7 @@ from .errors import InvalidInput, VaultWarning
 from .paths import MAX_TOPIC_CHARS, slugify
 from .session_file import ROLES, Message, check_timestamp, format_ts, render_message
 from .ulid import new_message_id
+from .write_check import check_json_value
 
 __all__ = (
     "MAX_CONVERSATION_BYTES",
@@ -124,6 +125,9 @@ def new_message(
         check_timestamp(created_at, "created_at")
     warnings: list[VaultWarning] = []
     size = utf8_len(text)
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidInput("'metadata' must be an object", field="metadata")
+    check_json_value(metadata, "metadata")
     meta = dict(metadata or {})
     if size > max_bytes:
         raise InvalidInput(f"'content' is {size} bytes; the limit is 10MB", field="content")
@@ -221,7 +225,7 @@ def _messages(items: list[Any]) -> tuple[list[Draft], bool, list[VaultWarning]]:
             content = ""
         if not isinstance(content, str):
             try:
-                content = json.dumps(content, ensure_ascii=False)
+                content = json.dumps(content, ensure_ascii=False, allow_nan=False)
             except (TypeError, ValueError) as exc:
                 raise InvalidInput(
                     f"'{where}.content' cannot be kept as JSON", field=f"{where}.content"
@@ -230,6 +234,7 @@ def _messages(items: list[Any]) -> tuple[list[Draft], bool, list[VaultWarning]]:
         metadata = item.get("metadata") or {}
         if not isinstance(metadata, dict):
             raise InvalidInput(f"'{where}.metadata' must be an object", field=f"{where}.metadata")
+        check_json_value(metadata, f"{where}.metadata")
         drafts.append(Draft(role, content, metadata))
     total = sum(utf8_len(d.content) for d in drafts)
     if total > MAX_CONVERSATION_BYTES:

@@ -24,6 +24,7 @@ from .session_file import (
     render_message,
     utc_now,
 )
+from .write_check import check_json_value, check_rendered
 
 __all__ = ("fresh_session", "imported_session", "named_session", "write_new")
 
@@ -95,11 +96,13 @@ def write_new(
     topic (`-1` … `-limit` on collisions); returns the path and the session as written."""
     for message in session.messages:
         render_message(message)
+    check_json_value(session.metadata, "metadata")
     try:
         data = dumps(session).encode("utf-8")
     except UnicodeEncodeError as exc:
         raise InvalidInput("A session field holds an unpaired surrogate", details=str(exc)) from exc
     if session.id:
+        check_rendered(data, session)
         names = (session_filename(now, session.topic, n) for n in range(limit + 1))
         return files.create_exclusive(folder, names, data), session
     # The id is the file name, so each candidate name needs its own rendering.
@@ -108,8 +111,9 @@ def write_new(
         if files.stat_file(folder / name) is not None:
             continue
         candidate = replace(session, id=generated_session_id(name))
+        data = check_rendered(dumps(candidate).encode("utf-8"), candidate)
         try:
-            path = files.create_exclusive(folder, [name], dumps(candidate).encode("utf-8"))
+            path = files.create_exclusive(folder, [name], data)
         except FilenameGenerationError:
             continue
         return path, candidate

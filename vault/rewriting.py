@@ -17,6 +17,7 @@ from .session_file import (
     render_head,
     title_line,
 )
+from .write_check import check_json_value, check_rendered
 
 __all__ = ("patch_changes", "patched", "without_message")
 
@@ -40,9 +41,12 @@ def patch_changes(
     if tags is not None:
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise InvalidInput("'tags' must be a list of strings", field="tags")
+        check_json_value(tags, "tags")
         changes["tags"] = tuple(tags)
-    if metadata is not None and not isinstance(metadata, dict):
-        raise InvalidInput("'metadata' must be an object", field="metadata")
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            raise InvalidInput("'metadata' must be an object", field="metadata")
+        check_json_value(metadata, "metadata")
     for key, value in key_fields.items():
         if key not in KEY_FIELDS:
             raise InvalidInput(f"Unknown session field '{key}'", field=key)
@@ -59,7 +63,8 @@ def patched(
     updated: str,
 ) -> bytes:
     """The file with a new frontmatter (and `# Title` line, if it is still ours); the
-    body is kept byte for byte, without a torn tail."""
+    body is kept byte for byte, without a torn tail. `InvalidInput` if the new file would
+    not parse back (e.g. frontmatter over 64 KB): the caller then writes nothing."""
     old = parsed.session
     new = replace(old, updated=updated, **changes)
     if metadata is not None:
@@ -73,10 +78,12 @@ def patched(
     body = data[parsed.body_offset : parsed.torn_offset]
     old_title = title_line(old).encode("utf-8")
     if old_title and body.startswith(old_title):
-        return render_head(new).encode("utf-8") + body[len(old_title) :]
-    if not old_title:
-        return render_head(new).encode("utf-8") + body
-    return render_frontmatter(new).encode("utf-8") + body
+        out = render_head(new).encode("utf-8") + body[len(old_title) :]
+    elif not old_title:
+        out = render_head(new).encode("utf-8") + body
+    else:
+        out = render_frontmatter(new).encode("utf-8") + body
+    return check_rendered(out, new)
 
 
 def without_message(parsed: ParsedSession, data: bytes, message_id: str) -> bytes:
