@@ -14,8 +14,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import tantivy
+
+from vault.derived import claim_dir, clear_foreign, empty_dir
 
 from .errors import IndexUnavailable
 from .mirror import Mirror, get_state, set_state
@@ -59,8 +61,18 @@ class _Pending:
 class FullText:
     """The tantivy index directory `.codearchitect/index/fulltext/`."""
 
-    def __init__(self, directory: Path, *, heap_bytes: int = 64_000_000, overlay_max: int = 5000):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        heap_bytes: int = 64_000_000,
+        overlay_max: int = 5000,
+        state_root: Path | None = None,
+    ):
         self.directory = directory
+        # The folder below which every component is claimed as a real folder before the
+        # writer uses it (vault/derived.py): `.codearchitect/`.
+        self.state_root = state_root or directory.parent
         self.schema = build_fulltext_schema()
         self.analyzer = default_analyzer()
         self.heap_bytes = heap_bytes
@@ -84,8 +96,10 @@ class FullText:
 
     def open_writer(self, mirror: Mirror) -> None:
         """Open (or create) the index for writing; only the leader calls this."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        _sweep_tantivy_temp(self.directory)
+        claim_dir(self.directory, self.state_root)
+        # Links and special files never come from tantivy: removed, with the temp files a
+        # killed writer left (safe: we hold the writer role).
+        clear_foreign(self.directory, temp=True)
         with mirror.read() as conn:
             version = get_state(conn, "fulltext_version")
         index = None
@@ -209,11 +223,7 @@ class FullText:
 
     def _recreate(self, mirror: Mirror) -> tantivy.Index:
         self.close_writer()
-        for entry in os.scandir(self.directory):
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path)
-            else:
-                os.unlink(entry.path)
+        empty_dir(self.directory)  # through a descriptor of the real folder: no link followed
         index = tantivy.Index(self.schema, str(self.directory))
         with mirror.write() as conn:
             generation = int(get_state(conn, "fulltext_generation") or 0) + 1
@@ -403,8 +413,8 @@ class FullText:
             return self._index
 
     def _open_reader(self) -> tantivy.Index | None:
-        if not (self.directory / "meta.json").exists():
-            return None
+        if not _plain_folder(self.directory / "meta.json"):
+            return None  # none yet, or planted links the leader has not replaced yet
         try:
             index = tantivy.Index(self.schema, str(self.directory))
         except ValueError as exc:
@@ -450,11 +460,13 @@ def _hit(doc: tantivy.Document, score: float, snippets: tantivy.SnippetGenerator
     )
 
 
-def _sweep_tantivy_temp(directory: Path) -> None:
-    """Remove temp files a killed writer left; safe because we hold the writer role."""
-    for entry in os.scandir(directory):
-        if entry.is_file(follow_symlinks=False) and (
-            entry.name.startswith(".tmp") or entry.name.endswith(".tmp")
-        ):
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
+def _plain_folder(meta: Path) -> bool:
+    """Is `meta`'s folder a real folder holding `meta` and no link or special file?"""
+    try:
+        if not stat.S_ISDIR(os.lstat(meta.parent).st_mode):
+            return False
+        with os.scandir(meta.parent) as entries:
+            modes = {e.name: e.stat(follow_symlinks=False).st_mode for e in entries}
+    except OSError:
+        return False
+    return meta.name in modes and all(stat.S_ISREG(m) or stat.S_ISDIR(m) for m in modes.values())

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vault import FileState, Message, SessionFile
+from vault.derived import claim_file, open_file
 
 from .errors import IndexUnavailable
 from .rows import (
@@ -41,6 +42,7 @@ log = logging.getLogger("codearchitect.indexer.mirror")
 
 # Session fields copied into every tantivy document: a change re-indexes the whole file.
 DOC_SESSION_FIELDS = ("id", "title", *KEY_FIELDS)
+_DB_SUFFIXES = ("", "-wal", "-shm", "-journal", ".check")
 _FILE_COLUMNS = (
     "id, path, ino, size, mtime_ns, hash, prefix_size, prefix_hash, prefix_count, "
     "body_offset, indexed_at_ns, status"
@@ -69,6 +71,10 @@ class Mirror:
         `Indexer.start`) or when an earlier query met a damaged page (the `.check` marker
         next to the database); a damaged mirror is moved aside and recreated empty.
         """
+        # Derived state: a link or special file planted at any of the database's names is
+        # removed, never opened through (SQLite follows links to -wal and -shm).
+        for suffix in _DB_SUFFIXES:
+            claim_file(Path(str(self.path) + suffix))
         try:
             created = self._ensure_schema()
             if not created and (check or self.check_marker.exists()):
@@ -84,7 +90,7 @@ class Mirror:
             stamp = time.strftime("%Y%m%dT%H%M%S")
             for suffix in ("", "-wal", "-shm"):
                 src = Path(str(self.path) + suffix)
-                if src.exists():
+                if os.path.lexists(src):
                     os.replace(src, Path(f"{self.path}.corrupt-{stamp}{suffix}"))
             self.check_marker.unlink(missing_ok=True)
             return self._ensure_schema()
@@ -99,7 +105,7 @@ class Mirror:
         if type(exc) is sqlite3.DatabaseError:
             log.error("mirror %s: %s; it is checked at the next start", self.path, exc)
             with contextlib.suppress(OSError):
-                self.check_marker.touch()
+                os.close(open_file(self.check_marker, os.O_WRONLY | os.O_CREAT))
 
     def conn(self) -> sqlite3.Connection:
         """This thread's connection."""

@@ -30,7 +30,7 @@ from vault import (
     Vault,
     VaultError,
 )
-from vault.files import ensure_dir
+from vault.derived import claim_dir
 
 from . import queries, retrieval
 from .context import Context, build_context
@@ -79,6 +79,7 @@ class Indexer:
             index_dir / FULLTEXT_DIR,
             heap_bytes=self.settings.writer_heap_bytes,
             overlay_max=self.settings.overlay_max,
+            state_root=self.vault.dir,
         )
         self.syncer = Syncer(self.vault, self.mirror)
         self.leadership = Leadership(index_dir / LEADER_LOCK)
@@ -104,7 +105,7 @@ class Indexer:
             with translate_errors("Cannot open the index"):
                 if not self._opened:
                     self.vault.init()
-                    ensure_dir(self.vault.index_dir, self.vault.dir)
+                    claim_dir(self.vault.index_dir, self.vault.dir)
                 created = self.mirror.open(check=check)
             self.created = created or (self._opened and self.created)
             self._opened = True

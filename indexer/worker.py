@@ -18,6 +18,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from vault.derived import claim_file
+
 from .fulltext import FullText
 from .mirror import Mirror, get_state, set_state
 from .settings import IndexSettings
@@ -33,6 +35,7 @@ class Leadership:
     """The non-blocking kernel lock that elects the one writer of derived state."""
 
     def __init__(self, path: Path) -> None:
+        self.path = path
         self._lock = FileLock(path, thread_local=False, blocking=False)
 
     @property
@@ -42,6 +45,7 @@ class Leadership:
     def try_acquire(self) -> bool:
         if self._lock.is_locked:
             return True
+        claim_file(self.path)  # a planted link or FIFO would keep every process a follower
         try:
             self._lock.acquire(blocking=False)
         except Timeout:

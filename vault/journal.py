@@ -22,7 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .files import FILE_MODE, checksum, ensure_dir
+from .derived import claim_dir, open_dir, open_file, read_file
+from .errors import VaultError
+from .files import FILE_MODE, checksum
 from .session_file import Message
 
 __all__ = ("Journal", "JournalEntry")
@@ -82,9 +84,9 @@ class Journal:
     def _append(self, lines: list[str], now: datetime) -> None:
         data = ("\n".join(lines) + "\n").encode("utf-8")
         try:
-            ensure_dir(self.folder, self._stop)
+            claim_dir(self.folder, self._stop)
             path = self.folder / f"{now:%Y-%m-%d}.jsonl"
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, FILE_MODE)
+            fd = open_file(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
             try:
                 os.write(fd, data)
             finally:
@@ -122,14 +124,11 @@ class Journal:
                 yield entry
 
     def _lines(self) -> Iterator[dict[str, Any]]:
-        if not self.folder.is_dir():
-            return
-        for path in sorted(self.folder.glob("*.jsonl")):
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except OSError:
+        for name in self._names():
+            data = read_file(self.folder / name)  # a link or a FIFO there is skipped
+            if data is None:
                 continue
-            for line in text.splitlines():
+            for line in data.decode("utf-8", errors="replace").splitlines():
                 try:
                     raw = json.loads(line)
                 except ValueError:
@@ -139,11 +138,18 @@ class Journal:
 
     def prune(self, keep_days: int = KEEP_DAYS) -> None:
         cutoff = time.time() - keep_days * 86400
-        if not self.folder.is_dir():
-            return
-        for path in self.folder.glob("*.jsonl"):
+        for name in self._names():
+            path = self.folder / name
             try:
-                if path.stat().st_mtime < cutoff:
-                    path.unlink()
+                if os.lstat(path).st_mtime < cutoff:
+                    path.unlink()  # a link is unlinked, never its target
             except OSError:
                 continue
+
+    def _names(self) -> list[str]:
+        """The `*.jsonl` names in the journal folder, if it is a real folder."""
+        try:
+            with open_dir(self.folder) as fd:
+                return sorted(n for n in os.listdir(fd) if n.endswith(".jsonl"))
+        except (OSError, VaultError):
+            return []

@@ -33,6 +33,7 @@ from .appending import Appender
 from .config import Settings
 from .conversation import Draft, choose_topic, new_message, normalise_conversation
 from .creating import fresh_session, imported_session, named_session, write_new
+from .derived import claim_dir, claim_file
 from .errors import (
     Conflict,
     FilenameGenerationError,
@@ -124,10 +125,13 @@ class Vault:
         """Create the vault folders and its `.gitignore` (idempotent)."""
         if self._ready:
             return
-        for folder in (self.sessions_dir, self.trash_dir, self.locks_dir):
-            files.ensure_dir(folder, self.root)
+        # sessions/ holds the truth: a link there is refused. trash/ and locks/ are local
+        # state: anything planted in their place is replaced (vault/derived.py).
+        files.ensure_dir(self.sessions_dir, self.root)
+        for folder in (self.trash_dir, self.locks_dir):
+            claim_dir(folder, self.dir)
         gitignore = self.dir / ".gitignore"
-        if files.stat_file(gitignore) is None:
+        if not os.path.lexists(gitignore):  # whatever stands there is left alone
             # Another process opening the same new vault may write it first: that is fine.
             with contextlib.suppress(FilenameGenerationError):
                 files.create_exclusive(self.dir, [".gitignore"], GITIGNORE.encode())
@@ -422,7 +426,9 @@ class Vault:
         """The cross-process lock for one session id (a kernel lock; dies with its process)."""
         self.init()
         digest = files.checksum(name.encode("utf-8"))[:24]
-        lock = FileLock(self.locks_dir / f"{digest}.lock", timeout=self.settings.lock_timeout)
+        path = self.locks_dir / f"{digest}.lock"
+        claim_file(path)  # a planted link or FIFO would make every write fail
+        lock = FileLock(path, timeout=self.settings.lock_timeout)
         try:
             lock.acquire()
         except Timeout as exc:

@@ -53,6 +53,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vault.derived import claim_dir, clear_foreign
+
 from .view import PREFILTER_MIN_ROWS, VectorView, quantise, reduced_dims, train_projection
 
 if TYPE_CHECKING:
@@ -134,6 +136,7 @@ class VectorStore:
         self.model_id = model_id
         self.dim = dim
         self.directory = index_dir / VECTORS_DIR / model_slug(model_id)
+        self._state_root = index_dir.parent  # `.codearchitect/` (see vault/derived.py)
         self.path = self.directory / "vectors.f32"  # generation 0
         self._row_bytes = dim * 4
         self._cache: sqlite3.Connection | None = None
@@ -198,7 +201,8 @@ class VectorStore:
     def open_writer(self) -> str:
         """Create the store if needed, drop a torn tail, complete the int8 copy;
         returns the store id."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        claim_dir(self.directory, self._state_root)
+        clear_foreign(self.directory)  # planted links and FIFOs are removed, never followed
         sid = self.store_id()
         cache_path = self.directory / "cache.sqlite3"
         if sid is None or not cache_path.exists():

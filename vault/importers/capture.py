@@ -23,6 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..derived import claim_dir, claim_file, open_file
+from ..errors import VaultError
+
 __all__ = ("LOG_NAME", "capture_claude_code")
 
 LOG_NAME = "capture.log"
@@ -95,18 +98,20 @@ def _capture(root: Path, payload: dict[str, Any], event: str) -> None:
 
 def _log(root: Path, event: str, message: str, exc: BaseException | None) -> None:
     """Append one line (plus a traceback for unexpected errors) to capture.log."""
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, VaultError):
         folder = root / ".codearchitect"
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        claim_dir(folder, folder)  # a linked `.codearchitect/` is refused
         log = folder / LOG_NAME
-        if log.is_file() and log.stat().st_size > _LOG_MAX_BYTES:
-            os.replace(log, folder / f"{LOG_NAME}.1")
+        claim_file(log)  # a planted link, folder or FIFO is replaced, never followed
+        with contextlib.suppress(FileNotFoundError):
+            if os.lstat(log).st_size > _LOG_MAX_BYTES:
+                os.replace(log, folder / f"{LOG_NAME}.1")  # replaces the entry, not a target
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         text = f"{stamp} capture claude-code [{event}] {message.replace(chr(10), ' ')}\n"
         if exc is not None and not isinstance(exc, ValueError | FileNotFoundError):
             detail = "".join(traceback.format_exception(exc)).rstrip()
             text += "".join(f"    {line}\n" for line in detail.splitlines())
-        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = open_file(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, text.encode("utf-8", "replace"))
         finally:
