@@ -27,7 +27,7 @@ from .fusion import rrf
 from .mirror import Mirror
 from .query import TITLE_BOOST, compile_query
 from .records import SearchHit, SearchResult
-from .semantic import SemanticIndex, VectorHit
+from .semantic import SemanticIndex, SemanticUnavailable, VectorHit
 
 __all__ = ("CANDIDATES", "MODES", "Stores", "relaxed_query", "resolve_mode", "search")
 
@@ -71,11 +71,14 @@ def resolve_mode(semantic: SemanticIndex, mode: str | None, filters: MessageFilt
         if semantic.enabled and semantic.caught_up(filters):
             return "hybrid"
         return "keyword"
-    if not semantic.enabled:
+    if not semantic.config().enabled:
         raise InvalidInput(
             f"{mode} search is off for this project; turn it on with: codearchitect semantic enable",
             field="mode",
         )
+    missing = semantic.unavailable()
+    if missing is not None:
+        raise SemanticUnavailable(str(missing), details=missing.details)
     return mode
 
 

@@ -308,8 +308,6 @@ class Indexer:
         )
 
     def _semantic_status(self) -> dict[str, Any]:
-        if not self.semantic.enabled:
-            return {"enabled": False}
         data = self.semantic.status()
         if self._embedder is not None and self._embedder.last_error:
             data["error"] = self._embedder.last_error

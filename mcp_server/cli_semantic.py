@@ -15,7 +15,7 @@ __all__ = ("semantic",)
 
 @click.group()
 def semantic() -> None:
-    """Semantic search (by meaning) for this project: opt-in, local, no network."""
+    """Semantic search (by meaning): on by default where the model is installed, local."""
 
 
 @semantic.command("enable")
@@ -58,7 +58,8 @@ def semantic_enable(model: str | None, root: Path | None) -> None:
 @semantic.command("disable")
 @root_option
 def semantic_disable(root: Path | None) -> None:
-    """Turn semantic search off (vectors stay on disk until the index is deleted).
+    """Turn semantic search off for this project, and remember it (config.json); vectors
+    stay on disk until the index is deleted.
 
     Example:
 
@@ -107,7 +108,8 @@ def semantic_embed(root: Path | None) -> None:
         index = open_index(root)
         try:
             if not index.semantic.enabled:
-                raise click.ClickException("semantic search is off: codearchitect semantic enable")
+                reason = index.status().semantic.get("reason", "off")
+                raise click.ClickException(f"semantic search is off: {reason}")
             total = 0
             while done := index.embed_pending(batch=128):
                 total += done

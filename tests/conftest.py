@@ -38,6 +38,11 @@ def _isolated_env(
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.delenv("CODEARCHITECT_ROOT", raising=False)
     monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    # Semantic search is on by default where the model is installed; tests that do not
+    # need it should not pay for embedding: off unless a test turns it on (its project's
+    # config.json, or by removing this variable to test the default).
+    monkeypatch.setenv("CODEARCHITECT_SEMANTIC", "off")
+    monkeypatch.delenv("CODEARCHITECT_EMBED_MODEL", raising=False)
 
 
 @pytest.fixture

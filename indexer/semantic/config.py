@@ -1,6 +1,11 @@
-"""The project's semantic setting, in `.codearchitect/config.json`
-(`{"semantic": {"enabled": true, "model": "minilm"}}`), written by
-`codearchitect semantic enable|disable`; every process re-reads it when the file changes.
+"""The project's semantic setting.
+
+Semantic search is on by default wherever the model is installed (a `make install` has
+it). `codearchitect semantic disable` writes `{"semantic": {"enabled": false}}` into
+`.codearchitect/config.json`, and that is remembered; `semantic enable` writes `true` (and
+may pick the model). Every process re-reads the file when it changes. With no setting in
+the file, `CODEARCHITECT_SEMANTIC=off` in the environment makes the default off (the test
+suite does this, so that tests which do not need embedding do not pay for it).
 `CODEARCHITECT_EMBED_MODEL` overrides the model ("minilm", or "hash": the tiny
 deterministic model tests use)."""
 
@@ -22,6 +27,7 @@ __all__ = (
     "MODELS",
     "SemanticConfig",
     "check_installed",
+    "default_enabled",
     "read_config",
     "write_config",
 )
@@ -36,12 +42,20 @@ MODELS: dict[str, tuple[str, int]] = {
 
 @dataclass(frozen=True)
 class SemanticConfig:
-    enabled: bool = False
+    enabled: bool = True  # wanted: the project's setting, else the default
     model: str = "minilm"
+    explicit: bool = False  # the project's config.json says enabled true or false
+
+
+def default_enabled() -> bool:
+    """On, unless `CODEARCHITECT_SEMANTIC` says off (0, off, false, no)."""
+    value = os.environ.get("CODEARCHITECT_SEMANTIC", "").strip().lower()
+    return value not in ("0", "off", "false", "no")
 
 
 def read_config(vault_dir: Path) -> SemanticConfig:
-    """The project's semantic setting (disabled when the file is missing or unreadable)."""
+    """The project's semantic setting; without one (no file, no key, unreadable), the
+    default (`default_enabled`)."""
     try:
         data = json.loads((vault_dir / CONFIG_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -49,7 +63,10 @@ def read_config(vault_dir: Path) -> SemanticConfig:
     section = data.get("semantic") if isinstance(data, dict) else None
     section = section if isinstance(section, dict) else {}
     model = os.environ.get("CODEARCHITECT_EMBED_MODEL") or section.get("model") or "minilm"
-    return SemanticConfig(enabled=section.get("enabled") is True, model=str(model))
+    setting = section.get("enabled")
+    if isinstance(setting, bool):
+        return SemanticConfig(enabled=setting, model=str(model), explicit=True)
+    return SemanticConfig(enabled=default_enabled(), model=str(model))
 
 
 def write_config(vault_dir: Path, *, enabled: bool, model: str | None = None) -> SemanticConfig:
@@ -72,7 +89,8 @@ def write_config(vault_dir: Path, *, enabled: bool, model: str | None = None) ->
 
 
 def check_installed(model: str) -> None:
-    """`SemanticUnavailable` naming the install command if `model` cannot run here."""
+    """`SemanticUnavailable` naming the install command if `model` cannot run here
+    (cheap: looks for the modules and the weights' folder, loads nothing)."""
     if model not in MODELS:
         raise SemanticUnavailable(f"Unknown embedding model {model!r}", details="minilm, hash")
     missing = semantic_extra_missing()

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..filters import MessageFilter
 from ..mirror import Mirror, get_state, set_state
-from .config import CONFIG_NAME, MODELS, SemanticConfig, read_config
+from .config import CONFIG_NAME, MODELS, SemanticConfig, check_installed, read_config
 from .models import Embedder, SemanticUnavailable, load_embedder
 from .nearest import VectorHit, nearest_messages, plain
 from .store import VectorStore, chunk_key, text_key_function
@@ -58,6 +58,7 @@ class SemanticIndex:
         self._lock = threading.Lock()
         self._write_lock = threading.RLock()  # embedding and compaction: one at a time
         self._caught_up: dict[tuple[Any, ...], bool] = {}
+        self._installed: dict[str, SemanticUnavailable | None] = {}
         self.embed_calls = 0  # texts sent to the model (tests check cache reuse)
 
     # ------------------------------------------------------------------ setting and model
@@ -76,7 +77,23 @@ class SemanticIndex:
 
     @property
     def enabled(self) -> bool:
-        return self.config().enabled
+        """Semantic search runs: wanted (the setting or the default) and installed."""
+        return self.config().enabled and self.unavailable() is None
+
+    def unavailable(self) -> SemanticUnavailable | None:
+        """Why the configured model cannot run here (the extra or the weights missing),
+        or None. Checked once per process and model: installing needs a restart."""
+        if self._fixed is not None:
+            return None
+        name = self.config().model
+        with self._lock:
+            if name not in self._installed:
+                try:
+                    check_installed(name)
+                    self._installed[name] = None
+                except SemanticUnavailable as exc:
+                    self._installed[name] = exc
+            return self._installed[name]
 
     def model_info(self) -> tuple[str, int]:
         if self._fixed is not None:
@@ -349,9 +366,24 @@ class SemanticIndex:
         return row is None
 
     def status(self) -> dict[str, Any]:
-        """Enabled?, model, embedded and pending counts, lag, vector file size."""
+        """Enabled?, model, embedded and pending counts, lag, vector file size; when off,
+        `reason` says why (turned off, or not installed: with the install command)."""
         config = self.config()
-        data: dict[str, Any] = {"enabled": config.enabled, "model": config.model}
+        data: dict[str, Any] = {"enabled": self.enabled, "model": config.model}
+        if not config.enabled:
+            how = (
+                "turned off for this project (codearchitect semantic disable)"
+                if config.explicit
+                else "off by default in this environment (CODEARCHITECT_SEMANTIC)"
+            )
+            return {**data, "reason": how + "; codearchitect semantic enable turns it on"}
+        missing = self.unavailable()
+        if missing is not None:
+            return {
+                **data,
+                "reason": f"{missing}: keyword search only",
+                "install": missing.details,
+            }
         try:
             store = self.store()
         except SemanticUnavailable as exc:
