@@ -19,6 +19,7 @@ from .cli_common import (
     rich_console,
     root_option,
 )
+from .cli_git import findings, git, merge_file, resolve, setup_clone
 from .cli_import import capture, import_
 from .cli_project import project
 from .cli_semantic import semantic
@@ -35,7 +36,8 @@ def cli() -> None:
 @cli.command()
 @root_option
 def init(root: Path | None) -> None:
-    """Create .codearchitect/ (sessions, trash, .gitignore) in the project.
+    """Create .codearchitect/ (sessions, trash, .gitignore) in the project; in a git
+    clone, also set up the session merge driver (see `codearchitect git setup`).
 
     Example:
 
@@ -47,7 +49,10 @@ def init(root: Path | None) -> None:
     with errors():
         vault = Vault(found.path)
         vault.init()
+        shared = setup_clone(vault)
     click.echo(f"vault ready: {vault.dir}")
+    for line in shared or ["not a git clone: run `codearchitect git setup` once it is one"]:
+        click.echo(line)
 
 
 @cli.command()
@@ -249,9 +254,10 @@ def doctor(root: Path | None, as_json: bool) -> None:
         try:
             status = index.status().to_dict()
             missing = [e.to_dict() for e in index.vault.acked_missing()]
+            git_found = findings(index.vault)
         finally:
             index.close()
-    report = {"status": status, "acked_missing": missing}
+    report = {"status": status, "acked_missing": missing, "git": git_found}
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
@@ -266,9 +272,11 @@ def doctor(root: Path | None, as_json: bool) -> None:
                 f"ACKED_MISSING {entry['message_id']} in {entry['session_id']} "
                 f"(restore: codearchitect restore {entry['message_id']})"
             )
-        if not status["malformed"] and not missing:
+        for f in git_found:
+            click.echo(f"{f['code']} {f['path']}:{f['line']}: {f['message']}")
+        if not status["malformed"] and not missing and not git_found:
             click.echo("ok")
-    if status["malformed"] or missing:
+    if status["malformed"] or missing or git_found:
         sys.exit(1)
 
 
@@ -313,7 +321,7 @@ def stats(root: Path | None, as_json: bool) -> None:
         click.echo(f"{'malformed':>18}: {len(status['malformed'])}")
 
 
-for _command in (import_, capture, semantic, project):
+for _command in (import_, capture, semantic, project, git, merge_file, resolve):
     cli.add_command(_command)
 
 

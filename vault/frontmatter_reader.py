@@ -82,8 +82,10 @@ def split_frontmatter(data: bytes, path: Path | None = None) -> tuple[dict[str, 
     try:
         raw = load_yaml(text) if text.strip() else {}
     except YamlError as exc:
-        base = data.count(b"\n", 0, start)
-        raise MalformedSessionFile(path, base + exc.line, exc.reason) from exc
+        raw = _conflicted_yaml(text)
+        if raw is None:
+            base = data.count(b"\n", 0, start)
+            raise MalformedSessionFile(path, base + exc.line, exc.reason) from exc
     if not isinstance(raw, dict):
         raise _fail(data, path, start, "frontmatter is not a mapping")
     return _checked(raw, data, path, start), body_offset
@@ -96,6 +98,20 @@ def session_from(fm: Mapping[str, Any], messages: tuple[Message, ...]) -> Sessio
     values.setdefault("title", "")
     values.setdefault("topic", "")
     return SessionFile(extra=extra, messages=messages, **values)
+
+
+def _conflicted_yaml(text: str) -> Any:
+    """A frontmatter holding git's conflict markers (a clone without the merge driver),
+    read as its first side, so the file's messages stay readable until it is resolved
+    (`doctor` reports it, `codearchitect resolve` merges it); None if that fails too."""
+    if "<<<<<<<" not in text:
+        return None
+    from .gitshare.markers import first_side
+
+    try:
+        return load_yaml(first_side(text.encode("utf-8")).decode("utf-8"))
+    except YamlError:
+        return None
 
 
 def _fail(data: bytes, path: Path | None, offset: int, reason: str) -> MalformedSessionFile:

@@ -398,28 +398,49 @@ class Vault:
             path = self._finder.find(session_id)
             if path is None:
                 return False
-            stamp = utc_now().strftime("%Y%m%dT%H%M%S%f")
-            target = self.trash_dir / f"{stamp}-{path.name}"
-            try:
-                os.rename(path, target)
-            except OSError as exc:
-                raise FileWriteError(
-                    path, "Cannot move session to trash", details=str(exc)
-                ) from exc
-            try:
-                files.fsync_dir(self.trash_dir)
-                files.fsync_dir(path.parent)
-            except OSError as exc:
-                # Not acknowledged, so not deleted: put the file back where it was.
-                with contextlib.suppress(OSError):
-                    os.rename(target, path)
-                    files.fsync_dir(path.parent)
-                raise FileWriteError(
-                    path, "Cannot move session to trash", details=str(exc)
-                ) from exc
-            self._appender.forget(path)
-            self._finder.catalog.drop(path)
+            self._trash_locked(path)
             return True
+
+    def rewrite_file(self, path: Path, edit: Callable[[bytes], bytes], lock: str) -> FileState:
+        """Atomically replace one session file with `edit(its bytes)`, under the lock of
+        the session id `lock`, only if the file did not change meanwhile (a merge of its
+        conflict markers, a fold of several files claiming one id: vault/gitshare)."""
+        self.init()
+        with self.lock(lock):
+            for _ in range(_RETRIES):
+                data, state = files.read_bytes(path)
+                new_data = edit(data)
+                if files.stat_file(path) != state:
+                    continue
+                written = files.write_atomic(path, new_data)
+                self._appender.forget(path)
+                return written
+        raise Conflict(f"{path} kept changing while rewriting; try again")
+
+    def trash_file(self, path: Path, lock: str) -> None:
+        """Move one session file to the trash, under the lock of the session id `lock`."""
+        self.init()
+        with self.lock(lock):
+            self._trash_locked(path)
+
+    def _trash_locked(self, path: Path) -> None:
+        stamp = utc_now().strftime("%Y%m%dT%H%M%S%f")
+        target = self.trash_dir / f"{stamp}-{path.name}"
+        try:
+            os.rename(path, target)
+        except OSError as exc:
+            raise FileWriteError(path, "Cannot move session to trash", details=str(exc)) from exc
+        try:
+            files.fsync_dir(self.trash_dir)
+            files.fsync_dir(path.parent)
+        except OSError as exc:
+            # Not acknowledged, so not deleted: put the file back where it was.
+            with contextlib.suppress(OSError):
+                os.rename(target, path)
+                files.fsync_dir(path.parent)
+            raise FileWriteError(path, "Cannot move session to trash", details=str(exc)) from exc
+        self._appender.forget(path)
+        self._finder.catalog.drop(path)
 
     @contextmanager
     def lock(self, name: str) -> Iterator[None]:
