@@ -38,6 +38,7 @@ __all__ = ("CONFLICT_KEY", "Merged", "conflict_note", "merge")
 
 # The metadata key of the second version of a message edited on both sides.
 CONFLICT_KEY = "merge_conflict"
+_ALONE_HEAD = b"---\nid: alone\ncreated: alone\n---\n"
 
 
 @dataclass(frozen=True)
@@ -145,11 +146,15 @@ class _Merge:
         epilogue = self._text(b.epilogue if b else None, o.epilogue, t.epilogue)
         pieces = self._messages()
         pieces.sort(key=lambda p: (p.message.created_at, p.message.id))
+        # A block typed by hand without id or time reads differently where it lands
+        # (its id counts the id-less blocks before it, its time is the one before it):
+        # such blocks are written by the renderer, with both.
         data = _assemble(head + title + preamble, pieces, epilogue)
         wrong = _misread(data, pieces, path)
-        if wrong:
-            for i in wrong:
-                pieces[i].block = render_message(pieces[i].message).encode("utf-8")
+        if wrong is None or wrong:
+            for piece in pieces:
+                if not _reads_alone(piece):
+                    piece.block = render_message(piece.message).encode("utf-8")
             data = _assemble(head + title + preamble, pieces, epilogue)
             wrong = _misread(data, pieces, path)
         if wrong is None or wrong:
@@ -185,19 +190,19 @@ class _Merge:
             )
             base_block = b.blocks.get(mid) if b else None
             if mo is not None and mt is not None:
-                if mo == mt:
+                if _same(mo, mt):
                     block = _choose(base_block, [o.blocks[mid], t.blocks[mid]])
                     pieces.append(_Piece(mo, block, gap))
-                elif mb == mo:
+                elif _same(mb, mo):
                     pieces.append(_Piece(mt, t.blocks[mid], gap))
-                elif mb == mt:
+                elif _same(mb, mt):
                     pieces.append(_Piece(mo, o.blocks[mid], gap))
                 else:
                     pieces += self._both(mid, (mo, o.blocks[mid]), (mt, t.blocks[mid]), gap)
                 continue
             one, side = (mo, o) if mo is not None else (mt, t)
             assert one is not None
-            if mb is not None and mb == one:
+            if _same(mb, one):
                 continue  # deleted on the other side, unchanged on this one
             pieces.append(_Piece(one, side.blocks[mid], gap))
         return pieces
@@ -256,6 +261,23 @@ def _misread(data: bytes, pieces: list[_Piece], path: Path | None) -> list[int] 
     if len(read) != len(pieces):
         return None
     return [i for i, (got, p) in enumerate(zip(read, pieces, strict=True)) if _differs(got, p)]
+
+
+def _same(a: Message | None, b: Message | None) -> bool:
+    """The same message, whether or not its block still carries its stored hash (a block
+    typed by hand is `edited` until the renderer writes it)."""
+    if a is None or b is None:
+        return a is b
+    return not _differs(a, _Piece(b, b"", b""))
+
+
+def _reads_alone(piece: _Piece) -> bool:
+    """Does the block read back as its message with nothing before it?"""
+    try:
+        read = parse(_ALONE_HEAD + piece.block).session.messages
+    except VaultError:
+        return False
+    return len(read) == 1 and not _differs(read[0], piece)
 
 
 def _differs(got: Message, piece: _Piece) -> bool:
