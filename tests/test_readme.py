@@ -74,7 +74,8 @@ def _inline(prose: str) -> list[tuple[str, str]]:
 
 def _seed_home(home: Path, project: Path) -> Path:
     """What a user's machine holds; returns a live transcript for the hook."""
-    (project / ".git").mkdir(parents=True)
+    project.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(project)], check=True, timeout=60)
     projects = home / ".claude" / "projects"
     mine = projects / str(project).replace("/", "-").replace(".", "-")
     mine.mkdir(parents=True)
@@ -208,6 +209,8 @@ def test_every_readme_command_works_as_typed(tmp_path: Path) -> None:
     assert (home / ".local" / "bin" / "codearchitect").exists()  # make install-user
     assert (project / ".codearchitect" / "sessions").is_dir()  # codearchitect init
     assert not (REPO / ".codearchitect").exists()
+    driver = ["git", "-C", str(project), "config", "merge.codearchitect.driver"]  # git setup
+    assert "merge-file" in subprocess.run(driver, capture_output=True, text=True).stdout
     ids = {p.read_text().split("\nid: ", 1)[1].split("\n", 1)[0] for p in _sessions(project)}
     assert {"cc-short", "cc-edge_cases", "cc-tool_heavy"} <= ids  # import / --all / the hook
     assert any(i.startswith("chatgpt-") for i in ids)  # the zip
