@@ -174,8 +174,28 @@ class Mirror:
         if conn.in_transaction:
             conn.execute("COMMIT")
 
+    @contextmanager
+    def patience(self, seconds: float) -> Iterator[None]:
+        """Within the block, this thread waits about `seconds` at most for a busy
+        database, instead of `retry_seconds` (its `busy_timeout` is cut to match)."""
+        conn = self.conn()
+        before = getattr(self._local, "patience", None)
+        self._local.patience = seconds
+        wait_ms = int(min(self.busy_timeout_ms, seconds * 1000))
+        conn.execute(f"PRAGMA busy_timeout = {wait_ms}")
+        try:
+            yield
+        finally:
+            self._local.patience = before
+            restored = (
+                self.busy_timeout_ms if before is None else min(self.busy_timeout_ms, before * 1000)
+            )
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute(f"PRAGMA busy_timeout = {int(restored)}")
+
     def _retry(self, fn: Any) -> Any:
-        deadline = time.monotonic() + self.retry_seconds
+        patience = getattr(self._local, "patience", None)
+        deadline = time.monotonic() + (self.retry_seconds if patience is None else patience)
         delay = 0.002
         while True:
             try:

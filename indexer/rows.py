@@ -9,7 +9,7 @@ from typing import Any
 
 from vault import FileState, Message, SessionFile
 
-from .records import normalize_ts
+from .records import SessionRecord, normalize_ts
 from .schema import KEY_FIELDS, MESSAGE_COLUMNS, SESSION_COLUMNS
 
 __all__ = (
@@ -19,6 +19,7 @@ __all__ = (
     "Prefix",
     "dumps_json",
     "message_values",
+    "session_record",
     "session_updated_at",
     "session_values",
 )
@@ -103,6 +104,22 @@ def session_values(file_id: int, s: SessionFile) -> dict[str, Any]:
         "updated_at": session_updated_at(created_at, s.updated, last),
         "last_message_at": last,
     }
+
+
+def session_record(rel: str, s: SessionFile) -> SessionRecord:
+    """The record the mirror would hold for `s` in the file `rel` (`day/name.md`)."""
+    values = session_values(0, s)
+    del values["file_id"]
+    return SessionRecord(
+        path=rel,
+        **{
+            **values,
+            "tags": tuple(s.tags),
+            "metadata": dict(s.metadata),
+            "extra": dict(s.extra),
+            "truncated": bool(s.truncated),
+        },
+    )
 
 
 def message_values(file_id: int, position: int, session_id: str, m: Message) -> dict[str, Any]:

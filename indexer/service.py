@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -29,13 +30,14 @@ from vault import (
     Stored,
     Vault,
     VaultError,
+    VaultWarning,
 )
 from vault.derived import claim_dir
 
 from . import queries, retrieval
 from .context import Context, build_context
 from .dump import dump_mirror
-from .errors import translate_errors
+from .errors import IndexUnavailable, translate_errors
 from .filters import check_key
 from .fulltext import FullText
 from .malloc import limit_arenas
@@ -48,6 +50,7 @@ from .records import (
     SearchResult,
     SessionRecord,
 )
+from .rows import session_record
 from .schema import DB_NAME, FULLTEXT_DIR, KEY_FIELDS, LEADER_LOCK, SCHEMA_VERSION
 from .semantic import Embedder, EmbedWorker, SemanticIndex
 from .settings import IndexSettings
@@ -59,6 +62,14 @@ _T = TypeVar("_T")
 __all__ = ("Indexer",)
 
 log = logging.getLogger("codearchitect.indexer")
+
+# How long a write waits for a busy mirror before it answers anyway (the file holds it).
+WRITE_INDEX_PATIENCE = 2.0
+INDEX_BEHIND = VaultWarning(
+    "INDEX_BEHIND",
+    "Saved to the session file; the index is behind and catches up from the file"
+    " (search may miss it for a moment)",
+)
 
 
 class Indexer:
@@ -88,6 +99,7 @@ class Indexer:
         self._worker: Worker | None = None
         self._embedder: EmbedWorker | None = None
         self._vault_lock = threading.RLock()
+        self._behind: dict[Path, None] = {}  # written files the index missed, in order
         self._flush_lock = threading.Lock()
         self.vault.seed_catalog(self._catalog_seed)
         self._opened = False
@@ -337,12 +349,13 @@ class Indexer:
         format: str | None = None,
         session_id: str | None = None,
     ) -> Stored:
-        """`Vault.store_session`, then index the file."""
+        """`Vault.store_session`, then index the file (see `_index_written`)."""
         self.open()
         with self._vault_lock:
+            self._retry_behind()
             stored = self.vault.store_session(conversation, topic, format, session_id)
-            self._index(stored.path)
-        return stored
+            behind = self._index_written(stored.path)
+        return replace(stored, warnings=stored.warnings + behind)
 
     def append_message(
         self,
@@ -352,14 +365,15 @@ class Indexer:
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> Appended:
-        """`Vault.append_message` (creates a missing session, seed 000), then index it."""
+        """`Vault.append_message` (creates a missing session, seed 000), then index it
+        (see `_index_written`)."""
         self.open()
         with self._vault_lock:
+            self._retry_behind()
             appended = self.vault.append_message(session_id, role, content, metadata, **kwargs)
-            with translate_errors("Cannot index the message"):
-                self.syncer.apply_append(appended)
+            behind = self._index_written(appended.path, lambda: self.syncer.apply_append(appended))
         self._kick()
-        return appended
+        return replace(appended, warnings=appended.warnings + behind)
 
     def append_messages(
         self, session_id: str, messages: list[Message], **kwargs: Any
@@ -367,24 +381,30 @@ class Indexer:
         """`Vault.append_messages` (importers: caller ids, one write), then index the file."""
         self.open()
         with self._vault_lock:
+            self._retry_behind()
             result = self.vault.append_messages(session_id, messages, **kwargs)
-            self._index(result[0])
+            self._index_written(result[0])
         return result
 
     def create_session(self, session_id: str | None = None, **fields: Any) -> SessionRecord:
         """`Vault.create_session`, then index the new file."""
         self.open()
         with self._vault_lock:
+            self._retry_behind()
             path, session = self.vault.create_session(session_id, **fields)
-            self._index(path)
+            if self._index_written(path):
+                return self._file_record(path)
         return self._session_or_raise(session.id)
 
     def patch_session(self, session_id: str, **changes: Any) -> SessionRecord:
         """`Vault.patch` (title, status, tags, metadata merged key by key, key fields)."""
         self.open()
         with self._vault_lock:
+            self._retry_behind()
             self.vault.patch(session_id, **changes)
-            self._index(self.vault.locate(session_id))
+            path = self.vault.locate(session_id)
+            if self._index_written(path):
+                return self._file_record(path)
         return self._session_or_raise(session_id)
 
     def delete_session(self, session_id: str) -> bool:
@@ -397,7 +417,7 @@ class Indexer:
                 path = None
             deleted = self.vault.delete(session_id)
             if path is not None:
-                self._index(path)
+                self._index_written(path)
         return deleted
 
     def delete_message(self, message_id: str, session_id: str | None = None) -> bool:
@@ -422,8 +442,9 @@ class Indexer:
                 )
             session_id = str(owners[0][0])
         with self._vault_lock:
+            self._retry_behind()
             self.vault.delete_message(session_id, message_id)
-            self._index(self.vault.locate(session_id))
+            self._index_written(self.vault.locate(session_id))
         return True
 
     def get_or_create_session(
@@ -444,13 +465,15 @@ class Indexer:
             return found, False
         lock_name = "key:" + "\x1f".join(clean[f] or "" for f in KEY_FIELDS)
         with self._vault_lock, self.vault.lock(lock_name):
-            found = self._find_key(clean)
+            self._retry_behind()
+            found = self._find_key(clean) or self._behind_key(clean)
             if found is not None:
                 return found, False
             title = fields.pop("title", None) or " / ".join(v for v in clean.values() if v)
             present: dict[str, Any] = {k: v for k, v in clean.items() if v is not None}
             path, session = self.vault.create_session(title=title, **present, **fields)
-            self._index(path)
+            if self._index_written(path):
+                return self._file_record(path), True
         return self._session_or_raise(session.id), True
 
     def _find_key(self, key: Mapping[str, str | None]) -> SessionRecord | None:
@@ -461,6 +484,65 @@ class Indexer:
         with translate_errors("Cannot index the session file"):
             self.syncer.index_path(path)
         self._kick()
+
+    def _index_written(
+        self, path: Path, apply: Callable[[], object] | None = None
+    ) -> tuple[VaultWarning, ...]:
+        """Index what a write just put in `path` (default: the whole file).
+
+        The write is acknowledged once the file holds it, whatever the index does
+        (issue 14 item 5): when the mirror cannot take it within `WRITE_INDEX_PATIENCE`
+        seconds (locked by another process, a file-size limit, a full disk), the call
+        still succeeds, with an `INDEX_BEHIND` warning; the file is queued here and
+        indexed by the next write of this process, by the leader's watcher and
+        reconcile, or at the next start, as after a crash. A client that retried would
+        otherwise store the message twice.
+        """
+        try:
+            with (
+                self.mirror.patience(WRITE_INDEX_PATIENCE),
+                translate_errors("Cannot index the session file"),
+            ):
+                if apply is None:
+                    self.syncer.index_path(path)
+                else:
+                    apply()
+        except IndexUnavailable as exc:
+            log.warning("%s is written; the index is behind (%s) and catches up", path, exc)
+            self._behind[path] = None
+            if self._worker is not None:
+                self._worker.request_reconcile()
+            return (INDEX_BEHIND,)
+        self._kick()
+        return ()
+
+    def _retry_behind(self) -> None:
+        """Index the files whose writes the index missed (see `_index_written`)."""
+        for path in list(self._behind):
+            try:
+                with self.mirror.patience(0):  # still locked: leave it to the next call
+                    self._index(path)
+            except IndexUnavailable:
+                return
+            self._behind.pop(path, None)
+
+    def _behind_key(self, key: Mapping[str, str | None]) -> SessionRecord | None:
+        """A session with these key fields among the files the index missed, so that a
+        retried get_or_create_session finds the session its first call created."""
+        for path in list(self._behind):
+            try:
+                session = self.vault.read(path)[0].session
+            except (VaultError, OSError):
+                continue
+            if all(getattr(session, f) == key[f] for f in KEY_FIELDS):
+                return self._file_record(path)
+        return None
+
+    def _file_record(self, path: Path) -> SessionRecord:
+        """A session's record read from its file (when the mirror is behind)."""
+        session = self.vault.read(path)[0].session
+        rel = self.syncer.rel(path) or path.name
+        return session_record(rel, session)
 
     def _kick(self) -> None:
         if self._worker is not None:

@@ -164,7 +164,13 @@ class Worker:
         if self._reconcile_needed.is_set() or now >= self._next_reconcile:
             self._reconcile_needed.clear()
             self._next_reconcile = now + self.settings.reconcile_interval
-            report = self.syncer.reconcile(progress=self._progress)
+            try:
+                report = self.syncer.reconcile(progress=self._progress)
+            except Exception:
+                # e.g. the mirror is locked: try again at the next turn, not in 5 minutes
+                # (a write that the index missed waits for it, see Indexer._index_written).
+                self._reconcile_needed.set()
+                raise
             with self.mirror.write() as conn:
                 set_state(conn, "last_reconcile_ns", time.time_ns())
             if report.changed:

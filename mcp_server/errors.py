@@ -53,6 +53,7 @@ WARNING_CODES: dict[str, str] = {
     "TOPIC_EXTRACTION_ERROR": "No topic could be made; 'untitled' is used",
     "TRUNCATED": "The conversation or message was cut to 1 MB",
     "EMPTY_CONVERSATION": "An empty message list was stored",
+    "INDEX_BEHIND": "Saved to the file; the index missed it and catches up from the file",
 }
 
 
