@@ -588,6 +588,7 @@ def build_server(app: App) -> VaultServer:
     def session_resource(id: str) -> str:
         """A session and all its messages, as JSON."""
         try:
+            check_session_id(id)
             row = session_record(None, id)
             messages = app.index(None).get_messages(id)
         except Exception as exc:

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import anyio
 import pytest
@@ -115,13 +116,15 @@ async def test_resources_answer_not_found(vault_root: Path) -> None:
         for uri, code in [
             ("codearchitect://session/missing", "SESSION_NOT_FOUND"),
             ("codearchitect://nothing/here", "RESOURCE_NOT_FOUND"),
+            ("codearchitect://session/..", "RESOURCE_NOT_FOUND"),  # the SDK refuses ..
+            ("codearchitect://session/%E2%80%AEevil", "INVALID_INPUT"),
         ]:
             with pytest.raises(MCPError) as caught:
                 await client.read_resource(uri)
             error = caught.value.error
             assert error.code == -32602, error  # the SDK's not-found code, not -32603
             assert isinstance(error.data, dict) and error.data["error"] == code, error
-            assert error.data["success"] is False and error.data["uri"] == uri
+            assert error.data["success"] is False and error.data["uri"] in (uri, unquote(uri))
         # The server still answers.
         assert not (await client.call_tool("count_messages", {})).is_error
 
