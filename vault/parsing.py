@@ -23,6 +23,7 @@ from typing import Any
 
 from .errors import MalformedSessionFile
 from .frontmatter_reader import session_from, split_frontmatter
+from .message_views import calls_view, has_views, thinking_view
 from .records import MESSAGE_ID, ROLES, TIMESTAMP, Message, ParsedSession, SessionFile
 from .rendering import END_PREFIX, HEAD_PREFIX, MARKER_TAIL, META, START, header_line, short_hash
 
@@ -282,6 +283,8 @@ class _Parser:
             cursor = line_end + 1
         end_line_start = data.rfind(b"\n", 0, end - 1) + 1
         raw_content = data[cursor : max(cursor, end_line_start - 1)]
+        if metadata and has_views(metadata):
+            raw_content = _without_views(raw_content, metadata)
         try:
             content = raw_content.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -291,6 +294,39 @@ class _Parser:
         )
         ctx.last_ts = ts
         return Message(mid, role, content, ts, metadata, edited, self.line_at(start))
+
+
+def _without_views(raw: bytes, metadata: dict[str, Any]) -> bytes:
+    """The content of a block's text once the views the renderer wrote around it
+    (`rendering.wrap_views`) are taken off. A view that is not exactly what the metadata
+    gives (edited by hand) stays, as content. A file converted to CRLF still matches."""
+    thinking = thinking_view(metadata).encode("utf-8")
+    calls = calls_view(metadata).encode("utf-8")
+    content, matched = _unwrap(raw, thinking, calls, b"\n\n")
+    if matched or not raw.endswith(b"\r"):
+        return content
+    # CRLF: the renderer's `\n` before the end marker became `\r\n`; its `\r` stays, as it
+    # does for every message of such a file.
+    thinking, calls = thinking.replace(b"\n", b"\r\n"), calls.replace(b"\n", b"\r\n")
+    content, matched = _unwrap(raw[:-1], thinking, calls, b"\r\n\r\n")
+    return content + b"\r" if matched else raw
+
+
+def _unwrap(raw: bytes, thinking: bytes, calls: bytes, gap: bytes) -> tuple[bytes, bool]:
+    """Take `thinking` + `gap` off the front and `gap` + `calls` off the end (the whole of
+    `raw` when the content is empty); also say whether either was there."""
+    matched = False
+    if thinking:
+        if raw == thinking:
+            raw, matched = b"", True
+        elif raw.startswith(thinking + gap):
+            raw, matched = raw[len(thinking) + len(gap) :], True
+    if calls:
+        if raw == calls:
+            raw, matched = b"", True
+        elif raw.endswith(gap + calls):
+            raw, matched = raw[: -len(calls) - len(gap)], True
+    return raw, matched
 
 
 @dataclass

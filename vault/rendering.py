@@ -2,7 +2,8 @@
 
 A block is a start marker line (id, role, time, size and hash of the content), an
 optional `cam:meta` line of JSON metadata, a `### Role · time` header line, the content
-verbatim, then the block's own end marker line::
+verbatim (with the views of its thinking and tool calls around it, derived from the
+metadata: vault/message_views.py), then the block's own end marker line::
 
     <!-- cam:msg id=m01J… role=user ts=2025-01-15T14:30:22.123Z bytes=5 sha256=… -->
     ### User · 2025-01-15 14:30:22 UTC
@@ -18,8 +19,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from .errors import InvalidInput
+from .message_views import calls_view, has_views, thinking_view
 from .records import MESSAGE_ID, ROLES, TIMESTAMP, Message, SessionFile
 from .yaml_io import dump_yaml
 
@@ -37,6 +40,7 @@ __all__ = (
     "render_message",
     "short_hash",
     "title_line",
+    "wrap_views",
 )
 
 START = b"<!-- cam:msg "
@@ -82,6 +86,7 @@ def render_message(message: Message) -> str:
         f"\n<!-- cam:msg id={message.id} role={message.role} ts={message.created_at} "
         f"bytes={len(content)} sha256={short_hash(content)} -->\n"
     ]
+    body = message.content
     if message.metadata:
         try:
             meta = json.dumps(message.metadata, ensure_ascii=False, separators=(",", ":"))
@@ -90,8 +95,18 @@ def render_message(message: Message) -> str:
                 f"'metadata' cannot be stored as JSON: {exc}", field="metadata"
             ) from exc
         parts.append(f"<!-- cam:meta {_escape_comment(meta)} -->\n")
+        if has_views(message.metadata):
+            # Built from the metadata as the parser will read it back.
+            body = wrap_views(body, json.loads(meta))
     parts.append(header_line(message.role, message.created_at) + "\n")
-    return "".join(parts) + message.content + "\n" + end.decode("ascii") + "\n"
+    return "".join(parts) + body + "\n" + end.decode("ascii") + "\n"
+
+
+def wrap_views(content: str, metadata: dict[str, Any]) -> str:
+    """The content with the views of its metadata around it: the thinking before it, the
+    tool calls after it, each non-empty part apart from the next by a blank line."""
+    parts = (thinking_view(metadata), content, calls_view(metadata))
+    return "\n\n".join(part for part in parts if part)
 
 
 def end_marker(message_id: str) -> str:

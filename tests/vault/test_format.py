@@ -68,6 +68,33 @@ _json_values = st.recursive(
     max_leaves=8,
 )
 _metadata = st.dictionaries(st.text(max_size=10), _json_values, max_size=3)
+# Metadata that the renderer shows around the content (thinking, tool calls, results),
+# with the format's own syntax in every text: the views must never change the content.
+_view_text = content_strategy | _any_text
+_call = st.fixed_dictionaries(
+    {"name": st.one_of(_view_text, _json_values)},
+    optional={
+        "arguments": st.one_of(
+            st.dictionaries(st.text(max_size=12), st.one_of(_view_text, _json_values), max_size=4),
+            _view_text,
+            _json_values,
+        ),
+        "result": st.one_of(_view_text, _json_values),
+        "isError": st.booleans(),
+        "id": st.text(max_size=8),
+    },
+)
+_view_metadata = st.fixed_dictionaries(
+    {},
+    optional={
+        "thinking": st.one_of(_view_text, _json_values),
+        "toolCalls": st.one_of(st.lists(st.one_of(_call, _json_values), max_size=3), _json_values),
+        "toolResults": st.lists(
+            st.fixed_dictionaries({"result": st.one_of(_view_text, _json_values)}), max_size=2
+        ),
+        "toolName": st.one_of(_view_text, _json_values),
+    },
+)
 
 
 def _without_end_marker(content: str, mid: str) -> str:
@@ -83,7 +110,8 @@ def sessions(draw: st.DrawFn) -> SessionFile:
     messages = []
     for mid in ids:
         content = _without_end_marker(draw(content_strategy), mid)
-        messages.append(Message(mid, draw(_roles), content, TS, draw(_metadata)))
+        metadata = draw(st.one_of(_metadata, _view_metadata))
+        messages.append(Message(mid, draw(_roles), content, TS, metadata))
     return SessionFile(
         id=draw(st.text(min_size=1, max_size=30).filter(lambda s: s.strip() != "")),
         created=TS,
