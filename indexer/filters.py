@@ -14,6 +14,7 @@ from vault import InvalidInput
 
 from .records import parse_bound, to_datetime
 from .schema import KEY_FIELDS
+from .tool_filter import check_tool, tool_sql
 
 __all__ = (
     "MAX_SEARCH_LIMIT",
@@ -40,10 +41,18 @@ class MessageFilter:
     after: str | None = None
     before: str | None = None
     key_fields: Mapping[str, str] = field(default_factory=dict)
+    tool: str | None = None  # folded by tool_filter.check_tool
 
     @property
     def empty(self) -> bool:
-        return not (self.session_id or self.role or self.after or self.before or self.key_fields)
+        return not (
+            self.session_id
+            or self.role
+            or self.after
+            or self.before
+            or self.key_fields
+            or self.tool is not None
+        )
 
     def sql(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -60,6 +69,10 @@ class MessageFilter:
         for name, value in self.key_fields.items():
             clauses.append(f"s.{name} = ?")  # names checked against KEY_FIELDS by the caller
             params.append(value)
+        if self.tool is not None:
+            sql, args = tool_sql("m", self.tool)
+            clauses.append(sql)
+            params += args
         return (" AND ".join(clauses) or "1"), params
 
 
@@ -91,9 +104,13 @@ def search_filters(
     after: str | datetime | None,
     before: str | datetime | None,
     key_fields: Mapping[str, str | None],
+    tool: str | None = None,
 ) -> SearchFilters:
     """Check the filters (INVALID_INPUT names the bad one) and build both forms."""
     queries = []
+    folded = check_tool(tool)
+    if folded is not None:
+        queries.append(tantivy.Query.term_query(schema, "tool", folded))
     for name, value in (("session_id", session_id), ("role", role), *key_fields.items()):
         if name not in ("session_id", "role", *KEY_FIELDS):
             raise InvalidInput(f"Unknown search filter '{name}'", field=name)
@@ -113,7 +130,7 @@ def search_filters(
             )
         )
     picked = {k: v for k, v in key_fields.items() if v is not None}
-    return SearchFilters(queries, MessageFilter(session_id, role, low, high, picked))
+    return SearchFilters(queries, MessageFilter(session_id, role, low, high, picked, folded))
 
 
 def check_key(key: Mapping[str, str | None]) -> dict[str, str | None]:

@@ -12,8 +12,10 @@ mirror (read-your-writes) in any process.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import re
 import sqlite3
 import stat
 import threading
@@ -26,6 +28,7 @@ from typing import Any
 import tantivy
 
 from vault.derived import claim_dir, clear_foreign, empty_dir
+from vault.message_views import fold_tool_name, search_text, tool_names
 
 from .errors import IndexUnavailable
 from .mirror import Mirror, get_state, set_state
@@ -37,11 +40,14 @@ __all__ = ("FullText",)
 log = logging.getLogger("codearchitect.indexer.fulltext")
 
 _DOC_SELECT = (
-    "SELECT m.file_id, m.id, m.session_id, m.role, m.content, m.created_at, s.title, "
+    "SELECT m.file_id, m.id, m.session_id, m.role, m.content, m.metadata, m.created_at, "
+    "s.title, "
     f"{', '.join('s.' + f for f in KEY_FIELDS)} "
     "FROM messages AS m JOIN sessions AS s ON s.file_id = m.file_id"
 )
 SNIPPET_CHARS = 200
+# Metadata JSON that may hold thinking or tool calls (only then is it decoded).
+_MAY_HAVE_VIEWS = re.compile(r'"(?:thinking|toolCalls|toolResults|toolName)"')
 
 
 @dataclass(frozen=True)
@@ -235,7 +241,12 @@ class FullText:
         return index
 
     def _doc(self, row: sqlite3.Row | tuple[Any, ...]) -> tantivy.Document:
-        file_id, mid, sid, role, content, created_at, title, *keys = tuple(row)
+        file_id, mid, sid, role, content, metadata, created_at, title, *keys = tuple(row)
+        names: list[str] = []
+        if _MAY_HAVE_VIEWS.search(metadata):
+            meta = json.loads(metadata)
+            content = search_text(content, meta)
+            names = tool_names(meta)
         doc = tantivy.Document(
             key=f"{file_id}/{mid}",
             file=str(file_id),
@@ -246,6 +257,8 @@ class FullText:
             title=title,
             created_at=created_at,
         )
+        for name in names:
+            doc.add_text("tool", fold_tool_name(name))
         for name, value in zip(KEY_FIELDS, keys, strict=True):
             if value is not None:
                 doc.add_text(name, value)

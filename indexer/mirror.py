@@ -275,9 +275,10 @@ class Mirror:
             (file_id,),
         ).fetchone()
         old_messages = {
-            r["id"]: (r["role"], r["content"], r["created_at"])
+            r["id"]: (r["role"], r["content"], r["metadata"], r["created_at"])
             for r in conn.execute(
-                "SELECT id, role, content, created_at FROM messages WHERE file_id = ?", (file_id,)
+                "SELECT id, role, content, metadata, created_at FROM messages WHERE file_id = ?",
+                (file_id,),
             )
         }
         conn.execute("DELETE FROM sessions WHERE file_id = ?", (file_id,))
@@ -293,6 +294,7 @@ class Mirror:
                     r["session_id"],
                     r["role"],
                     r["content"],
+                    r["metadata"],
                     r["created_at"],
                     session.title,
                     *keys,
@@ -304,7 +306,9 @@ class Mirror:
             if old_session is None or tuple(old_session) != new_fields:
                 self.enqueue(conn, "file", file_id)
             else:
-                new = {r["id"]: (r["role"], r["content"], r["created_at"]) for r in rows}
+                new = {
+                    r["id"]: (r["role"], r["content"], r["metadata"], r["created_at"]) for r in rows
+                }
                 changed = [
                     k for k in new.keys() | old_messages.keys() if new.get(k) != old_messages.get(k)
                 ]

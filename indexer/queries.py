@@ -13,6 +13,7 @@ from vault import AmbiguousSession, InvalidInput, SessionNotFound
 
 from .records import ConversationPair, MalformedFile, MessageRecord, SessionRecord, parse_bound
 from .schema import KEY_FIELDS, SESSION_COLUMNS
+from .tool_filter import tool_sql
 
 __all__ = (
     "MAX_OFFSET",
@@ -159,19 +160,28 @@ def recent_messages(
 
 
 def count_messages(
-    conn: sqlite3.Connection, session_id: str | None = None, role: str | None = None
+    conn: sqlite3.Connection,
+    session_id: str | None = None,
+    role: str | None = None,
+    tool: str | None = None,
 ) -> int:
-    """How many messages (overall or in one session, optionally of one role)."""
+    """How many messages (overall or in one session, optionally of one role, optionally
+    calling or answering one tool: `tool` folded by `tool_filter.check_tool`)."""
     clauses: list[str] = []
     params: list[Any] = []
     if session_id is not None:
-        clauses.append("file_id = ?")
+        clauses.append("m.file_id = ?")
         params.append(resolve_file(conn, session_id))
     if role is not None:
-        clauses.append("role = ?")
+        clauses.append("m.role = ?")
         params.append(role)
+    if tool is not None:
+        sql, args = tool_sql("m", tool)
+        clauses.append(sql)
+        params += args
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    return int(conn.execute(f"SELECT count(*) FROM messages{where}", params).fetchone()[0])
+    query = f"SELECT count(*) FROM messages AS m{where}"
+    return int(conn.execute(query, params).fetchone()[0])
 
 
 def conversation_pairs(

@@ -127,6 +127,7 @@ def search(
     offset: int = 0,
     mode: str | None = None,
     key_fields: dict[str, str | None] | None = None,
+    tool: str | None = None,
 ) -> SearchResult:
     """Search ranked by BM25 with highlighted snippets (docs/indexing.md), by meaning,
     or both fused (`mode`: keyword | semantic | hybrid; default hybrid when semantic
@@ -139,7 +140,7 @@ def search(
     check_page(limit, offset)
     fulltext = stores.fulltext
     schema = fulltext.schema
-    filters = search_filters(schema, session_id, role, after, before, key_fields or {})
+    filters = search_filters(schema, session_id, role, after, before, key_fields or {}, tool)
     if mode != "keyword":
         with translate_errors("Search failed"):
             mode = resolve_mode(stores.semantic, mode, filters.messages)

@@ -24,7 +24,7 @@ __all__ = (
 )
 
 SCHEMA_VERSION = 2
-FULLTEXT_VERSION = 1
+FULLTEXT_VERSION = 2  # 2: tool calls in `content`, the `tool` field (issue 13)
 DB_NAME = "mirror.sqlite3"
 FULLTEXT_DIR = "fulltext"
 LEADER_LOCK = "leader.lock"
@@ -172,7 +172,11 @@ def build_fulltext_schema() -> tantivy.Schema:
     sb.add_text_field("role", stored=True, tokenizer_name="raw")
     for name in KEY_FIELDS:
         sb.add_text_field(name, stored=False, tokenizer_name="raw")
+    # The message's text as searched: its content, thinking, tool calls and results
+    # (vault.message_views.search_text).
     sb.add_text_field("content", stored=True)
+    # The tools it calls or answers, ASCII-lowercased (indexer/tool_filter.py).
+    sb.add_text_field("tool", stored=False, tokenizer_name="raw")
     sb.add_text_field("title", stored=True)
     sb.add_text_field("created_at", stored=True, tokenizer_name="raw")
     sb.add_date_field("created", stored=False, indexed=True, fast=True)

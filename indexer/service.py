@@ -55,6 +55,7 @@ from .schema import DB_NAME, FULLTEXT_DIR, KEY_FIELDS, LEADER_LOCK, SCHEMA_VERSI
 from .semantic import Embedder, EmbedWorker, SemanticIndex
 from .settings import IndexSettings
 from .sync import RACY_NS, Progress, Syncer
+from .tool_filter import check_tool
 from .worker import Leadership, Worker
 
 _T = TypeVar("_T")
@@ -635,13 +636,17 @@ class Indexer:
 
         return self._session_query(session_id, query)
 
-    def count_messages(self, session_id: str | None = None, role: str | None = None) -> int:
-        """How many messages, overall or in one session."""
+    def count_messages(
+        self, session_id: str | None = None, role: str | None = None, tool: str | None = None
+    ) -> int:
+        """How many messages, overall or in one session; of one role, calling or answering
+        one tool (`tool`: its name, ASCII case folded)."""
         self.open()
+        folded = check_tool(tool)
 
         def query() -> int:
             with translate_errors("Cannot count messages"), self.mirror.read() as conn:
-                return queries.count_messages(conn, session_id, role)
+                return queries.count_messages(conn, session_id, role, folded)
 
         return self._session_query(session_id, query)
 
@@ -668,6 +673,7 @@ class Indexer:
         limit: int = 10,
         offset: int = 0,
         mode: str | None = None,
+        tool: str | None = None,
         **key_fields: str | None,
     ) -> SearchResult:
         """`retrieval.search`: keyword, semantic or hybrid (docs/indexing.md,
@@ -684,6 +690,7 @@ class Indexer:
             offset=offset,
             mode=mode,
             key_fields=key_fields,
+            tool=tool,
         )
 
     def get_context(

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from vault import SessionNotFound, Vault, find_project_root
+from vault.message_views import plain_text
 
 from .cli_common import (
     echo_mapping,
@@ -115,6 +116,7 @@ def reindex(root: Path | None) -> None:
     default=None,
     help="Default: hybrid when semantic search is on and caught up, else keyword.",
 )
+@click.option("--tool", default=None, help="Only messages that call or answer this tool (Bash…).")
 @root_option
 @json_option
 def search(
@@ -126,6 +128,7 @@ def search(
     limit: int,
     offset: int,
     mode: str | None,
+    tool: str | None,
     root: Path | None,
     as_json: bool,
 ) -> None:
@@ -135,6 +138,8 @@ def search(
     Example:
 
         codearchitect search '"key rotation" jwt' --role assistant --limit 5
+
+        codearchitect search "alembic upgrade" --tool Bash
     """
     with errors():
         index = open_index(root)
@@ -148,6 +153,7 @@ def search(
                 limit=limit,
                 offset=offset,
                 mode=mode,
+                tool=tool,
             )
         finally:
             index.close()
@@ -211,7 +217,7 @@ def sessions(status: str | None, limit: int, root: Path | None, as_json: bool) -
 @root_option
 @json_option
 def show(session: str, root: Path | None, as_json: bool) -> None:
-    """Print a session's messages.
+    """Print a session's messages, with their thinking, tool calls and results.
 
     Example:
 
@@ -234,7 +240,7 @@ def show(session: str, root: Path | None, as_json: bool) -> None:
     click.echo(f"{record.path}  ·  {record.message_count} messages  ·  {record.status}")
     for m in messages:
         click.echo(f"\n--- {m.role} · {m.created_at}{'  (edited)' if m.edited else ''}")
-        click.echo(m.content)
+        click.echo(plain_text(m.role, m.content, m.metadata))
 
 
 @cli.command()

@@ -95,6 +95,15 @@ Mode = Annotated[
 ]
 MAX_QUERY = 1000
 _Fn = TypeVar("_Fn", bound=Callable[..., Any])
+ToolName = Annotated[
+    str | None,
+    Field(
+        description="Only messages that call this tool or carry its result (e.g. Bash, Edit; "
+        "letter case ignored)",
+        min_length=1,
+        max_length=200,
+    ),
+]
 
 
 class VaultServer(MCPServer[App]):
@@ -466,6 +475,7 @@ def build_server(app: App) -> VaultServer:
         limit: Limit = 10,
         offset: SearchOffset = 0,
         mode: Mode = None,
+        tool: ToolName = None,
         project: Project = None,
     ) -> CallToolResult:
         """Search every stored message, best matches first, with snippets.
@@ -474,7 +484,10 @@ def build_server(app: App) -> VaultServer:
         token budget, or get_messages for a whole stretch around a hit. Each hit says which
         search found it (found_by: keyword, semantic). mode "semantic"/"hybrid" also finds
         messages that say the same thing in other words (when semantic search is on).
-        Example: {"query": "\\"key rotation\\" jwt -oauth", "limit": 5}
+        Tool calls (name and arguments), tool results and thinking are searched too; `tool`
+        keeps the messages that call or answer one tool, role "tool" its results.
+        Example: {"query": "\\"key rotation\\" jwt -oauth", "limit": 5},
+        {"query": "alembic upgrade", "tool": "Bash"}
         """
 
         def body() -> dict[str, Any]:
@@ -487,6 +500,7 @@ def build_server(app: App) -> VaultServer:
                 limit=limit,
                 offset=offset,
                 mode=mode,
+                tool=tool,
             )
             return result.to_dict()
 
@@ -564,9 +578,14 @@ def build_server(app: App) -> VaultServer:
         return run_tool(lambda: {"deleted": app.index(project).delete_message(message_id, session)})
 
     @mcp.vault_tool("Count messages", read_only=True)
-    def count_messages(session: SessionFilter = None, project: Project = None) -> CallToolResult:
-        """Count messages, overall or in one session. Example: {"session": "auth-work"}"""
-        return run_tool(lambda: {"count": app.index(project).count_messages(session_id=session)})
+    def count_messages(
+        session: SessionFilter = None, tool: ToolName = None, project: Project = None
+    ) -> CallToolResult:
+        """Count messages, overall or in one session; `tool`: only those that call or answer
+        that tool. Example: {"session": "auth-work", "tool": "Bash"}"""
+        return run_tool(
+            lambda: {"count": app.index(project).count_messages(session_id=session, tool=tool)}
+        )
 
     @mcp.vault_tool("Index status", read_only=True)
     def index_status(project: Project = None) -> CallToolResult:

@@ -68,7 +68,8 @@ def tree_hash(vault: Vault) -> dict[str, str]:
 def cc_expected_messages(path: Path) -> int:
     """Messages a Claude Code transcript holds: one per user/assistant record (plus one per
     tool_result block, minus a record made only of tool results), one per system record
-    with text; duplicate uuids, bad lines and empty messages don't count."""
+    with text; duplicate uuids, bad lines, empty messages and assistant records of blank
+    text only don't count."""
     seen: set[str] = set()
     count = 0
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -84,6 +85,17 @@ def cc_expected_messages(path: Path) -> int:
         msg = rec.get("message")
         if rec.get("type") in ("user", "assistant") and isinstance(msg, dict):
             content = msg.get("content")
+            blocks = [content] if isinstance(content, str) else content
+            if (
+                rec["type"] == "assistant"
+                and isinstance(blocks, list)
+                and blocks
+                and all(
+                    isinstance(b, dict) and b.get("type") == "text" and not b["text"].strip()
+                    for b in blocks
+                )
+            ):
+                continue
             if isinstance(content, str):
                 count += 1
             elif isinstance(content, list) and content:

@@ -81,6 +81,8 @@ def test_content_types_render_as_text(vault: Vault) -> None:
     assert all(m.metadata["recipient"] == "python" for m in code)
     outputs = [m for m in session.messages if m.metadata["contentType"] == "execution_output"]
     assert len(outputs) == 11 and all(m.role == "tool" for m in outputs)
+    # A tool's output names its tool, so the `tool` filter finds it.
+    assert all(m.metadata["toolName"] == m.metadata["author"] == "python" for m in outputs)
     hidden = [m for m in session.messages if m.metadata.get("hidden")]
     assert hidden and all(m.role == "system" for m in hidden)
 

@@ -93,9 +93,18 @@ def test_thinking_and_tokens_are_metadata(vault: Vault) -> None:
     replies = [
         m for m in messages if m.metadata.get("apiMessageId") == "msg_01MKH1ccEGrZGNPvu8pYiiQa"
     ]
-    assert len(replies) == 5  # one reply split over five records stays five messages
-    assert [("tokens" in m.metadata) for m in replies] == [True, False, False, False, False]
+    # One reply split over five records: its first record holds only "\n\n" and is not a
+    # message (it would read as an empty heading); the other four stay four messages, and
+    # the usage Claude Code repeats on each goes on the first of them.
+    assert len(replies) == 4
+    assert [("tokens" in m.metadata) for m in replies] == [True, False, False, False]
     assert replies[0].metadata["tokens"]["output"] == 13
+    assert not any(
+        m.role == "assistant"
+        and not m.content.strip()
+        and not ({"thinking", "toolCalls"} & m.metadata.keys())
+        for m in messages
+    )
 
 
 @pytest.mark.parametrize(
@@ -239,7 +248,8 @@ def test_truncated_and_malformed_lines_do_not_stop_the_import(vault: Vault, tmp_
     assert report.created == ["cc-broken"]
     whole = tmp_path / "whole.jsonl"
     whole.write_bytes(b"".join(lines[:10]))
-    assert len(vault.get("cc-broken").messages) == cc_expected_messages(whole) == 6
+    # 6 records are messages; one more holds only blank text (not a message)
+    assert len(vault.get("cc-broken").messages) == cc_expected_messages(whole) == 5
 
 
 def test_huge_message_is_cut_at_one_megabyte(vault: Vault, tmp_path: Path) -> None:

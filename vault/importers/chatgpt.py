@@ -206,6 +206,8 @@ class _Tree:
         ):
             if isinstance(value, str) and value not in ("all", "finished_successfully"):
                 meta[name] = value
+        if role == "tool" and isinstance(author.get("name"), str) and author["name"]:
+            meta["toolName"] = author["name"]  # the tool this result comes from
         finish = extra.get("finish_details")
         if isinstance(finish, dict) and finish.get("type") == "interrupted":
             meta["interrupted"] = True

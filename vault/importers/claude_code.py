@@ -147,6 +147,12 @@ class _Reader:
         if isinstance(content, list) and not content:
             self.t.skipped.append((where, f"empty {kind} message"))
             return
+        if kind == "assistant" and _blank(content):
+            # A reply's record holding only blank text ("\n\n" before its thinking): no
+            # message, which would show as an empty heading. The reply's usage, repeated on
+            # each of its records, goes on its next record, which is then its first.
+            self.noise["assistant:blank text"] += 1
+            return
         self.seen.add(uuid)
         meta = self.learn(rec)
         drafts = (
@@ -331,6 +337,21 @@ class _Reader:
             self.t.skipped.append(
                 (f"{where}:{lines[0]}", f"unknown record type {kind} ({len(lines)} record(s))")
             )
+
+
+def _blank(content: str | list[Any]) -> bool:
+    """Only text, and only blanks: nothing a reader could see."""
+    blocks = [content] if isinstance(content, str) else content
+    return all(
+        (isinstance(b, str) and not b.strip())
+        or (
+            isinstance(b, dict)
+            and b.get("type") == "text"
+            and isinstance(b.get("text"), str)
+            and not b["text"].strip()
+        )
+        for b in blocks
+    )
 
 
 def _block_text(block: object) -> str:
