@@ -26,6 +26,7 @@ __all__ = (
     "malformed_files",
     "recent_messages",
     "resolve_file",
+    "session_ids_with_prefix",
 )
 
 STATUSES = ("active", "idle", "compacted", "archived")
@@ -209,6 +210,15 @@ def conversation_pairs(
         assistant = _message({c: r[f"a_{c}"] for c in cols.split(", ")})
         pairs.append(ConversationPair(user, assistant))
     return pairs
+
+
+def session_ids_with_prefix(conn: sqlite3.Connection, prefix: str, limit: int) -> list[str]:
+    """Up to `limit` distinct session ids that start with `prefix`, in id order."""
+    rows = conn.execute(
+        "SELECT DISTINCT id FROM sessions WHERE substr(id, 1, ?) = ? ORDER BY id LIMIT ?",
+        (len(prefix), prefix, limit),
+    )
+    return [r[0] for r in rows]
 
 
 def malformed_files(conn: sqlite3.Connection) -> list[MalformedFile]:

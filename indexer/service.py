@@ -569,6 +569,12 @@ class Indexer:
                 found = queries.get_session(conn, session_id)
         return found
 
+    def session_ids_with_prefix(self, prefix: str, limit: int = 10) -> list[str]:
+        """Up to `limit` session ids starting with `prefix` (the CLI's short ids)."""
+        self.open()
+        with translate_errors("Cannot query sessions"), self.mirror.read() as conn:
+            return queries.session_ids_with_prefix(conn, prefix, limit)
+
     def _catch_up(self, session_id: str) -> bool:
         """The mirror lacks this session: if a file holds it (the index is behind the files,
         e.g. just after the index was deleted), index that file now. True if it did."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from vault import Vault, VaultError, find_project_root
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from indexer import Indexer
 
@@ -23,8 +25,10 @@ __all__ = (
     "echo_mapping",
     "errors",
     "filter_options",
+    "human",
     "json_option",
     "open_index",
+    "print_table",
     "rich_console",
     "root_option",
 )
@@ -59,15 +63,22 @@ def errors() -> Iterator[None]:
         raise
 
 
-def open_index(root: Path | None, *, check: bool = False) -> Indexer:
+def open_index(root: Path | None, *, check: bool = False, read_only: bool = False) -> Indexer:
     """The project's index, reconciled with the files (only changed files are re-read);
-    `check` first reads the whole SQLite mirror for damage (doctor)."""
+    `check` first reads the whole SQLite mirror for damage (doctor). A `read_only` command
+    never creates a vault: without `.codearchitect/` it stops with `VAULT_NOT_FOUND`."""
     from indexer import Indexer
 
     found = find_project_root(root)
+    vault = Vault(found.path)
+    if read_only and not vault.dir.is_dir():
+        raise click.ClickException(
+            f"[VAULT_NOT_FOUND] no vault in {found.path} (no .codearchitect/): "
+            "run `codearchitect init` there, or give --root"
+        )
     if found.warning is not None:
         click.echo(f"warning: {found.warning.message}", err=True)
-    index = Indexer(Vault(found.path)).open(check=check)
+    index = Indexer(vault).open(check=check)
     index.reconcile()
     return index
 
@@ -93,6 +104,50 @@ def rich_console(err: bool = False) -> Console:
     return Console(stderr=err, highlight=False)
 
 
+def print_table(table: Table) -> None:
+    """A table on stdout: fitted to the terminal on a terminal; otherwise as wide as its
+    longest row, so that piped output never wraps an id or a path mid-name."""
+    from rich.console import Console
+
+    if sys.stdout.isatty():
+        Console(highlight=False).print(table)
+        return
+    console = Console(highlight=False, width=100_000)
+    with console.capture() as captured:
+        console.print(table)
+    click.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
+
+
+def human(key: str, value: Any) -> str:
+    """A status value as a person reads it: sizes in kB/MB, seconds with a unit, counts with
+    thousands separators, yes/no, 'none' for nothing, a mapping as `key value, …`."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        if value.get("enabled") is False and len(value) <= 2:
+            return "off"
+        return ", ".join(f"{k.replace('_', ' ')} {human(k, v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return str(len(value))
+    if isinstance(value, int | float) and key.endswith("bytes"):
+        return _size(float(value))
+    if isinstance(value, int | float) and key.endswith("seconds"):
+        return "unknown" if value < 0 else f"{value:.1f} s"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
 def echo_mapping(
     data: dict[str, Any], as_json: bool, width: int, skip: tuple[str, ...] = ()
 ) -> None:
@@ -102,4 +157,4 @@ def echo_mapping(
         return
     for key, value in data.items():
         if key not in skip:
-            click.echo(f"{key:>{width}}: {value}")
+            click.echo(f"{key.replace('_', ' '):>{width}}: {human(key, value)}")

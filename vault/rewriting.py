@@ -12,14 +12,16 @@ from .errors import InvalidInput, MessageNotFound
 from .session_file import (
     KEY_FIELDS,
     STATUSES,
+    Message,
     ParsedSession,
     render_frontmatter,
     render_head,
+    render_message,
     title_line,
 )
 from .write_check import check_json_value, check_rendered
 
-__all__ = ("patch_changes", "patched", "without_message")
+__all__ = ("patch_changes", "patched", "with_message", "with_messages", "without_message")
 
 
 def patch_changes(
@@ -92,3 +94,35 @@ def without_message(parsed: ParsedSession, data: bytes, message_id: str) -> byte
         if message.id == message_id:
             return data[: parsed.message_starts[i]] + data[parsed.message_ends[i] :]
     raise MessageNotFound(message_id)
+
+
+def with_message(parsed: ParsedSession, data: bytes, message: Message) -> bytes:
+    """The file with `message`'s block put back before the first message created after it
+    (at the end when none is)."""
+    later = next((m.id for m in parsed.session.messages if m.created_at > message.created_at), None)
+    return with_messages(parsed, data, [(message, later)])
+
+
+def with_messages(
+    parsed: ParsedSession, data: bytes, placed: list[tuple[Message, str | None]]
+) -> bytes:
+    """The file with each message's block inserted just before the message whose id is
+    paired with it (at the end for None), in the order given; a torn tail is dropped.
+    `InvalidInput` if a message is already there, `MessageNotFound` for an unknown anchor."""
+    held = [m.id for m in parsed.session.messages]
+    before: dict[str | None, list[bytes]] = {}
+    for message, anchor in placed:
+        if message.id in held:
+            raise InvalidInput(f"Message {message.id} is already in its session", field="id")
+        if anchor is not None and anchor not in held:
+            raise MessageNotFound(anchor)
+        before.setdefault(anchor, []).append(render_message(message).encode("utf-8"))
+    out, last = [], 0
+    for i, message_id in enumerate(held):
+        if message_id in before:
+            at = parsed.message_starts[i]
+            out += [data[last:at], *before[message_id]]
+            last = at
+    end = len(data) if parsed.torn_offset is None else parsed.torn_offset
+    out += [data[last:end], *before.get(None, [])]
+    return b"".join(out)

@@ -39,6 +39,7 @@ from .errors import (
     FilenameGenerationError,
     FileWriteError,
     InvalidInput,
+    MalformedSessionFile,
     MessageNotFound,
     SessionDeleted,
     VaultError,
@@ -48,7 +49,7 @@ from .files import FileState
 from .journal import Journal, JournalEntry
 from .lookup import Finder, is_session_name
 from .paths import VAULT_DIR, check_session_id, slugify
-from .rewriting import patch_changes, patched, without_message
+from .rewriting import patch_changes, patched, with_message, without_message
 from .session_file import (
     Message,
     ParsedSession,
@@ -368,27 +369,39 @@ class Vault:
         for session_id, entries in by_session.items():
             try:
                 present = {m.id for m in self.get(session_id).messages}
-            except SessionDeleted:
-                continue
+            except (SessionDeleted, MalformedSessionFile):
+                continue  # deleted on purpose, or reported as malformed (one line, not N)
             except VaultError:
                 present = set()
             missing.extend(e for e in entries if e.message.id not in present)
         return missing
 
-    def restore_acked(self, message_id: str) -> Appended:
-        """Append an `ACKED_MISSING` message back to its session, from the journal."""
-        for entry in self.journal.entries():
-            if entry.message.id == message_id:
-                m = entry.message
-                return self.append_message(
-                    entry.session_id,
-                    m.role,
-                    m.content,
-                    m.metadata,
-                    message_id=m.id,
-                    created_at=m.created_at,
-                )
-        raise MessageNotFound(message_id)
+    def forget_acked(self, ids: list[str]) -> list[str]:
+        """Stop reporting missing messages whose removal was meant: each id is a message
+        id, or a session id (all its missing messages). Returns the message ids forgotten;
+        `MessageNotFound` (and nothing forgotten) if an id names no missing message."""
+        missing = self.acked_missing()
+        chosen: list[str] = []
+        for wanted in ids:
+            hits = [e.message.id for e in missing if wanted in (e.message.id, e.session_id)]
+            if not hits:
+                raise MessageNotFound(wanted)
+            chosen += [h for h in hits if h not in chosen]
+        self.journal.forget(chosen)
+        return chosen
+
+    def restore_acked(self, message_id: str) -> tuple[str, int]:
+        """Put an `ACKED_MISSING` message back into its session, from the journal, before
+        the first message created after it. Returns (session id, its 0-based position)."""
+        entry = next((e for e in self.journal.entries() if e.message.id == message_id), None)
+        if entry is None:
+            raise MessageNotFound(message_id)
+        check_session_id(entry.session_id)
+        lost = entry.message
+        session = self._rewrite(
+            entry.session_id, lambda parsed, data: with_message(parsed, data, lost)
+        )
+        return entry.session_id, [m.id for m in session.messages].index(message_id)
 
     def delete(self, session_id: str) -> bool:
         """Move a session's file to the trash; False if there was no such session."""

@@ -210,7 +210,9 @@ class _Writer:
             return
         held = {m.id: m for m in existing.messages}
         last = max((i for i, m in enumerate(draft.messages) if m.id in held), default=-1)
-        gone = [m for m in draft.messages[:last] if m.id not in held]
+        # (last is -1 when the draft shares no message with the file, e.g. a fragment of the
+        # same conversation in another export file: nothing before it can be gone)
+        gone = [m for m in draft.messages[: max(last, 0)] if m.id not in held]
         if gone:
             report.skipped.append(
                 (

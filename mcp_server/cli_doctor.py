@@ -1,0 +1,104 @@
+"""`codearchitect doctor` and `codearchitect restore`: what needs a person's attention in
+the vault, one line per problem, and the two ways to settle a lost message: put it back
+(`restore`) or say its removal was meant (`doctor --forget`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .cli_common import errors, json_option, open_index, root_option
+from .cli_git import findings
+
+__all__ = ("doctor", "restore")
+
+
+@click.command()
+@click.option(
+    "--forget",
+    "forget",
+    multiple=True,
+    metavar="ID",
+    help="A message you removed on purpose (or a session: all its removed messages): "
+    "doctor stops reporting it. Repeatable.",
+)
+@root_option
+@json_option
+def doctor(forget: tuple[str, ...], root: Path | None, as_json: bool) -> None:
+    """Check files against the index: malformed files, lost acknowledged messages, lag.
+
+    One line per problem, with the command that settles it. Exits 1 when something needs
+    attention.
+
+    Example:
+
+    \b
+        codearchitect doctor
+        codearchitect doctor --forget m01JH3Q8Z6M3V1R6Y8S9T0W2X4C
+    """
+    with errors():
+        index = open_index(root, check=True, read_only=True)
+        try:
+            forgotten = index.vault.forget_acked(list(forget)) if forget else []
+            status = index.status().to_dict()
+            missing = [e.to_dict() for e in index.vault.acked_missing()]
+            git_found = findings(index.vault)
+        finally:
+            index.close()
+    report = {
+        "status": status,
+        "acked_missing": missing,
+        "git": git_found,
+        "forgotten": forgotten,
+    }
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for message_id in forgotten:
+            click.echo(f"forgotten: {message_id} (its removal was meant)")
+        click.echo(
+            f"files: {status['files_on_disk']} on disk, {status['files_indexed']} indexed  "
+            f"sessions: {status['sessions']}  messages: {status['messages']}"
+        )
+        for bad in status["malformed"]:
+            where = f"{bad['path']}:{bad['line']}" if bad["line"] else bad["path"]
+            click.echo(
+                f"MALFORMED_SESSION_FILE {where}: {bad['reason']} "
+                "(fix the file in an editor; it is not searched until then)"
+            )
+        for entry in missing:
+            click.echo(
+                f"ACKED_MISSING {entry['message_id']} in {entry['session_id']} "
+                f"(put it back: codearchitect restore {entry['message_id']}; "
+                f"removed on purpose: codearchitect doctor --forget {entry['message_id']})"
+            )
+        for f in git_found:
+            click.echo(f"{f['code']} {f['path']}:{f['line']}: {f['message']}")
+        if not status["malformed"] and not missing and not git_found:
+            click.echo("ok")
+    if status["malformed"] or missing or git_found:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("message_id")
+@root_option
+def restore(message_id: str, root: Path | None) -> None:
+    """Put back an acknowledged message that an outside edit removed (see doctor), in its
+    place by time among the session's messages.
+
+    Example:
+
+        codearchitect restore m01JH3Q8Z6M3V1R6Y8S9T0W2X4C
+    """
+    with errors():
+        index = open_index(root, read_only=True)
+        try:
+            session_id, position = index.vault.restore_acked(message_id)
+            index.reconcile()
+        finally:
+            index.close()
+    click.echo(f"restored {message_id} to {session_id} as message {position + 1}")
