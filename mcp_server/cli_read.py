@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from indexer import Indexer
     from indexer.records import MalformedFile, SessionRecord
 
-__all__ = ("resolve_session", "search", "sessions", "show", "stats")
+__all__ = ("resolve_session", "search", "semantic_line", "sessions", "show", "stats")
 
 _QUERY_CONTEXT = {"ignore_unknown_options": True}
 
@@ -320,8 +320,31 @@ def stats_lines(status: dict[str, Any]) -> list[tuple[str, str]]:
             status["last_reconcile"] or "never",
         ),
         ("schema", str(status["schema_version"])),
-        ("semantic", human("semantic", status["semantic"])),
+        ("semantic", semantic_line(status["semantic"])),
     ]
+
+
+def semantic_line(semantic: dict[str, Any]) -> str:
+    """Semantic search's state in one line: off and why, or on with its progress."""
+    if not semantic.get("enabled"):
+        reason = semantic.get("reason")
+        return "off" + (f" ({reason})" if reason else "")
+    parts = [f"on, model {semantic.get('model')}"]
+    if "error" in semantic:
+        parts.append(f"not working: {semantic['error']}")
+    if "embedded" in semantic:
+        parts.append(
+            f"{human('n', semantic['embedded'])} embedded, "
+            f"{human('n', semantic.get('pending', 0))} waiting"
+            + (
+                f" (oldest {human('lag_seconds', semantic['lag_seconds'])})"
+                if semantic.get("pending")
+                else ""
+            )
+        )
+    if "vector_disk_bytes" in semantic:
+        parts.append(f"vectors {human('vector_disk_bytes', semantic['vector_disk_bytes'])}")
+    return ", ".join(parts)
 
 
 def _span(span: str | None, tail: int | None, total: int) -> tuple[int, int]:

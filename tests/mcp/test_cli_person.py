@@ -117,11 +117,17 @@ def test_stats_reads_as_words_and_json_keeps_the_numbers(project: Path) -> None:
     code, out, _ = run("stats", "--root", str(project))
     assert code == 0
     assert "{" not in out and "None" not in out and "-1.0" not in out and "False" not in out
-    assert re.search(r"^\s*semantic: off$", out, re.M)
+    assert re.search(r"^\s*semantic: off \(off by default in this environment", out, re.M)
     assert re.search(r"^\s*messages: 8$", out, re.M)
     code, out, _ = run("stats", "--root", str(project), "--json")
     data = json.loads(out)
-    assert data["messages"] == 8 and data["semantic"] == {"enabled": False}
+    assert data["messages"] == 8 and data["semantic"]["enabled"] is False
+    code, out, _ = run("semantic", "enable", "--root", str(project))
+    assert code == 0
+    code, out, _ = run("stats", "--root", str(project))
+    line = next(x for x in out.splitlines() if x.strip().startswith("semantic:"))
+    assert re.fullmatch(r"\s*semantic: on, model minilm, [\d,]+ embedded, [\d,]+ waiting.*", line)
+    assert "-1" not in line and "None" not in line
 
 
 @pytest.mark.parametrize("command", ["sessions", "search x", "stats", "doctor", "show x"])
