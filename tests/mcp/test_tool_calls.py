@@ -90,7 +90,7 @@ def test_show_prints_thinking_calls_and_results_and_no_empty_message(vault_root:
     assert "🔧 Read: /home/marco/projects/spotter/assets/js/app.js" in out
     assert "💭 thinking:\n  │ The user wants me to research why scrolling" in out
     assert "← Bash\nCommand running in background with ID: bae407b." in out
-    bodies = re.split(r"\n--- (?:user|assistant|system|tool) · \S+\n", out)[1:]
+    bodies = re.split(r"\n--- (?:#\d+ )?(?:user|assistant|system|tool) · \S+\n", out)[1:]
     assert len(bodies) == 23 and all(body.strip() for body in bodies)
 
     out = _run("search", "phx.server", "--tool", "bash", "--root", str(vault_root), "--json")
