@@ -241,25 +241,38 @@ def _value(value: Any, limit: int) -> str:
     if isinstance(value, str):
         if not value:
             return "(empty)"
-        lines = value.split("\n")
-        first = next((line for line in lines if line.strip()), lines[0])
-        shown = _code(_cut(first, limit) or " ")
-        more = len(lines) - 1
+        more = value.count("\n")
+        shown = _code(_cut(_first_line(value) if more else value, limit) or " ")
         return shown + (f" (+{more} line{'s' if more > 1 else ''})" if more else "")
     if isinstance(value, list | tuple):
         return f"[{len(value)} item{'s' if len(value) > 1 else ''}]" if value else "[]"
     return _code(_cut(_json(value), limit))
 
 
+def _first_line(text: str) -> str:
+    """The first line of `text` that is not blank, else its first line."""
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        line = text[start:] if end < 0 else text[start:end]
+        if line.strip():
+            return line
+        if end < 0:
+            return text[: text.find("\n")]
+        start = end + 1
+
+
 def _cut(text: str, limit: int) -> str:
-    text = _CONTROL.sub(" ", text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """One line of at most `limit` characters, control characters shown as spaces."""
+    if len(text) > limit:
+        return _CONTROL.sub(" ", text[: limit - 1]) + "…"
+    return _CONTROL.sub(" ", text)
 
 
 def _code(text: str) -> str:
     """`text` as a markdown code span: a fence longer than any run of backticks in it,
     padded with a space when it starts or ends with a backtick or a space."""
-    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    longest = max((len(run) for run in re.findall("`+", text)), default=0) if "`" in text else 0
     fence = "`" * (longest + 1)
     if text[:1] in ("`", " ") or text[-1:] in ("`", " "):
         text = f" {text} "

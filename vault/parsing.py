@@ -38,6 +38,9 @@ _OUR_START = re.compile(
     rf"<!-- cam:msg id=({_NB}) role=({_NB}) ts=({_NB}) bytes=({_NB}) sha256=({_NB}) -->\r*"
 )
 _END_NEEDLE = b"\n" + END_PREFIX + b" id="
+# How the views of message_views begin: the thinking view, and every line of the call view.
+_THINKING_HEAD = b"> **Thinking**"
+_CALL_HEAD = b"> - "
 
 
 def load(path: Path) -> SessionFile:
@@ -300,8 +303,14 @@ def _without_views(raw: bytes, metadata: dict[str, Any]) -> bytes:
     """The content of a block's text once the views the renderer wrote around it
     (`rendering.wrap_views`) are taken off. A view that is not exactly what the metadata
     gives (edited by hand) stays, as content. A file converted to CRLF still matches."""
-    thinking = thinking_view(metadata).encode("utf-8")
-    calls = calls_view(metadata).encode("utf-8")
+    # Views are built only where the text looks like it holds them (not in old files).
+    thinking = calls = b""
+    if raw.startswith(_THINKING_HEAD):
+        thinking = thinking_view(metadata).encode("utf-8")
+    if raw.startswith(_CALL_HEAD, raw.rfind(b"\n") + 1):  # the view's last line
+        calls = calls_view(metadata).encode("utf-8")
+    if not thinking and not calls:
+        return raw
     content, matched = _unwrap(raw, thinking, calls, b"\n\n")
     if matched or not raw.endswith(b"\r"):
         return content
