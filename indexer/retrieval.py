@@ -19,6 +19,7 @@ from datetime import datetime
 import tantivy
 
 from vault import InvalidInput
+from vault.message_views import search_text_json
 
 from .errors import InvalidQuery, translate_errors
 from .filters import MessageFilter, check_page, search_filters
@@ -276,8 +277,8 @@ def _vector_hits(
     marks = ",".join("?" * len(found))
     with stores.mirror.read() as conn:
         rows = conn.execute(
-            "SELECT m.pk, m.id, m.session_id, m.role, m.content, m.created_at, s.title "
-            "FROM messages AS m JOIN sessions AS s ON s.file_id = m.file_id "
+            "SELECT m.pk, m.id, m.session_id, m.role, m.content, m.metadata, m.created_at, "
+            "s.title FROM messages AS m JOIN sessions AS s ON s.file_id = m.file_id "
             f"WHERE m.pk IN ({marks})",
             [v.pk for v in found],
         ).fetchall()
@@ -297,7 +298,8 @@ def _vector_hits(
             snippet="",
             found_by=("semantic",),
         )
-        snippets.pending[(hit.session_id, hit.message_id)] = (row["content"], v.chunk)
+        text = search_text_json(row["content"], row["metadata"])  # the text embedded
+        snippets.pending[(hit.session_id, hit.message_id)] = (text, v.chunk)
         out.append((v, hit))
     return out, snippets
 

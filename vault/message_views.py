@@ -29,6 +29,7 @@ __all__ = (
     "has_views",
     "plain_text",
     "search_text",
+    "search_text_json",
     "thinking_view",
     "tool_names",
 )
@@ -53,6 +54,7 @@ _MAX_ARGS = 6
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 .:/-]*")
 _PLAIN_KEY = re.compile(r"-{0,2}[A-Za-z0-9]+(?:[_-][A-Za-z0-9]+)*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MAY_HOLD_VIEWS = re.compile(r'"(?:thinking|toolCalls|toolResults)"')
 _UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -101,6 +103,18 @@ def search_text(content: str, metadata: Mapping[str, Any]) -> str:
         if isinstance(item, Mapping) and "result" in item:
             parts.append(_text(item["result"]))
     return "\n".join(p for p in parts if p)
+
+
+def search_text_json(content: str, metadata_json: str) -> str:
+    """`search_text` of a message whose metadata is JSON text (a mirror row); the JSON is
+    decoded only when it may hold thinking or tool calls."""
+    if not _MAY_HOLD_VIEWS.search(metadata_json):
+        return content
+    try:
+        metadata = json.loads(metadata_json)
+    except ValueError:
+        return content
+    return search_text(content, metadata) if isinstance(metadata, dict) else content
 
 
 def tool_names(metadata: Mapping[str, Any]) -> list[str]:

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vault.message_views import search_text_json
+
 from ..filters import MessageFilter
 from ..mirror import Mirror, get_state, set_state
 from .config import CONFIG_NAME, MODELS, SemanticConfig, check_installed, read_config
@@ -31,9 +33,16 @@ _ANY_PENDING_SQL = (
     "LIMIT 1"
 )
 _PENDING_SQL = (
-    "SELECT m.pk, m.content FROM messages AS m "
+    "SELECT m.pk, m.content, m.metadata FROM messages AS m "
     "WHERE NOT EXISTS (SELECT 1 FROM vec_msgs AS v WHERE v.pk = m.pk) "
     "ORDER BY m.created_at DESC, m.pk DESC LIMIT ?"
+)
+
+# What a message's embedded text is: 2 = `search_text` (content, thinking, tool calls).
+_TEXT_VERSION = "2"
+_WITH_VIEWS_SQL = (
+    "SELECT pk FROM messages WHERE metadata LIKE '%\"thinking\"%' "
+    "OR metadata LIKE '%\"toolCalls\"%' OR metadata LIKE '%\"toolResults\"%'"
 )
 
 
@@ -145,6 +154,7 @@ class SemanticIndex:
             store.close_writer()
             self._writer_sid = store.open_writer()
             self._adopt(store, _state(store, self._writer_sid))
+            self._forget_old_texts()
         return store, _state(store, self._writer_sid)
 
     def embed_pending(self, batch: int = 64, stop: threading.Event | None = None) -> int:
@@ -163,10 +173,12 @@ class SemanticIndex:
             if get_state(conn, "vec_store") != expected:
                 self._writer_sid = None
                 return 0
-            rows = plain(conn).execute(_PENDING_SQL, (max(batch, CACHED_BATCH),)).fetchall()
+            pending = plain(conn).execute(_PENDING_SQL, (max(batch, CACHED_BATCH),)).fetchall()
             version = conn.execute("PRAGMA data_version").fetchone()[0]
-        if not rows:
+        if not pending:
             return 0
+        # A message's text as searched: its content, thinking and tool calls.
+        rows = [(pk, search_text_json(content, meta)) for pk, content, meta in pending]
         keyed = text_key_function(model.model_id)
         text_keys = [keyed(content) for _, content in rows]
         known = store.lookup_texts(text_keys)
@@ -216,8 +228,10 @@ class SemanticIndex:
                     some = pks[at : at + 500]
                     marks = ",".join("?" * len(some))
                     current.update(
-                        plain(conn).execute(
-                            f"SELECT pk, content FROM messages WHERE pk IN ({marks})", some
+                        (pk, search_text_json(content, meta))
+                        for pk, content, meta in plain(conn).execute(
+                            f"SELECT pk, content, metadata FROM messages WHERE pk IN ({marks})",
+                            some,
                         )
                     )
                 good = [(pk, rows_) for pk, text, rows_ in items if current.get(pk) == text]
@@ -250,6 +264,18 @@ class SemanticIndex:
                 conn.execute("DELETE FROM vec_msgs")
                 set_state(conn, "vec_store", expected)
                 log.info("semantic: using vector store %s", expected)
+
+    def _forget_old_texts(self) -> None:
+        """Vectors made before a message's thinking and tool calls were part of its text
+        (`vec_text` < 2) are dropped for the messages that have them: embedded again."""
+        with self.mirror.read() as conn:
+            if get_state(conn, "vec_text") == _TEXT_VERSION:
+                return
+        with self.mirror.write() as conn:
+            if get_state(conn, "vec_text") != _TEXT_VERSION:
+                conn.execute(f"DELETE FROM vec_rows WHERE pk IN ({_WITH_VIEWS_SQL})")
+                conn.execute(f"DELETE FROM vec_msgs WHERE pk IN ({_WITH_VIEWS_SQL})")
+                set_state(conn, "vec_text", _TEXT_VERSION)
 
     # ------------------------------------------------------------------ compaction (leader)
 

@@ -1,0 +1,44 @@
+"""Semantic search sees a message's tool calls and thinking (its search text), with the
+tiny deterministic model; vectors made from the content alone are made again once."""
+
+from __future__ import annotations
+
+from indexer import Indexer
+from indexer.mirror import set_state
+
+from .conftest import embed_all
+
+CALL = {"name": "Bash", "arguments": {"command": "alembic upgrade head"}, "id": "toolu_1"}
+
+
+def _seed(index: Indexer) -> tuple[str, str]:
+    user = index.append_message("db", "user", "kettle descaling with vinegar")
+    call = index.append_message("db", "assistant", "", {"toolCalls": [CALL]})
+    return user.message.id, call.message.id
+
+
+def test_a_tool_call_only_message_is_found_by_meaning_with_its_snippet(index: Indexer) -> None:
+    _, call = _seed(index)
+    embed_all(index)
+    hits = index.search("alembic upgrade head", mode="semantic", limit=1).hits
+    assert [h.message_id for h in hits] == [call]
+    assert hits[0].snippet == "Bash: alembic upgrade head"
+    found = index.search("alembic upgrade head", mode="semantic", tool="bash").hits
+    assert [h.message_id for h in found] == [call]
+    assert index.search("alembic upgrade head", mode="semantic", tool="Read").hits == ()
+
+
+def test_vectors_of_the_content_alone_are_made_again_once(index: Indexer) -> None:
+    user, call = _seed(index)
+    embed_all(index)
+    with index.mirror.write() as conn:  # as a vault embedded by the previous version
+        set_state(conn, "vec_text", None)
+    index.semantic.close_writer()
+    assert index.embed_pending() == 1  # the message with a tool call, not the other
+    with index.mirror.read() as conn:
+        embedded = {
+            r[0] for r in conn.execute("SELECT m.id FROM vec_msgs v JOIN messages m ON m.pk = v.pk")
+        }
+    assert embedded == {user, call}
+    index.semantic.close_writer()
+    assert index.embed_pending() == 0  # done once
