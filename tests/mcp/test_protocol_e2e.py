@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,16 +15,16 @@ from urllib.parse import unquote
 
 import anyio
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult
 
 from mcp_server.errors import ERROR_CODES
+from tests.helpers.servers import server_params
 from vault import Message, Vault
 
 pytestmark = pytest.mark.anyio
 
-EXE = Path(sys.executable).parent / "codearchitect"
 
 # tool -> (readOnlyHint, destructiveHint, idempotentHint)
 HINTS = {
@@ -46,11 +44,6 @@ HINTS = {
     "count_messages": (True, False, True),
     "index_status": (True, False, True),
 }
-
-
-def server_params(root: Path) -> StdioServerParameters:
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "XDG_CONFIG_HOME", "LANG")}
-    return StdioServerParameters(command=str(EXE), args=["serve", "--root", str(root)], env=env)
 
 
 def envelope(result: CallToolResult) -> dict[str, Any]:

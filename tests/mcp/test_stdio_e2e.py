@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 
 import anyio
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client
+
+from tests.helpers.servers import server_params
 
 pytestmark = pytest.mark.anyio
-
-EXE = Path(sys.executable).parent / "codearchitect"
-
-
-def server_params(root: Path) -> StdioServerParameters:
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "XDG_CONFIG_HOME", "LANG")}
-    return StdioServerParameters(command=str(EXE), args=["serve", "--root", str(root)], env=env)
 
 
 async def test_store_edit_search_delete_over_stdio(vault_root: Path) -> None:

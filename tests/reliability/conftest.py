@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client
 
 from indexer import Indexer
 from indexer.dump import expected_dump
@@ -24,9 +23,9 @@ from indexer.query import compile_query
 from mcp_server.app import App
 from mcp_server.server import build_server
 from tests.helpers import polling, settings
+from tests.helpers.servers import EXE, server_env
 from vault import Vault
 
-EXE = Path(sys.executable).parent / "codearchitect"
 PROTOCOL = "2025-06-18"
 
 FAST = settings.FAST
@@ -35,20 +34,6 @@ FAST = settings.FAST
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def server_env(**extra: str) -> dict[str, str]:
-    """The environment of a server process: the test's private HOME, nothing else inherited."""
-    keep = ("PATH", "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "LANG", "TMPDIR")
-    env = {k: v for k, v in os.environ.items() if k in keep}
-    env.update(extra)
-    return env
-
-
-def server_params(root: Path, **env: str) -> StdioServerParameters:
-    return StdioServerParameters(
-        command=str(EXE), args=["serve", "--root", str(root)], env=server_env(**env)
-    )
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 10.0, step: float = 0.05) -> bool:
