@@ -245,6 +245,7 @@ def build_server(app: App) -> VaultServer:
                 **warning_fields(warnings),
                 "session_id": stored.session.id,
                 "message_count": len(stored.session.messages),
+                "redacted": stored.redacted.to_dict(),
             }
 
         return run_tool(body)
@@ -285,6 +286,7 @@ def build_server(app: App) -> VaultServer:
                 },
                 "created_session": appended.created_session,
                 **warning_fields(list(appended.warnings)),
+                "redacted": appended.redacted.to_dict(),
             }
 
         return run_tool(body)

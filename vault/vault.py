@@ -21,7 +21,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ from .files import FileState
 from .journal import Journal, JournalEntry
 from .lookup import Finder, is_session_name
 from .paths import VAULT_DIR, check_session_id, slugify
+from .redaction import Redactions, Redactor, RedactorCache
 from .rewriting import patch_changes, patched, with_message, without_message
 from .session_file import (
     Message,
@@ -85,6 +86,7 @@ class Stored:
     path: Path
     warnings: tuple[VaultWarning, ...]
     state: FileState
+    redacted: Redactions = field(default_factory=Redactions)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ class Appended:
     appended: bool
     state: FileState
     warnings: tuple[VaultWarning, ...] = ()
+    redacted: Redactions = field(default_factory=Redactions)
+    """Secrets replaced by markers in this message (and the new session's fields)."""
 
 
 class Vault:
@@ -118,7 +122,12 @@ class Vault:
         self.journal = Journal(self.dir / "journal", self.dir)
         self._finder = Finder(self.sessions_dir, self.trash_dir)
         self._appender = Appender(self._finder, self.journal, self.settings.max_file_bytes)
+        self._redactors = RedactorCache(self.dir)
         self._ready = False
+
+    def redactor(self) -> Redactor:
+        """The project's secret redactor (its settings re-read when config.json changes)."""
+        return self._redactors.get()
 
     # ------------------------------------------------------------------ set-up
 
@@ -185,6 +194,14 @@ class Vault:
     ) -> Stored:
         """Store a whole conversation (seed 003); with an existing `session_id`, append to it."""
         drafts, truncated, warnings = normalise_conversation(conversation, format)
+        redacted = Redactions()
+        redactor = self.redactor()
+        drafts = [
+            Draft(d.role, redactor.text(d.content, redacted), redactor.value(d.metadata, redacted))
+            for d in drafts
+        ]
+        if isinstance(topic, str):
+            topic = redactor.text(topic, redacted)
         chosen = choose_topic(topic, drafts)
         if chosen.warning is not None:
             warnings.append(chosen.warning)
@@ -202,7 +219,7 @@ class Vault:
                         session_id, [self._message(d, now) for d in drafts], found=path
                     )
                     parsed, _, state = self.read(path)
-                    return Stored(parsed.session, path, tuple(warnings), state)
+                    return Stored(parsed.session, path, tuple(warnings), state, redacted)
         messages = tuple(self._message(d, now) for d in drafts)
         session = SessionFile(
             id=session_id or "",
@@ -213,7 +230,7 @@ class Vault:
             messages=messages,
         )
         path, session, state = self._create(session, now)
-        return Stored(session, path, tuple(warnings), state)
+        return Stored(session, path, tuple(warnings), state, redacted)
 
     def create_session(
         self,
@@ -231,6 +248,12 @@ class Vault:
         now = created or utc_now()
         if session_id is not None:
             check_session_id(session_id, "session_id")
+        redactor, redacted = self.redactor(), Redactions()
+        title = redactor.text(title, redacted)
+        if topic is not None:
+            topic = redactor.text(topic, redacted)
+        messages = tuple(redactor.message(m, redacted) for m in messages)
+        fields = redactor.fields(fields, redacted) or {}
         slug = slugify(topic or title or session_id or "") or "untitled"
         session = SessionFile(
             id=session_id or "",
@@ -279,11 +302,14 @@ class Vault:
             now=now,
             max_bytes=self.settings.max_conversation_bytes,
         )
+        redactor, redacted = self.redactor(), Redactions()
+        message = redactor.message(message, redacted)
+        new_session = redactor.fields(new_session, redacted)
         self.init()
         if session_id is None:
             session = fresh_session(message, now, new_session)
             path, session, state = self._create(session, now)
-            return Appended(message, session.id, path, True, True, state, tuple(warnings))
+            return Appended(message, session.id, path, True, True, state, tuple(warnings), redacted)
         check_session_id(session_id)
         with self.lock(session_id):
             found = self._finder.find(session_id)
@@ -292,9 +318,11 @@ class Vault:
                     raise SessionDeleted(session_id)
                 session = named_session(session_id, message, now, created_at, new_session)
                 path, session, state = self._create(session, now)
-                return Appended(message, session_id, path, True, True, state, tuple(warnings))
+                return Appended(
+                    message, session_id, path, True, True, state, tuple(warnings), redacted
+                )
             result = self._append_locked(session_id, message, found)
-        return replace(result, warnings=tuple(warnings))
+        return replace(result, warnings=tuple(warnings), redacted=redacted)
 
     def append_messages(
         self,
@@ -302,6 +330,7 @@ class Vault:
         messages: list[Message],
         *,
         new_session: dict[str, Any] | None = None,
+        redacted: Redactions | None = None,
     ) -> tuple[Path, bool, list[Message]]:
         """Append several messages with caller-chosen ids in one write (importers).
 
@@ -310,9 +339,14 @@ class Vault:
         frontmatter from `new_session` (title, topic, created, key fields, source…), in the
         date folder of its `created`. These messages are not written to the ack journal:
         their source holds them, and a re-import restores what an outside edit removed.
+        Secrets are redacted first; `redacted`, when given, counts them.
         Returns (path, created_session, messages written).
         """
         check_session_id(session_id)
+        redactor, fields_count = self.redactor(), Redactions()
+        counted: dict[str, Redactions] = {}
+        messages = [redactor.message(m, counted.setdefault(m.id, Redactions())) for m in messages]
+        new_session = redactor.fields(new_session, fields_count)
         for message in messages:
             render_message(message)  # validate before any I/O
         self.init()
@@ -323,10 +357,17 @@ class Vault:
                     raise SessionDeleted(session_id)
                 session, now = imported_session(session_id, messages, new_session)
                 path, session, _ = self._create(session, now, journal=False)
+                if redacted is not None:
+                    redacted.update(fields_count)
+                    for m in session.messages:
+                        redacted.update(counted[m.id])
                 return path, True, list(session.messages)
             path, _, written = self._appender.append(
                 session_id, messages, found=path, journal=False
             )
+            if redacted is not None:
+                for m in written:
+                    redacted.update(counted[m.id])
             return path, False, written
 
     def patch(
@@ -342,6 +383,11 @@ class Vault:
         """Change only the given frontmatter fields; metadata is merged key by key (a null
         value removes that key); `updated` is set to now."""
         check_session_id(session_id)
+        redactor, redacted = self.redactor(), Redactions()
+        if title is not None:
+            title = redactor.text(title, redacted)
+        tags = redactor.value(tags, redacted)
+        metadata = redactor.value(metadata, redacted)
         changes = patch_changes(
             title=title, status=status, tags=tags, metadata=metadata, key_fields=key_fields
         )

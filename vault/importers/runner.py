@@ -21,11 +21,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from ..errors import InvalidInput, SessionDeleted, SessionNotFound, VaultError
+from ..redaction import Redactions
 from ..session_file import format_ts, utc_now
 from ..vault import Vault
 from . import chatgpt, claude_ai
 from .claude_code_sessions import find_groups, group_sessions, project_folders
 from .common import SessionDraft, Skip, clean_fields
+from .provenance import portable_fields, portable_message
 from .sources import open_exports
 
 __all__ = ("SOURCES", "ImportReport", "Source", "run_import")
@@ -49,6 +51,8 @@ class ImportReport:
     messages_added: int = 0
     seconds: float = 0.0
     changed_after_import: list[tuple[str, str]] = field(default_factory=list)
+    redacted: Redactions = field(default_factory=Redactions)
+    """Secrets replaced by markers in what was written (or, in a dry run, would be)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary with stable keys (the CLI's `--json`)."""
@@ -63,6 +67,7 @@ class ImportReport:
             "changed_after_import": [
                 {"session_id": s, "message_id": m} for s, m in self.changed_after_import
             ],
+            "redacted": self.redacted.to_dict(),
             "sessions": {
                 "created": list(self.created),
                 "grown": list(self.grown),
@@ -221,9 +226,13 @@ class _Writer:
                     f"(removed by hand?) are not restored, e.g. {gone[0].id}",
                 )
             )
+        redactor = self.vault.redactor()
         for message in draft.messages[: last + 1]:
             old = held.get(message.id)
-            if old is not None and not old.edited and old.content != message.content:
+            if old is None or old.edited or old.content == message.content:
+                continue
+            # The file holds the redacted text: compare with the source's, redacted.
+            if old.content != redactor.text(message.content, Redactions()):
                 report.changed_after_import.append((sid, message.id))
         new = [m for m in draft.messages[last + 1 :] if m.id not in held]
         if new:
@@ -233,11 +242,19 @@ class _Writer:
 
     def _append(self, draft: SessionDraft, messages: list[Any], outcome: str) -> None:
         sid = draft.session_id
+        messages = [portable_message(m) for m in messages]
         written: Iterable[Any] = messages
-        if not self.dry_run:
+        if self.dry_run:
+            redactor = self.vault.redactor()
+            for message in messages:
+                redactor.message(message, self.report.redacted)
+        else:
             try:
                 _, created, written = self.vault.append_messages(
-                    sid, messages, new_session=clean_fields(draft.fields)
+                    sid,
+                    messages,
+                    new_session=portable_fields(clean_fields(draft.fields)),
+                    redacted=self.report.redacted,
                 )
             except (VaultError, OSError, ValueError) as exc:
                 code = (

@@ -1,0 +1,189 @@
+"""Secrets found by where they stand: private-key blocks, `password = "…"` (detect-secrets'
+keyword patterns), `API_KEY=…` in env dumps, `Authorization: Bearer …` headers,
+`"access_token": "…"`, and random-looking strings assigned to anything.
+
+Line-based patterns run only in windows around their keyword, so a long text costs one
+substring search per keyword, not a regex over every line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from .filters import looks_random, looks_secret
+from .rules import CONTEXT, ENTROPY, Rule, Span, windows
+
+__all__ = ("CONTEXT_RULES",)
+
+# ------------------------------------------------------------------ private keys
+
+_PEM = re.compile(
+    r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----"
+    r"(?:.*?-----END \1-----|[A-Za-z0-9+/=\s\\:,-]*)",
+    re.DOTALL,
+)
+
+
+def _private_keys(text: str, lower: str) -> Iterator[Span]:
+    """A PEM block (real or `\\n`-escaped newlines, as in a JSON credentials file), whole;
+    a block cut before its END line up to where its base64 stops. detect-secrets'
+    PrivateKeyDetector headers say which blocks are keys; PuTTY files from the header on."""
+    from detect_secrets.plugins.private_key import PrivateKeyDetector
+
+    for m in _PEM.finditer(text):
+        if any(p.search(m.group(0)[:60]) for p in PrivateKeyDetector.denylist):
+            yield m.span()
+    start = text.find("PuTTY-User-Key-File-")
+    while start >= 0:
+        mac = text.find("Private-MAC:", start)
+        line_end = text.find("\n", mac) if mac >= 0 else -1
+        end = line_end if line_end >= 0 else len(text)
+        yield start, end
+        start = text.find("PuTTY-User-Key-File-", end)
+
+
+# ------------------------------------------------------------------ keyword assignments
+
+_KEYWORD_NEEDLE = re.compile(
+    r"api_?key|auth_?key|service_?key|account_?key|db_?key|database_?key|priv_?key|"
+    r"private_?key|client_?key|db_?pass|database_?pass|key_?pass|password|passwd|pwd|"
+    r"secret|contrase[ñn]a",
+    re.IGNORECASE,
+)
+_PASSWORD_WORDS = ("pass", "pwd", "contrase")
+_UNQUOTED_PASSWORD = re.compile(
+    r"(?i)(?<![A-Za-z0-9])(?:password|passwd|pwd)\s*=\s*([^\s;'\"&,<>(){}\[\]]{8,})"
+)
+
+
+def _keywords(text: str, lower: str) -> Iterator[tuple[Span, str]]:
+    from detect_secrets.filters.heuristic import is_indirect_reference
+    from detect_secrets.plugins.keyword import QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
+
+    for start, end in windows(text, lower, _KEYWORD_NEEDLE, 80, 400):
+        piece = text[start:end]
+        found = False
+        for pattern, group in QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP.items():
+            for m in pattern.finditer(piece):
+                value = m.group(group)
+                if not value or not looks_secret(value, 6):
+                    continue
+                if is_indirect_reference(piece[max(0, m.start() - 40) : m.end()]):
+                    continue
+                found = True
+                kind = (
+                    "password"
+                    if any(w in m.group(0).lower() for w in _PASSWORD_WORDS)
+                    else "secret"
+                )
+                yield (start + m.start(group), start + m.end(group)), kind
+        if not found:
+            for m in _UNQUOTED_PASSWORD.finditer(piece):
+                if looks_secret(m.group(1)):
+                    yield (start + m.start(1), start + m.end(1)), "password"
+
+
+def _keyword_rule(kind: str) -> Rule:
+    def find(text: str, lower: str) -> Iterator[Span]:
+        for span, found in _keywords(text, lower):
+            if found == kind:
+                yield span
+
+    return Rule(kind, _KEYWORD_TRIGGERS, find, CONTEXT, extend=False)
+
+
+_KEYWORD_TRIGGERS = ("key", "pass", "pwd", "secret", "contrase")
+
+# ------------------------------------------------------------------ env dumps, headers, tokens
+
+_ENV = re.compile(
+    r"(?:^|(?<=[\s;'\"(]))(?:export\s+|set\s+|-e\s+)?"
+    r"([A-Z][A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|PWD|CREDENTIALS?|AUTH)[A-Z0-9_]*)"
+    r"[ \t]*[=:][ \t]*([\"']?)([^\s\"'`]{8,})\2",
+    re.MULTILINE,
+)
+_ENV_TRIGGERS = ("key", "token", "secret", "pass", "pwd", "credential", "auth")
+
+
+def _env_kind(name: str) -> str:
+    if "PASS" in name or "PWD" in name:
+        return "password"
+    if "AWS" in name and "SECRET" in name:
+        return "aws-secret-key"
+    return "secret"
+
+
+def _env_rule(kind: str) -> Rule:
+    def find(text: str, lower: str) -> Iterator[Span]:
+        for m in _ENV.finditer(text):
+            if _env_kind(m.group(1)) == kind and looks_secret(m.group(3)):
+                yield m.span(3)
+
+    return Rule(kind, _ENV_TRIGGERS, find, CONTEXT, extend=False)
+
+
+_HEADER = re.compile(
+    r"(?i)\b(?:authorization|proxy-authorization)[\"']?\s*[:=]\s*[\"']?"
+    r"(?:bearer|token|basic|bot|apikey)\s+([A-Za-z0-9._~+/=\-]{12,})"
+    r"|\b(?:x-api-key|api-key|x-auth-token|private-token|x-access-token|apikey)[\"']?\s*[:=]\s*[\"']?"
+    r"([A-Za-z0-9._~+/=\-]{16,})"
+)
+
+
+def _headers(text: str, lower: str) -> Iterator[Span]:
+    for m in _HEADER.finditer(text):
+        group = 1 if m.group(1) else 2
+        if looks_secret(m.group(group)):
+            yield m.span(group)
+
+
+_TOKEN_FIELD = re.compile(
+    r"(?i)[\w-]*(?:token|secret|credential)[\w-]*[\"']?\s*[:=]\s*[\"']([A-Za-z0-9._~+/=\-]{16,})[\"']"
+)
+
+
+def _token_fields(text: str, lower: str) -> Iterator[Span]:
+    for m in _TOKEN_FIELD.finditer(text):
+        if looks_secret(m.group(1), 16) and looks_random(m.group(1), 3.5, 16):
+            yield m.span(1)
+
+
+_NO_USER_URL = re.compile(r"://:([^\s:@/]{6,})@")
+
+
+def _no_user_urls(text: str, lower: str) -> Iterator[Span]:
+    for m in _NO_USER_URL.finditer(text):
+        if not m.group(1).startswith("[REDACTED"):
+            yield m.span(1)
+
+
+# ------------------------------------------------------------------ random-looking strings
+
+_ASSIGNED = re.compile(r"[=:]\s*([\"'])([A-Za-z0-9+/=_\-]{24,})\1")
+
+
+def _entropy(text: str, lower: str) -> Iterator[Span]:
+    """detect-secrets' high-entropy plugins on quoted strings in assignments: base64
+    strings over 4.5 bits a character (pure hex is left to the context rules: commit and
+    content hashes are hex and everywhere)."""
+    for m in _ASSIGNED.finditer(text):
+        value = m.group(2)
+        if all(c in "0123456789abcdefABCDEF" for c in value):
+            continue
+        if looks_random(value):
+            yield m.span(2)
+
+
+CONTEXT_RULES: tuple[Rule, ...] = (
+    Rule("private-key", ("private key", "putty-user-key-file-"), _private_keys, CONTEXT + 2, False),
+    _keyword_rule("password"),
+    _keyword_rule("secret"),
+    _env_rule("password"),
+    _env_rule("aws-secret-key"),
+    _env_rule("secret"),
+    Rule("auth-header", ("auth", "api-key", "apikey", "token"), _headers, CONTEXT, extend=False),
+    Rule("secret", ("token", "secret", "credential"), _token_fields, CONTEXT, extend=False),
+    Rule("basic-auth", ("://:",), _no_user_urls, CONTEXT, extend=False),
+    Rule("high-entropy-string", ("=", ":"), _entropy, ENTROPY, extend=False),
+)

@@ -1,0 +1,163 @@
+"""`Redactor`: secrets out of messages and frontmatter, before anything is written.
+
+A message's content and every string in its metadata (tool call arguments and results,
+thinking, anything) are redacted; so are a session's title, tags and metadata. A value
+under a key that names a secret (`"password": "…"`, `"api_key": "…"`) in metadata is a
+secret when it looks like one. Identity fields (ids, key fields, times) are left alone.
+
+Each secret becomes `[REDACTED:<kind>:<tag>]` (see markers.py); `Redactions` counts them
+by kind, never holding a value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..records import Message, SessionFile
+from .detect import KINDS, RULES, Finding, find_secrets
+from .filters import looks_secret
+from .markers import MARKER, marker
+from .settings import RedactionConfig, config_stamp, read_config
+
+__all__ = ("Redactions", "Redactor", "RedactorCache")
+
+_SECRET_KEY = re.compile(
+    r"(?i)^(?:.*[_\-.])?(?:password|passwd|pwd|secret|token|api_?key|apikey|access_?key|"
+    r"auth_?key|private_?key|client_?secret|credentials?)(?:[_\-.].*)?$"
+)
+_FRONTMATTER_TEXT = ("title",)
+
+
+@dataclass
+class Redactions:
+    """How many secrets of each kind were redacted (kinds and counts only)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, kind: str, n: int = 1) -> None:
+        self.counts[kind] += n
+
+    def update(self, other: Redactions) -> None:
+        self.counts.update(other.counts)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(sorted(self.counts.items()))
+
+
+class Redactor:
+    """Applies one project's settings."""
+
+    def __init__(self, config: RedactionConfig | None = None) -> None:
+        self.config = config or RedactionConfig()
+        self.rules = tuple(r for r in RULES if r.kind not in self.config.disable)
+
+    @property
+    def enabled(self) -> bool:
+        return self.config.enabled
+
+    def allowed(self, value: str) -> bool:
+        cfg = self.config
+        return value in cfg.allow or any(p.search(value) for p in cfg.allow_patterns)
+
+    def findings(self, text: str) -> list[Finding]:
+        if not self.config.enabled:
+            return []
+        allowed = self.allowed if (self.config.allow or self.config.allow_patterns) else None
+        return find_secrets(text, self.rules, allowed)
+
+    def text(self, text: str, counts: Redactions) -> str:
+        found = self.findings(text)
+        if not found:
+            return text
+        parts: list[str] = []
+        pos = 0
+        for f in found:
+            parts.append(text[pos : f.start])
+            parts.append(marker(f.kind, text[f.start : f.end]))
+            counts.add(f.kind)
+            pos = f.end
+        parts.append(text[pos:])
+        return "".join(parts)
+
+    def value(self, value: Any, counts: Redactions, key: str | None = None) -> Any:
+        """`value` with secrets redacted at any depth (the same object when none)."""
+        if isinstance(value, str):
+            if key is not None and self._secret_under_key(key, value):
+                kind = "password" if re.search(r"(?i)pass|pwd", key) else "secret"
+                counts.add(kind)
+                return marker(kind, value)
+            return self.text(value, counts)
+        if isinstance(value, dict):
+            out = {k: self.value(v, counts, str(k)) for k, v in value.items()}
+            return value if all(out[k] is value[k] for k in value) else out
+        if isinstance(value, list | tuple):
+            items = [self.value(v, counts) for v in value]
+            if all(a is b for a, b in zip(items, value, strict=True)):
+                return value
+            return type(value)(items)
+        return value
+
+    def message(self, message: Message, counts: Redactions) -> Message:
+        if not self.config.enabled:
+            return message
+        content = self.text(message.content, counts)
+        metadata = self.value(message.metadata, counts) if message.metadata else message.metadata
+        if content is message.content and metadata is message.metadata:
+            return message
+        return replace(message, content=content, metadata=metadata)
+
+    def fields(self, fields: dict[str, Any] | None, counts: Redactions) -> dict[str, Any] | None:
+        """Frontmatter fields of a new session (title, tags, metadata, extra)."""
+        if not fields or not self.config.enabled:
+            return fields
+        out = dict(fields)
+        for key in (*_FRONTMATTER_TEXT, "topic", "tags", "metadata", "extra"):
+            if key in out and out[key] is not None:
+                out[key] = self.value(out[key], counts)
+        return out
+
+    def session(self, session: SessionFile, counts: Redactions) -> SessionFile:
+        """A whole session: frontmatter text fields and every message."""
+        if not self.config.enabled:
+            return session
+        messages = tuple(self.message(m, counts) for m in session.messages)
+        return replace(
+            session,
+            title=self.text(session.title, counts),
+            tags=tuple(self.value(list(session.tags), counts)),
+            metadata=self.value(session.metadata, counts),
+            extra=self.value(session.extra, counts),
+            messages=messages,
+        )
+
+    def _secret_under_key(self, key: str, value: str) -> bool:
+        if not _SECRET_KEY.match(key) or MARKER.search(value):
+            return False
+        if self.allowed(value) or not looks_secret(value):
+            return False
+        kind = "password" if re.search(r"(?i)pass|pwd", key) else "secret"
+        return kind not in self.config.disable
+
+
+class RedactorCache:
+    """The redactor of one vault, rebuilt when its config file changes."""
+
+    def __init__(self, vault_dir: Path) -> None:
+        self.vault_dir = vault_dir
+        self._stamp: tuple[int, int, int] | None = None
+        self._redactor: Redactor | None = None
+
+    def get(self) -> Redactor:
+        stamp = config_stamp(self.vault_dir)
+        if self._redactor is None or stamp != self._stamp:
+            self._redactor = Redactor(read_config(self.vault_dir, KINDS))
+            self._stamp = stamp
+        return self._redactor
