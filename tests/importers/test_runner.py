@@ -99,6 +99,7 @@ def test_report_keys_and_progress(vault: Vault) -> None:
         "messages_added",
         "skipped",
         "changed_after_import",
+        "redacted",
         "sessions",
         "seconds",
     ]

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 
 from .filters import looks_random, looks_secret
-from .rules import CONTEXT, ENTROPY, Rule, Span, windows
+from .rules import CONTEXT, ENTROPY, Found, Rule, Span, windows
 
 __all__ = ("CONTEXT_RULES",)
 
@@ -48,8 +48,7 @@ def _private_keys(text: str, lower: str) -> Iterator[Span]:
 _KEYWORD_NEEDLE = re.compile(
     r"api_?key|auth_?key|service_?key|account_?key|db_?key|database_?key|priv_?key|"
     r"private_?key|client_?key|db_?pass|database_?pass|key_?pass|password|passwd|pwd|"
-    r"secret|contrase[ñn]a",
-    re.IGNORECASE,
+    r"secret|contrase[ñn]a"
 )
 _PASSWORD_WORDS = ("pass", "pwd", "contrase")
 _UNQUOTED_PASSWORD = re.compile(
@@ -57,7 +56,7 @@ _UNQUOTED_PASSWORD = re.compile(
 )
 
 
-def _keywords(text: str, lower: str) -> Iterator[tuple[Span, str]]:
+def _keywords(text: str, lower: str) -> Iterator[Found]:
     from detect_secrets.filters.heuristic import is_indirect_reference
     from detect_secrets.plugins.keyword import QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
 
@@ -72,25 +71,13 @@ def _keywords(text: str, lower: str) -> Iterator[tuple[Span, str]]:
                 if is_indirect_reference(piece[max(0, m.start() - 40) : m.end()]):
                     continue
                 found = True
-                kind = (
-                    "password"
-                    if any(w in m.group(0).lower() for w in _PASSWORD_WORDS)
-                    else "secret"
-                )
-                yield (start + m.start(group), start + m.end(group)), kind
+                said = m.group(0).lower()
+                kind = "password" if any(w in said for w in _PASSWORD_WORDS) else "secret"
+                yield start + m.start(group), start + m.end(group), kind
         if not found:
             for m in _UNQUOTED_PASSWORD.finditer(piece):
                 if looks_secret(m.group(1)):
-                    yield (start + m.start(1), start + m.end(1)), "password"
-
-
-def _keyword_rule(kind: str) -> Rule:
-    def find(text: str, lower: str) -> Iterator[Span]:
-        for span, found in _keywords(text, lower):
-            if found == kind:
-                yield span
-
-    return Rule(kind, _KEYWORD_TRIGGERS, find, CONTEXT, extend=False)
+                    yield start + m.start(1), start + m.end(1), "password"
 
 
 _KEYWORD_TRIGGERS = ("key", "pass", "pwd", "secret", "contrase")
@@ -98,12 +85,11 @@ _KEYWORD_TRIGGERS = ("key", "pass", "pwd", "secret", "contrase")
 # ------------------------------------------------------------------ env dumps, headers, tokens
 
 _ENV = re.compile(
-    r"(?:^|(?<=[\s;'\"(]))(?:export\s+|set\s+|-e\s+)?"
-    r"([A-Z][A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|PWD|CREDENTIALS?|AUTH)[A-Z0-9_]*)"
-    r"[ \t]*[=:][ \t]*([\"']?)([^\s\"'`]{8,})\2",
-    re.MULTILINE,
+    r"(?<![A-Za-z0-9_])([A-Z][A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|PWD|CREDENTIALS?|AUTH)"
+    r"[A-Z0-9_]*)[ \t]*[=:][ \t]*([\"']?)([^\s\"'`]{8,})\2"
 )
 _ENV_TRIGGERS = ("key", "token", "secret", "pass", "pwd", "credential", "auth")
+_ENV_WORDS = ("KEY", "TOKEN", "SECRET", "PASS", "PWD", "CREDENTIAL", "AUTH")
 
 
 def _env_kind(name: str) -> str:
@@ -114,13 +100,12 @@ def _env_kind(name: str) -> str:
     return "secret"
 
 
-def _env_rule(kind: str) -> Rule:
-    def find(text: str, lower: str) -> Iterator[Span]:
-        for m in _ENV.finditer(text):
-            if _env_kind(m.group(1)) == kind and looks_secret(m.group(3)):
-                yield m.span(3)
-
-    return Rule(kind, _ENV_TRIGGERS, find, CONTEXT, extend=False)
+def _env(text: str, lower: str) -> Iterator[Found]:
+    if not any(w in text for w in _ENV_WORDS):
+        return
+    for m in _ENV.finditer(text):
+        if looks_secret(m.group(3)):
+            yield m.start(3), m.end(3), _env_kind(m.group(1))
 
 
 _HEADER = re.compile(
@@ -139,7 +124,7 @@ def _headers(text: str, lower: str) -> Iterator[Span]:
 
 
 _TOKEN_FIELD = re.compile(
-    r"(?i)[\w-]*(?:token|secret|credential)[\w-]*[\"']?\s*[:=]\s*[\"']([A-Za-z0-9._~+/=\-]{16,})[\"']"
+    r"(?i)(?:token|secret|credential)[\w-]*[\"']?\s*[:=]\s*[\"']([A-Za-z0-9._~+/=\-]{16,})[\"']"
 )
 
 
@@ -160,14 +145,22 @@ def _no_user_urls(text: str, lower: str) -> Iterator[Span]:
 
 # ------------------------------------------------------------------ random-looking strings
 
-_ASSIGNED = re.compile(r"[=:]\s*([\"'])([A-Za-z0-9+/=_\-]{24,})\1")
+_QUOTED = re.compile(r"([\"'])([A-Za-z0-9+/=_\-]{24,})\1")
+_ASSIGN_BEFORE = re.compile(r"[=:]\s*$")
 
 
 def _entropy(text: str, lower: str) -> Iterator[Span]:
     """detect-secrets' high-entropy plugins on quoted strings in assignments: base64
     strings over 4.5 bits a character (pure hex is left to the context rules: commit and
     content hashes are hex and everywhere)."""
-    for m in _ASSIGNED.finditer(text):
+    from detect_secrets.filters.heuristic import is_likely_id_string
+
+    for m in _QUOTED.finditer(text):
+        if not _ASSIGN_BEFORE.search(text, max(0, m.start() - 8), m.start()):
+            continue
+        line = text[text.rfind("\n", 0, m.start()) + 1 : m.start()]
+        if is_likely_id_string(m.group(2), line + m.group(0)):
+            continue
         value = m.group(2)
         if all(c in "0123456789abcdefABCDEF" for c in value):
             continue
@@ -177,11 +170,8 @@ def _entropy(text: str, lower: str) -> Iterator[Span]:
 
 CONTEXT_RULES: tuple[Rule, ...] = (
     Rule("private-key", ("private key", "putty-user-key-file-"), _private_keys, CONTEXT + 2, False),
-    _keyword_rule("password"),
-    _keyword_rule("secret"),
-    _env_rule("password"),
-    _env_rule("aws-secret-key"),
-    _env_rule("secret"),
+    Rule("password", _KEYWORD_TRIGGERS, _keywords, CONTEXT, extend=False),
+    Rule("secret", _ENV_TRIGGERS, _env, CONTEXT, extend=False),
     Rule("auth-header", ("auth", "api-key", "apikey", "token"), _headers, CONTEXT, extend=False),
     Rule("secret", ("token", "secret", "credential"), _token_fields, CONTEXT, extend=False),
     Rule("basic-auth", ("://:",), _no_user_urls, CONTEXT, extend=False),

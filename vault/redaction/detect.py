@@ -11,15 +11,50 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .context import CONTEXT_RULES
+from .filters import obvious_placeholder
 from .markers import marker_spans
 from .plugins import PLUGIN_RULES
 from .providers import PROVIDER_RULES
 from .rules import Rule
 
-__all__ = ("KINDS", "RULES", "Finding", "find_secrets")
+__all__ = ("ALL", "KINDS", "RULES", "Finding", "RuleSet", "find_secrets")
 
 RULES: tuple[Rule, ...] = (*PROVIDER_RULES, *PLUGIN_RULES, *CONTEXT_RULES)
 KINDS: frozenset[str] = frozenset(r.kind for r in RULES)
+
+
+class RuleSet:
+    """Rules, and their distinct trigger strings, each looked for once per text: those
+    of token formats (`ghp_`, `akia`…) only in the text's whitespace-free stretches of
+    14 characters or more (a small part of most texts), the others (`password`, `://`)
+    in the whole text."""
+
+    def __init__(self, rules: Iterable[Rule], disabled: frozenset[str] = frozenset()) -> None:
+        self.rules = tuple(rules)
+        self.disabled = disabled
+        self.token_triggers = tuple(
+            sorted({t for r in self.rules if r.in_tokens for t in r.triggers})
+        )
+        self.text_triggers = tuple(
+            sorted({t for r in self.rules if not r.in_tokens for t in r.triggers})
+        )
+        self._by_trigger: dict[str, list[int]] = {}
+        for i, rule in enumerate(self.rules):
+            for t in rule.triggers:
+                self._by_trigger.setdefault(t, []).append(i)
+
+    def triggered(self, lower: str) -> list[Rule]:
+        hit = [t for t in self.text_triggers if t in lower]
+        long = " ".join([w for w in lower.split() if len(w) >= 14])
+        if long:
+            hit.extend(t for t in self.token_triggers if t in long)
+        if not hit:
+            return []
+        chosen = sorted({i for t in hit for i in self._by_trigger[t]})
+        return [self.rules[i] for i in chosen]
+
+
+ALL = RuleSet(RULES)
 
 
 @dataclass(frozen=True)
@@ -31,21 +66,23 @@ class Finding:
 
 
 def find_secrets(
-    text: str, rules: Iterable[Rule] = RULES, allowed: Callable[[str], bool] | None = None
+    text: str, rules: RuleSet = ALL, allowed: Callable[[str], bool] | None = None
 ) -> list[Finding]:
     """Non-overlapping findings in `text`, in order."""
     if len(text) < 8:
         return []
     lower = text.lower()
     found: list[Finding] = []
-    for rule in rules:
-        for start, end in rule.find(text, lower):
-            found.append(Finding(start, end, rule.kind, rule.priority))
+    for rule in rules.triggered(lower):
+        for start, end, kind in rule.find(text, lower):
+            if kind not in rules.disabled:
+                found.append(Finding(start, end, kind, rule.priority))
     if not found:
         return []
     markers = marker_spans(text)
     if markers:
         found = [f for f in found if not any(f.start < e and s < f.end for s, e in markers)]
+    found = [f for f in found if not obvious_placeholder(text[f.start : f.end])]
     if allowed is not None:
         found = [f for f in found if not allowed(text[f.start : f.end])]
     return _merge(found)

@@ -11,7 +11,36 @@ import math
 import re
 import string
 
-__all__ = ("entropy", "looks_random", "looks_secret", "placeholder")
+__all__ = ("entropy", "looks_random", "looks_secret", "obvious_placeholder", "placeholder")
+
+_OBVIOUS = re.compile(
+    r"your[-_]|[-_]here\b|xxxx|example|placeholder|dummy|<|\.\.\.|\*\*\*|"
+    r"^(?:sha(?:1|256|384|512)-)",
+    re.IGNORECASE,
+)
+_PLACEHOLDER_VALUES = frozenset(
+    [
+        "password",
+        "pass",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "changeme",
+        "admin",
+        "root",
+        "user",
+        "username",
+        "test",
+        "pw",
+        "mypassword",
+        "yourpassword",
+        "mysecret",
+        "apikey",
+        "api_key",
+        "key",
+    ]
+)
 
 _PLACEHOLDER_WORDS = re.compile(
     r"your|xxx|\*\*\*|\.\.\.|example|placeholder|changeme|change_me|dummy|sample|"
@@ -40,6 +69,12 @@ def entropy(value: str, charset: str = _BASE64) -> float:
             p = value.count(ch) / n
             total -= p * math.log2(p)
     return total
+
+
+def obvious_placeholder(value: str) -> bool:
+    """Whatever found it, a value that only stands for a secret (`xoxp-your-token-here`,
+    `user:password@`) or is a subresource-integrity hash (`sha384-…`)."""
+    return value.lower() in _PLACEHOLDER_VALUES or bool(_OBVIOUS.search(value))
 
 
 def placeholder(value: str) -> bool:

@@ -51,9 +51,10 @@ def _rule(
     check: Callable[[str], bool] | None = None,
     priority: int = SPECIFIC,
     extend: bool = True,
+    in_tokens: bool = True,
 ) -> Rule:
     finder = regex_finder(_pattern(module, cls, index), check=check)
-    return Rule(kind, triggers, finder, priority, extend, requires)
+    return Rule(kind, triggers, finder, priority, extend, requires, in_tokens)
 
 
 _GITLAB = (
@@ -63,7 +64,9 @@ _GITLAB = (
 
 PLUGIN_RULES: tuple[Rule, ...] = (
     _rule("aws-access-key", "aws", "AWSKeyDetector", 0, ("akia", "asia", "abia", "acca", "a3t")),
-    _rule("aws-secret-key", "aws", "AWSKeyDetector", 1, ("aws",), priority=CONTEXT),
+    _rule(
+        "aws-secret-key", "aws", "AWSKeyDetector", 1, ("aws",), priority=CONTEXT, in_tokens=False
+    ),
     _rule("azure-storage-key", "azure_storage_key", "AzureStorageKeyDetector", 0, ("accountkey=",)),
     _rule(
         "basic-auth", "basic_auth", "BasicAuthDetector", 0, ("://",), requires=("@",), extend=False
@@ -75,6 +78,7 @@ PLUGIN_RULES: tuple[Rule, ...] = (
         0,
         ("discord",),
         check=_mixed,
+        in_tokens=False,
     ),
     _rule(
         "github-token",
@@ -104,6 +108,10 @@ PLUGIN_RULES: tuple[Rule, ...] = (
         requires=(":",),
         check=_mixed,
     ),
-    _rule("twilio-key", "twilio", "TwilioKeyDetector", 0, ("twilio",), check=_mixed),
-    _rule("twilio-key", "twilio", "TwilioKeyDetector", 1, ("twilio",), check=_mixed),
+    _rule(
+        "twilio-key", "twilio", "TwilioKeyDetector", 0, ("twilio",), check=_mixed, in_tokens=False
+    ),
+    _rule(
+        "twilio-key", "twilio", "TwilioKeyDetector", 1, ("twilio",), check=_mixed, in_tokens=False
+    ),
 )

@@ -17,7 +17,8 @@ _B = r"(?<![A-Za-z0-9_\-])"  # not inside a longer token
 
 
 def _rule(kind: str, pattern: str, *triggers: str, flags: int = 0) -> Rule:
-    return Rule(kind, tuple(triggers), regex_finder(re.compile(_B + pattern, flags)), SPECIFIC)
+    finder = regex_finder(re.compile(_B + pattern, flags))
+    return Rule(kind, tuple(triggers), finder, SPECIFIC, in_tokens=True)
 
 
 PROVIDER_RULES: tuple[Rule, ...] = (

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..records import Message, SessionFile
-from .detect import KINDS, RULES, Finding, find_secrets
+from .detect import KINDS, RULES, Finding, RuleSet, find_secrets
 from .filters import looks_secret
 from .markers import MARKER, marker
 from .settings import RedactionConfig, config_stamp, read_config
@@ -57,7 +57,7 @@ class Redactor:
 
     def __init__(self, config: RedactionConfig | None = None) -> None:
         self.config = config or RedactionConfig()
-        self.rules = tuple(r for r in RULES if r.kind not in self.config.disable)
+        self.rules = RuleSet(RULES, self.config.disable)
 
     @property
     def enabled(self) -> bool:

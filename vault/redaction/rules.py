@@ -21,8 +21,10 @@ __all__ = (
 )
 
 Span = tuple[int, int]
-Finder = Callable[[str, str], Iterator[Span]]
-"""(text, text.lower()) -> spans of secret values in `text`."""
+Found = tuple[int, int, str]
+Finder = Callable[[str, str], Iterator[Span | Found]]
+"""(text, text.lower()) -> spans of secret values in `text`, each with its kind when it is
+not the rule's own."""
 
 SPECIFIC, CONTEXT, ENTROPY = 3, 2, 1
 """Priorities: a provider's own token format beats a secret found by its context, which
@@ -42,17 +44,21 @@ class Rule:
     says is still removed whole)."""
     requires: tuple[str, ...] = ()
     """Strings that must all be in the text too (lower case)."""
+    in_tokens: bool = False
+    """The triggers are prefixes of the secret itself, so they are looked for only in
+    the text's long runs of token characters (much less text than the whole)."""
 
-    def find(self, text: str, lower: str) -> Iterator[Span]:
-        if not any(t in lower for t in self.triggers):
+    def find(self, text: str, lower: str) -> Iterator[Found]:
+        """(start, end, kind) of secrets (the caller checked a trigger is in `lower`)."""
+        if self.requires and not all(t in lower for t in self.requires):
             return
-        if not all(t in lower for t in self.requires):
-            return
-        for start, end in self.finder(text, lower):
+        for found in self.finder(text, lower):
+            start, end = found[0], found[1]
+            kind = found[2] if len(found) == 3 else self.kind
             if self.extend:
                 start, end = _widen(text, start, end)
             if end > start:
-                yield start, end
+                yield start, end, kind
 
 
 def regex_finder(
@@ -82,12 +88,13 @@ def regex_finder(
 def windows(
     text: str, lower: str, needle: re.Pattern[str], before: int, after: int
 ) -> Iterator[Span]:
-    """Line-bounded windows around each match of `needle` (case-insensitive) in `text`
+    """Line-bounded windows around each match of `needle` (lower case) in `lower`
     (merged when they overlap): where line-based patterns run, instead of over whole
     multi-megabyte texts."""
     last_end = -1
     pending: Span | None = None
-    for m in needle.finditer(text):
+    source = lower if len(lower) == len(text) else text
+    for m in needle.finditer(source):
         if m.start() < last_end:
             continue
         line_start = text.rfind("\n", 0, m.start()) + 1
