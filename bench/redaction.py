@@ -205,14 +205,19 @@ def cost(repeats: int) -> dict[str, Any]:
             r.text(t, Redactions())
             micro.append((time.perf_counter() - start) * 1e6)
     result: dict[str, Any] = {
-        "redact_1kb_us": {"p50": round(statistics.median(micro), 1), "p95": round(_pct(micro, 0.95), 1)}
+        "redact_1kb_us": {
+            "p50": round(statistics.median(micro), 1),
+            "p95": round(_pct(micro, 0.95), 1),
+        }
     }
     for label, on in (("on", True), ("off", False)):
         root = Path(tempfile.mkdtemp(prefix="bench-redact-"))
         vault = Vault(root)
         if not on:
             (root / ".codearchitect").mkdir()
-            (root / ".codearchitect" / "config.json").write_text('{"redaction": {"enabled": false}}')
+            (root / ".codearchitect" / "config.json").write_text(
+                '{"redaction": {"enabled": false}}'
+            )
         vault.append_message("s", "user", "first")
         times: list[float] = []
         for i in range(repeats):

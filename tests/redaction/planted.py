@@ -16,7 +16,7 @@ import string
 import textwrap
 from dataclasses import dataclass
 
-__all__ = ("CASES", "Case", "KINDS_PLANTED", "cases")
+__all__ = ("CASES", "KINDS_PLANTED", "Case", "cases")
 
 UP = string.ascii_uppercase
 LOW = string.ascii_lowercase
@@ -186,7 +186,10 @@ def cases(seed: int = 1505) -> list[Case]:
                 }
             },
             indent=2,
-        ).replace("{", "{{").replace("}", "}}").replace("{{0}}", "{0}"),
+        )
+        .replace("{", "{{")
+        .replace("}", "}}")
+        .replace("{{0}}", "{0}"),
         "GOCSPX-" + c(URLSAFE, 28),
     )
     add(
@@ -203,7 +206,7 @@ def cases(seed: int = 1505) -> list[Case]:
     )
     add(
         "service account JSON (escaped newlines)",
-        "private-key",
+        "private-key secret",
         '{{"type": "service_account", "project_id": "acme-prod", "private_key_id": "{1}", '
         '"private_key": "{0}\\n", "client_email": "ci@acme-prod.iam.gserviceaccount.com"}}',
         pem("PRIVATE KEY", 900, "\\n"),
