@@ -14,6 +14,7 @@ from .cli_git import git, merge_file, resolve, setup_clone
 from .cli_import import capture, import_
 from .cli_project import project
 from .cli_read import search, sessions, show, stats
+from .cli_scan import scan
 from .cli_semantic import semantic
 
 __all__ = ("cli", "main")
@@ -98,7 +99,7 @@ def reindex(root: Path | None) -> None:
 
 for _command in (
     *(search, sessions, show, doctor, restore, stats),
-    *(import_, capture, semantic, project, git, merge_file, resolve),
+    *(import_, capture, semantic, project, git, merge_file, resolve, scan),
 ):
     cli.add_command(_command)
 

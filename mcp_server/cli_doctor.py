@@ -12,6 +12,7 @@ import click
 
 from .cli_common import errors, json_option, open_index, root_option
 from .cli_git import findings
+from .cli_scan import secret_report
 
 __all__ = ("doctor", "restore")
 
@@ -28,7 +29,8 @@ __all__ = ("doctor", "restore")
 @root_option
 @json_option
 def doctor(forget: tuple[str, ...], root: Path | None, as_json: bool) -> None:
-    """Check files against the index: malformed files, lost acknowledged messages, lag.
+    """Check files against the index: malformed files, lost acknowledged messages, lag,
+    secrets not redacted.
 
     One line per problem, with the command that settles it. Exits 1 when something needs
     attention.
@@ -46,6 +48,7 @@ def doctor(forget: tuple[str, ...], root: Path | None, as_json: bool) -> None:
             status = index.status().to_dict()
             missing = [e.to_dict() for e in index.vault.acked_missing()]
             git_found = findings(index.vault)
+            secrets = secret_report(index.vault)
         finally:
             index.close()
     report = {
@@ -53,7 +56,9 @@ def doctor(forget: tuple[str, ...], root: Path | None, as_json: bool) -> None:
         "acked_missing": missing,
         "git": git_found,
         "forgotten": forgotten,
+        "unredacted_secrets": secrets,
     }
+    attention = secrets["count"] or secrets["config_problems"]
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
     else:
@@ -77,9 +82,16 @@ def doctor(forget: tuple[str, ...], root: Path | None, as_json: bool) -> None:
             )
         for f in git_found:
             click.echo(f"{f['code']} {f['path']}:{f['line']}: {f['message']}")
-        if not status["malformed"] and not missing and not git_found:
+        if secrets["count"]:
+            click.echo(
+                f"UNREDACTED_SECRETS {secrets['count']} in {len(secrets['files'])} file(s) "
+                "(list: codearchitect scan; redact: codearchitect scan --fix)"
+            )
+        for problem in secrets["config_problems"]:
+            click.echo(f"REDACTION_CONFIG {problem} (see docs/git.md#secret-redaction)")
+        if not status["malformed"] and not missing and not git_found and not attention:
             click.echo("ok")
-    if status["malformed"] or missing or git_found:
+    if status["malformed"] or missing or git_found or attention:
         sys.exit(1)
 
 

@@ -50,6 +50,7 @@ from .journal import Journal, JournalEntry
 from .lookup import Finder, is_session_name
 from .paths import VAULT_DIR, check_session_id, slugify
 from .redaction import Redactions, Redactor, RedactorCache
+from .redaction.scanning import redacted_file
 from .rewriting import patch_changes, patched, with_message, without_message
 from .session_file import (
     Message,
@@ -405,6 +406,23 @@ class Vault:
         self.journal.forget([message_id])
         return session
 
+    def redact_session(self, session_id: str) -> Redactions:
+        """Redact the secrets already in a session's file (written before redaction, or by
+        hand): an atomic rewrite, only if the file is still the version read. Returns what
+        was redacted (nothing is written when there was nothing)."""
+        check_session_id(session_id)
+        counts = Redactions()
+        parsed, data, _ = self.read(self.locate(session_id))
+        if redacted_file(parsed, data, self.redactor(), Redactions()) is None:
+            return counts
+
+        def edit(parsed: ParsedSession, data: bytes) -> bytes:
+            counts.counts.clear()
+            return redacted_file(parsed, data, self.redactor(), counts) or data
+
+        self._rewrite(session_id, edit)
+        return counts
+
     def acked_missing(self) -> list[JournalEntry]:
         """Acknowledged messages (last 7 days) that are no longer in their session file,
         e.g. because an editor saved a stale buffer over them (`ACKED_MISSING`)."""
@@ -443,7 +461,8 @@ class Vault:
         if entry is None:
             raise MessageNotFound(message_id)
         check_session_id(entry.session_id)
-        lost = entry.message
+        # An entry written before redaction may hold a secret: it goes back redacted.
+        lost = self.redactor().message(entry.message, Redactions())
         session = self._rewrite(
             entry.session_id, lambda parsed, data: with_message(parsed, data, lost)
         )

@@ -90,8 +90,8 @@ class Redactor:
     def value(self, value: Any, counts: Redactions, key: str | None = None) -> Any:
         """`value` with secrets redacted at any depth (the same object when none)."""
         if isinstance(value, str):
-            if key is not None and self._secret_under_key(key, value):
-                kind = "password" if re.search(r"(?i)pass|pwd", key) else "secret"
+            kind = self.key_secret(key, value) if key is not None else None
+            if kind is not None:
                 counts.add(kind)
                 return marker(kind, value)
             return self.text(value, counts)
@@ -138,13 +138,14 @@ class Redactor:
             messages=messages,
         )
 
-    def _secret_under_key(self, key: str, value: str) -> bool:
+    def key_secret(self, key: str, value: str) -> str | None:
+        """The kind, when `value` is a secret by its key alone (`"password": "…"`)."""
         if not _SECRET_KEY.match(key) or MARKER.search(value):
-            return False
+            return None
         if self.allowed(value) or not looks_secret(value):
-            return False
+            return None
         kind = "password" if re.search(r"(?i)pass|pwd", key) else "secret"
-        return kind not in self.config.disable
+        return None if kind in self.config.disable else kind
 
 
 class RedactorCache:

@@ -1,0 +1,193 @@
+"""`codearchitect scan`: secrets already in session files, and the pre-commit check.
+
+    codearchitect scan [PATHS…]        # report file:line: kind, exit 1 if any
+    codearchitect scan --fix [PATHS…]  # redact them in place (atomic rewrite)
+    codearchitect scan --staged        # pre-commit: the staged session files
+
+Values are never printed: only where a secret is and what kind it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vault import MalformedSessionFile, Vault, find_project_root, is_session_name
+from vault.redaction import Redactions
+from vault.redaction.scanning import Found, scan_bytes
+from vault.redaction.staged import GitFailed, staged_session_files
+
+from .cli_common import errors, json_option, root_option
+
+__all__ = ("scan", "secret_report")
+
+PRE_COMMIT_HINT = (
+    "Redact them with `codearchitect scan --fix`, then `git add` the files again "
+    "(allow a false positive in .codearchitect/config.json, see docs/git.md)."
+)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--fix", is_flag=True, help="Redact what is found, in place.")
+@click.option(
+    "--staged", is_flag=True, help="Check the session files staged for commit (a pre-commit hook)."
+)
+@root_option
+@json_option
+def scan(
+    paths: tuple[Path, ...], fix: bool, staged: bool, root: Path | None, as_json: bool
+) -> None:
+    """Find secrets in session files (all of the vault's, or PATHS); exit 1 if any remain.
+
+    Examples:
+
+        codearchitect scan
+
+        codearchitect scan --fix .codearchitect/sessions/2025-01-15
+
+        codearchitect scan --staged     # in .git/hooks/pre-commit
+    """
+    if staged and (fix or paths):
+        raise click.UsageError("--staged checks what git will commit; it takes no PATHS or --fix")
+    vault = Vault(find_project_root(root).path)
+    with errors():
+        if staged:
+            _staged(vault, as_json)
+            return
+        files = list(_session_files(vault, paths))
+        findings, unreadable = _scan_files(vault, files)
+        fixed = _fix(vault, findings) if fix and findings else Redactions()
+    remaining = [f for f in findings if not fix or f.where == "file"]
+    report: dict[str, Any] = {
+        "files_scanned": len(files),
+        "secrets": len(findings),
+        "files_with_secrets": len({f.path for f in findings}),
+        "found": [_finding(f) for f in findings],
+        "redacted": fixed.to_dict() if fix else {},
+        "unfixable": sorted({_rel(f.path) for f in remaining}) if fix else [],
+        "unreadable": unreadable,
+    }
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for f in findings:
+            click.echo(f"{_rel(f.path)}:{f.line}: {f.kind} ({f.where})")
+        for what in unreadable:
+            click.echo(f"cannot read {what}", err=True)
+        if fix:
+            click.echo(
+                f"redacted {fixed.total} secret(s) in {report['files_with_secrets']} file(s)"
+            )
+            for path in report["unfixable"]:
+                click.echo(f"cannot fix {path}: it does not parse (edit it by hand)", err=True)
+        else:
+            click.echo(
+                f"{len(findings)} secret(s) in {report['files_with_secrets']} of "
+                f"{len(files)} session file(s)"
+                + ("; redact them with `codearchitect scan --fix`" if findings else "")
+            )
+    if remaining or unreadable:
+        sys.exit(1)
+
+
+def secret_report(vault: Vault) -> dict[str, Any]:
+    """What `doctor` says of unredacted secrets: how many, in which files, by kind."""
+    files = list(vault.session_paths())
+    findings, _ = _scan_files(vault, files)
+    kinds: dict[str, int] = {}
+    for f in findings:
+        kinds[f.kind] = kinds.get(f.kind, 0) + 1
+    return {
+        "count": len(findings),
+        "files": sorted({str(f.path) for f in findings}),
+        "kinds": dict(sorted(kinds.items())),
+    }
+
+
+def _staged(vault: Vault, as_json: bool) -> None:
+    try:
+        staged = staged_session_files(Path.cwd())
+    except GitFailed as exc:
+        raise click.ClickException(f"scan --staged: {exc}") from exc
+    redactor = vault.redactor()
+    findings: list[Found] = []
+    for path, data in staged:
+        findings.extend(scan_bytes(data, path, redactor)[0])
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"files_scanned": len(staged), "found": [_finding(f) for f in findings]},
+                indent=2,
+            )
+        )
+    elif findings:
+        click.echo("codearchitect: secrets in staged session files:", err=True)
+        for f in findings:
+            click.echo(f"  {_rel(f.path)}:{f.line}: {f.kind} ({f.where})", err=True)
+        click.echo(PRE_COMMIT_HINT, err=True)
+    if findings:
+        sys.exit(1)
+
+
+def _session_files(vault: Vault, paths: tuple[Path, ...]) -> Iterator[Path]:
+    if not paths:
+        yield from vault.session_paths()
+        return
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*.md") if is_session_name(p.name))
+        else:
+            yield path
+
+
+def _scan_files(vault: Vault, files: list[Path]) -> tuple[list[Found], list[str]]:
+    redactor = vault.redactor()
+    findings: list[Found] = []
+    unreadable: list[str] = []
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            unreadable.append(f"{_rel(path)}: {exc.strerror or exc}")
+            continue
+        findings.extend(scan_bytes(data, path, redactor)[0])
+    return findings, unreadable
+
+
+def _fix(vault: Vault, findings: list[Found]) -> Redactions:
+    """Redact every fixable file through the vault's atomic rewrite, then bring the index
+    (if the project has one) up to date."""
+    total = Redactions()
+    for path in sorted({f.path for f in findings if f.where != "file"}):
+        try:
+            parsed, _, _ = vault.read(path)
+        except MalformedSessionFile:
+            continue
+        total.update(vault.redact_session(parsed.session.id))
+    if vault.index_dir.is_dir() and total.total:
+        from indexer import Indexer
+
+        index = Indexer(vault).open()
+        try:
+            index.reconcile()
+        finally:
+            index.close()
+    return total
+
+
+def _finding(f: Found) -> dict[str, Any]:
+    return {"path": _rel(f.path), "line": f.line, "kind": f.kind, "where": f.where}
+
+
+def _rel(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
