@@ -46,13 +46,12 @@ def scan(
 ) -> None:
     """Find secrets in session files (all of the vault's, or PATHS); exit 1 if any remain.
 
-    Examples:
+    --staged checks what git is about to commit instead (exit 1 naming file and line):
+    the pre-commit hook.
 
-        codearchitect scan
+    Example:
 
         codearchitect scan --fix .codearchitect/sessions/2025-01-15
-
-        codearchitect scan --staged     # in .git/hooks/pre-commit
     """
     if staged and (fix or paths):
         raise click.UsageError("--staged checks what git will commit; it takes no PATHS or --fix")
