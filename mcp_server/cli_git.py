@@ -65,12 +65,20 @@ def git() -> None:
 
 
 @git.command("setup")
+@click.option(
+    "--hook/--no-hook",
+    default=None,
+    help="Install `codearchitect scan --staged` as the clone's pre-commit hook "
+    "(default: ask when run in a terminal).",
+)
 @root_option
-def git_setup(root: Path | None) -> None:
-    """Register the session-file merge driver in this clone (run once per clone).
+def git_setup(hook: bool | None, root: Path | None) -> None:
+    """Register the session-file merge driver in this clone (run once per clone), and
+    offer the pre-commit secret check.
 
     Writes `.codearchitect/.gitattributes` (commit it) and the driver in the clone's
-    `.git/config`, which git never shares.
+    `.git/config`, which git never shares. The pre-commit hook is never overwritten: a
+    shell hook gets the check added at its top, any other is left alone.
 
     Example:
 
@@ -87,6 +95,35 @@ def git_setup(root: Path | None) -> None:
         )
     for line in lines:
         click.echo(line)
+    _offer_hook(vault, hook)
+
+
+def _offer_hook(vault: Vault, wanted: bool | None) -> None:
+    from vault.gitshare import repo, setup
+    from vault.redaction.hook import hook_command, install_hook, is_installed
+
+    top = repo.toplevel(vault.root)
+    if top is None or wanted is False:
+        return
+    program = setup.driver_command().rsplit(" merge-file", 1)[0]
+    if is_installed(top):
+        click.echo("pre-commit: the secret check is installed")
+        return
+    if wanted is None:
+        if not sys.stdin.isatty():
+            click.echo(
+                "pre-commit: not installed; `codearchitect git setup --hook` adds "
+                f"`{hook_command(program)}` to this clone's pre-commit hook"
+            )
+            return
+        wanted = click.confirm(
+            "Check staged session files for secrets before each commit (pre-commit hook)?",
+            default=True,
+        )
+        if not wanted:
+            return
+    installed, what = install_hook(top, program)
+    click.echo(what, err=not installed)
 
 
 @click.command()

@@ -21,7 +21,7 @@ import click
 from vault import MalformedSessionFile, Vault, find_project_root, is_session_name
 from vault.redaction import Redactions
 from vault.redaction.scanning import Found, scan_bytes
-from vault.redaction.staged import GitFailed, staged_session_files
+from vault.redaction.staged import GitError, staged_session_files
 
 from .cli_common import errors, json_option, root_option
 
@@ -113,7 +113,7 @@ def secret_report(vault: Vault) -> dict[str, Any]:
 def _staged(vault: Vault, as_json: bool) -> None:
     try:
         staged = staged_session_files(Path.cwd())
-    except GitFailed as exc:
+    except GitError as exc:
         raise click.ClickException(f"scan --staged: {exc}") from exc
     redactor = vault.redactor()
     findings: list[Found] = []
