@@ -97,7 +97,8 @@ def scan(
 
 
 def secret_report(vault: Vault) -> dict[str, Any]:
-    """What `doctor` says of unredacted secrets: how many, in which files, by kind."""
+    """What `doctor` says of unredacted secrets: how many, in which files, by kind; and
+    the redaction settings it could not obey."""
     files = list(vault.session_paths())
     findings, _ = _scan_files(vault, files)
     kinds: dict[str, int] = {}
@@ -107,6 +108,7 @@ def secret_report(vault: Vault) -> dict[str, Any]:
         "count": len(findings),
         "files": sorted({str(f.path) for f in findings}),
         "kinds": dict(sorted(kinds.items())),
+        "config_problems": list(vault.redactor().config.problems),
     }
 
 

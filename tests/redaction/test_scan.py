@@ -102,6 +102,11 @@ def test_doctor_counts_unredacted_secrets(vault_root: Path) -> None:
     run("scan", "--fix", "--root", str(vault_root))
     code, out = run("doctor", "--root", str(vault_root))
     assert code == 0 and "ok" in out
+    (vault_root / ".codearchitect" / "config.json").write_text(
+        '{"redaction": {"disable": ["nope"]}}'
+    )
+    code, out = run("doctor", "--root", str(vault_root))
+    assert code == 1 and "REDACTION_CONFIG" in out and "unknown kind 'nope'" in out
 
 
 # ---------------------------------------------------------------- the pre-commit hook
