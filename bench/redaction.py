@@ -5,9 +5,11 @@ the cost on the write path (issue 15 targets). Not part of `make test`.
 
 - recall: every planted secret (tests/redaction/planted.py) must be gone from the text;
 - false positives: every message of ShareGPT (the truncated V3 split), oasst1, Taskmaster-4
-  and the Claude Code samples in ../shared/data, redacted as a write would; each redaction
-  is listed with its kind and context (these corpora are public: none should hold a real
-  secret, so every redaction counts as a false positive unless shown otherwise);
+  and the Claude Code samples in ../shared/data, redacted as a write would. ShareGPT holds
+  credentials its users pasted; each distinct value found was read and judged by hand:
+  `REAL` lists, by the first 16 hex of its SHA-256 (never the value), those judged real
+  credentials; every other redaction counts as a false positive. Examples are shown
+  with the value itself replaced by its marker;
 - cost: the redactor on 1 KB messages (p50/p95 µs) and `store_message`
   (`Vault.append_message`) p50 with redaction on and off; import MB/s of the Claude Code
   samples with redaction on and off.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -33,6 +36,29 @@ from vault import Vault
 from vault.redaction import Redactions, Redactor
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+# Values found in ShareGPT judged real credentials (sha256[:16] -> kind, why).
+REAL: dict[str, str] = {
+    "83bb1e360d8f38e9": "apikey header and JSON field of a delivery API, random 16 chars",
+    "30a623bcd7a92380": "Shopify private-app password in an admin URL (32 hex)",
+    "ad57313a1743923d": "Shopify private-app password in an admin URL (32 hex)",
+    "08fa299aecc0c034": "password of a real MongoDB Atlas cluster URL (weak, but real)",
+    "0713733a119fd618": "Discord bot token in a docker-compose env",
+    "256a3879c9027599": "Google Maps API key in a browser error log",
+    "99e1edf1e9487c90": "Google OAuth access token in a kubeconfig",
+    "3c7e9491ad9b14d9": "API-key JWT in a plugin's error log",
+    "ac3a2b535ad09455": "API-key JWT in a curl header",
+    "c226b0aa3d4a95c3": "CastLabs license key (a signed JWT)",
+    "d1ee1551400e5922": "Postgres password in a connect() call, random 12 chars",
+    "5bd17ed017249f3e": "MySQL root password in a connect() call",
+    "aba16b6bc6110966": "service-account private key (PEM in JSON)",
+    "e65eff7e2d4ec186": "api_key in a JSON payload (32 hex)",
+    "c168385084b4101a": "SparkPost API key (40 hex)",
+    "df7fa64143afdd1f": "Firebase web API key (AIza…, markdown-escaped)",
+    "ddd7c5e3634ecbca": "API token in a bash script",
+    "c90ccdf1a721e819": "API secret in a PowerShell header table",
+    "473423ba601ef360": "Slack incoming webhook URL",
+}
 
 
 def recall() -> dict[str, Any]:
@@ -138,8 +164,9 @@ def false_positives(limit: int | None) -> dict[str, Any]:
         "claude_code": _claude_code(),
     }
     for name, items in sources.items():
-        messages = redactions = flagged = 0
+        messages = flagged = false = 0
         kinds: Counter[str] = Counter()
+        real: Counter[str] = Counter()
         examples: list[dict[str, str]] = []
         size = 0
         start = time.perf_counter()
@@ -154,33 +181,45 @@ def false_positives(limit: int | None) -> dict[str, Any]:
                 texts = [item.content, *_strings(item.metadata)]
                 size += sum(len(t) for t in texts)
                 r.message(item, counts)
-            if counts.total:
-                flagged += 1
-                redactions += counts.total
-                kinds.update(counts.counts)
-                for text in texts:
-                    for f in r.findings(text):
-                        if len(examples) < 40:
-                            lo, hi = max(0, f.start - 50), min(len(text), f.end + 30)
-                            examples.append(
-                                {"kind": f.kind, "context": text[lo:hi].replace("\n", "⏎")}
-                            )
+            if not counts.total:
+                continue
+            flagged += 1
+            kinds.update(counts.counts)
+            is_false = False
+            for text in texts:
+                for f in r.findings(text):
+                    value = text[f.start : f.end]
+                    digest = hashlib.sha256(value.encode()).hexdigest()[:16]
+                    if digest in REAL:
+                        real[f.kind] += 1
+                        continue
+                    is_false = True
+                    if len(examples) < 40:
+                        lo, hi = max(0, f.start - 60), min(len(text), f.end + 30)
+                        shown = text[lo : f.start] + f"«{f.kind}:{digest}»" + text[f.end : hi]
+                        examples.append({"kind": f.kind, "context": shown.replace("\n", "⏎")})
+            false += is_false
         seconds = time.perf_counter() - start
         out[name] = {
             "messages": messages,
             "messages_flagged": flagged,
-            "redactions": redactions,
-            "per_10k_messages": round(flagged / max(1, messages) * 10_000, 2),
+            "messages_with_false_positive": false,
+            "flagged_per_10k": round(flagged / max(1, messages) * 10_000, 2),
+            "false_positives_per_10k": round(false / max(1, messages) * 10_000, 2),
             "kinds": dict(kinds.most_common()),
+            "real_credentials_by_kind": dict(real.most_common()),
             "mb_per_s": round(size / 1e6 / max(seconds, 1e-9), 1),
-            "examples": examples,
+            "false_positive_examples": examples,
         }
     total = sum(v["messages"] for v in out.values())
     flagged = sum(v["messages_flagged"] for v in out.values())
+    false = sum(v["messages_with_false_positive"] for v in out.values())
     out["all"] = {
         "messages": total,
         "messages_flagged": flagged,
-        "per_10k_messages": round(flagged / max(1, total) * 10_000, 2),
+        "messages_with_false_positive": false,
+        "flagged_per_10k": round(flagged / max(1, total) * 10_000, 2),
+        "false_positives_per_10k": round(false / max(1, total) * 10_000, 2),
     }
     return out
 

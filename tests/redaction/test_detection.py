@@ -89,7 +89,7 @@ def test_placeholders_words_ids_and_hashes_are_left_alone(text: str) -> None:
 def test_allowlist_exact_and_pattern_and_a_disabled_kind() -> None:
     aws = "AKIA" + "Q7RT2X9WZP4MN3KD"
     stripe = "sk_test_" + "a9Z" * 10
-    slack = "xoxb-12345678901-1234567890123-" + "Ab3" * 8
+    slack = "xoxb-80417395226-5930271846613-" + "Ab3" * 8
     text = f"{aws} {stripe} {slack}"
     config = RedactionConfig(
         allow=frozenset({aws}),

@@ -8,6 +8,7 @@ substring search per keyword, not a regex over every line.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
 
@@ -25,6 +26,9 @@ _PEM = re.compile(
 )
 
 
+_BODY = re.compile(r"[A-Za-z0-9+/=]{40,}")
+
+
 def _private_keys(text: str, lower: str) -> Iterator[Span]:
     """A PEM block (real or `\\n`-escaped newlines, as in a JSON credentials file), whole;
     a block cut before its END line up to where its base64 stops. detect-secrets'
@@ -32,7 +36,8 @@ def _private_keys(text: str, lower: str) -> Iterator[Span]:
     from detect_secrets.plugins.private_key import PrivateKeyDetector
 
     for m in _PEM.finditer(text):
-        if any(p.search(m.group(0)[:60]) for p in PrivateKeyDetector.denylist):
+        block = m.group(0)
+        if any(p.search(block[:60]) for p in PrivateKeyDetector.denylist) and _BODY.search(block):
             yield m.span()
     start = text.find("PuTTY-User-Key-File-")
     while start >= 0:
@@ -85,8 +90,9 @@ _KEYWORD_TRIGGERS = ("key", "pass", "pwd", "secret", "contrase")
 # ------------------------------------------------------------------ env dumps, headers, tokens
 
 _ENV = re.compile(
-    r"(?<![A-Za-z0-9_])([A-Z][A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|PWD|CREDENTIALS?|AUTH)"
-    r"[A-Z0-9_]*)[ \t]*[=:][ \t]*([\"']?)([^\s\"'`]{8,})\2"
+    r"(?<![A-Za-z0-9_])((?:[A-Z][A-Z0-9]*_)*"
+    r"(?:[A-Z0-9]*KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|PWD|CREDENTIALS?|AUTH)(?:_[A-Z0-9]+)*)"
+    r"[ \t]*[=:][ \t]*([\"']?)([^\s\"'`]{8,})\2"
 )
 _ENV_TRIGGERS = ("key", "token", "secret", "pass", "pwd", "credential", "auth")
 _ENV_WORDS = ("KEY", "TOKEN", "SECRET", "PASS", "PWD", "CREDENTIAL", "AUTH")
@@ -149,6 +155,23 @@ _QUOTED = re.compile(r"([\"'])([A-Za-z0-9+/=_\-]{24,})\1")
 _ASSIGN_BEFORE = re.compile(r"[=:]\s*$")
 
 
+_ID_BEFORE = re.compile(r"(?:\bid|_id|Id|ID|_key|Key|KEY)[\"']?\s*[:=]\s*$")
+
+
+_HOSTNAME = re.compile(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+$")
+
+
+def _encoded_text(value: str) -> bool:
+    """Base64 of readable text (a hostname, a sentence): encoded, not random."""
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return decoded.isprintable() and (
+        not looks_secret(decoded) or " " in decoded or bool(_HOSTNAME.match(decoded))
+    )
+
+
 def _entropy(text: str, lower: str) -> Iterator[Span]:
     """detect-secrets' high-entropy plugins on quoted strings in assignments: base64
     strings over 4.5 bits a character (pure hex is left to the context rules: commit and
@@ -159,7 +182,9 @@ def _entropy(text: str, lower: str) -> Iterator[Span]:
         if not _ASSIGN_BEFORE.search(text, max(0, m.start() - 8), m.start()):
             continue
         line = text[text.rfind("\n", 0, m.start()) + 1 : m.start()]
-        if is_likely_id_string(m.group(2), line + m.group(0)):
+        if is_likely_id_string(m.group(2), line + m.group(0)) or _ID_BEFORE.search(line):
+            continue
+        if _encoded_text(m.group(2)):
             continue
         value = m.group(2)
         if all(c in "0123456789abcdefABCDEF" for c in value):

@@ -14,8 +14,17 @@ import string
 __all__ = ("entropy", "looks_random", "looks_secret", "obvious_placeholder", "placeholder")
 
 _OBVIOUS = re.compile(
-    r"your[-_]|[-_]here\b|xxxx|example|placeholder|dummy|<|\.\.\.|\*\*\*|"
-    r"^(?:sha(?:1|256|384|512)-)",
+    r"your[-_]|[-_]here\b|xxxx|example|placeholder|dummy|<|\.\.\.|\*\*\*|passw(?:or)?d|"
+    r"0123456789|12345|abcdef0123|^\{|\}$|^\$|^(?:sha(?:1|256|384|512)-)",
+    re.IGNORECASE,
+)
+_DEMO_START = re.compile(
+    r"^(?:my)?(?:secret|test|demo|sample|changeme|admin|letmein)\W*\d*\W*$", re.I
+)
+_EXPRESSION = re.compile(r"^[\w.]+(?:\[[^\]]*\]|\(.*\))$|^[\w-]+(?:,[\w-]+)+$")
+_PATHISH = re.compile(
+    r"(?:^|[/\\])[a-z]{3,}[/\\][a-z_]{3,}[/\\]|\.(?:json|pem|key|crt|cer|p12|pfx|txt|ya?ml|"
+    r"env|ini|cfg|conf|jpe?g|png|gif|csv|py|js|ts|sh)$",
     re.IGNORECASE,
 )
 _PLACEHOLDER_VALUES = frozenset(
@@ -97,6 +106,9 @@ def placeholder(value: str) -> bool:
         or bool(_FUNCTION_CALL.match(v))
         or bool(_UPPER_NAME.match(v))
         or bool(_UUID.match(v))
+        or bool(_DEMO_START.match(v))
+        or bool(_PATHISH.search(v))
+        or bool(_EXPRESSION.match(v))
         or v.startswith(("%", "@", "&", "*", "/", "~", "."))
         or len(set(v)) < 4
     )
@@ -109,8 +121,9 @@ def looks_secret(value: str, min_length: int = 8) -> bool:
         return False
     if placeholder(value):
         return False
-    if _WORDISH.match(value):
-        return len(value) >= 24 and entropy(value) > 3.5
+    if _WORDISH.match(value) or value.isalpha():
+        # Letters only (a word, `CamelCase`): a secret only when long and random.
+        return len(value) >= 20 and entropy(value) > 3.8
     classes = sum(
         (
             any(c.islower() for c in value),
