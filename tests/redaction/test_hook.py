@@ -3,16 +3,15 @@ a shell hook, never overwrites another hook; the installed hook stops a real com
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from mcp_server.cli import cli
 from vault import Vault
 from vault.redaction.hook import MARK
 
+from .conftest import git
 from .planted import CASES
 
 AWS = next(c for c in CASES if c.name == "env dump: AWS")
@@ -21,23 +20,6 @@ AWS = next(c for c in CASES if c.name == "env dump: AWS")
 def run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     return result.exit_code, result.output
-
-
-def _git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=check, timeout=60
-    )
-
-
-@pytest.fixture
-def clone(vault_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    gitconfig = tmp_path / "gitconfig"
-    gitconfig.write_text("[user]\n\tname = Test\n\temail = test@example.invalid\n")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    (vault_root / ".git").rmdir()
-    _git(vault_root, "init", "-q", "-b", "main")
-    return vault_root
 
 
 def _hook(clone: Path) -> Path:
@@ -50,7 +32,7 @@ def _leak(clone: Path) -> None:
     config.write_text('{"redaction": {"enabled": false}}')
     Vault(clone).append_message("leaky", "tool", AWS.text)
     config.unlink()
-    _git(clone, "add", "-A")
+    git(clone, "add", "-A")
 
 
 def test_setup_installs_the_hook_and_it_stops_a_commit(clone: Path) -> None:
@@ -59,9 +41,9 @@ def test_setup_installs_the_hook_and_it_stops_a_commit(clone: Path) -> None:
     hook = _hook(clone)
     assert MARK in hook.read_text() and hook.stat().st_mode & 0o111
     _leak(clone)
-    done = _git(clone, "commit", "-q", "-m", "x", check=False)
+    done = git(clone, "commit", "-q", "-m", "x", check=False)
     assert done.returncode == 1 and "aws-access-key" in done.stderr
-    assert _git(clone, "rev-list", "--all").stdout == ""
+    assert git(clone, "rev-list", "--all").stdout == ""
     code, out = run("git", "setup", "--root", str(clone))
     assert code == 0 and "the secret check is installed" in out
     assert hook.read_text().count(MARK) == 1
@@ -77,11 +59,11 @@ def test_a_shell_hook_keeps_its_own_checks_after_ours(clone: Path) -> None:
     text = hook.read_text()
     assert text.startswith("#!/bin/sh\n" + MARK) and text.endswith('/ran"\n')
     Vault(clone).append_message("s", "user", "clean words")
-    _git(clone, "add", "-A")
-    assert _git(clone, "commit", "-q", "-m", "ok", check=False).returncode == 0
+    git(clone, "add", "-A")
+    assert git(clone, "commit", "-q", "-m", "ok", check=False).returncode == 0
     assert (clone / "ran").read_text() == "theirs\n"
     _leak(clone)
-    assert _git(clone, "commit", "-q", "-m", "leak", check=False).returncode == 1
+    assert git(clone, "commit", "-q", "-m", "leak", check=False).returncode == 1
 
 
 def test_another_kind_of_hook_is_left_alone_with_the_line_to_add(clone: Path) -> None:

@@ -4,7 +4,6 @@ git pre-commit hook, and `doctor`'s count."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from mcp_server.cli import cli
 from vault import Vault
 from vault.redaction import MARKER
 
+from .conftest import git
 from .planted import CASES
 
 AWS = next(c for c in CASES if c.name == "env dump: AWS")
@@ -112,20 +112,9 @@ def test_doctor_counts_unredacted_secrets(vault_root: Path) -> None:
 # ---------------------------------------------------------------- the pre-commit hook
 
 
-def _git(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, check=check, timeout=60
-    )
-
-
 @pytest.fixture
-def repo(vault_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    gitconfig = tmp_path / "gitconfig"
-    gitconfig.write_text("[user]\n\tname = Test\n\temail = test@example.invalid\n")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    (vault_root / ".git").rmdir()
-    _git(vault_root, "init", "-q", "-b", "main")
+def repo(clone: Path) -> Path:
+    vault_root = clone
     hook = vault_root / ".git" / "hooks" / "pre-commit"
     hook.parent.mkdir(exist_ok=True)
     hook.write_text(
@@ -137,21 +126,21 @@ def repo(vault_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> P
 
 def test_the_pre_commit_hook_stops_a_staged_secret_and_names_file_and_line(repo: Path) -> None:
     vault = _old_vault(repo)
-    _git(repo, "add", "-A")
-    done = _git(repo, "commit", "-q", "-m", "sessions", check=False)
+    git(repo, "add", "-A")
+    done = git(repo, "commit", "-q", "-m", "sessions", check=False)
     assert done.returncode == 1
     rel = vault.locate("leaky").relative_to(repo)
     assert f"{rel}:" in done.stderr and "aws-access-key" in done.stderr
     assert all(secret not in done.stderr + done.stdout for secret in AWS.secrets)
-    assert _git(repo, "rev-list", "--all").stdout == ""  # nothing was committed
+    assert git(repo, "rev-list", "--all").stdout == ""  # nothing was committed
 
     # Fixing the work tree is not enough: the staged copy still holds the secret.
     assert run("scan", "--fix", "--root", str(repo))[0] == 0
-    assert _git(repo, "commit", "-q", "-m", "sessions", check=False).returncode == 1
-    _git(repo, "add", "-A")
-    done = _git(repo, "commit", "-q", "-m", "sessions", check=False)
+    assert git(repo, "commit", "-q", "-m", "sessions", check=False).returncode == 1
+    git(repo, "add", "-A")
+    done = git(repo, "commit", "-q", "-m", "sessions", check=False)
     assert done.returncode == 0, done.stderr
-    shown = _git(repo, "show", "HEAD").stdout
+    shown = git(repo, "show", "HEAD").stdout
     assert all(secret not in shown for secret in (*AWS.secrets, *GITHUB.secrets))
 
 
@@ -160,7 +149,7 @@ def test_scan_staged_ignores_files_that_are_not_session_files(
 ) -> None:
     (repo / "notes.md").write_text(AWS.text)
     Vault(repo).append_message("s", "user", "clean words")
-    _git(repo, "add", "-A")
+    git(repo, "add", "-A")
     monkeypatch.chdir(repo)
     code, out = run("scan", "--staged", "--json")
     assert (code, json.loads(out)["found"]) == (0, [])
