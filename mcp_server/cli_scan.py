@@ -9,6 +9,7 @@ Values are never printed: only where a secret is and what kind it is.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -18,7 +19,8 @@ from typing import Any
 
 import click
 
-from vault import MalformedSessionFile, Vault, find_project_root, is_session_name
+from vault import MalformedSessionFile, Vault, VaultError, find_project_root, is_session_name
+from vault.files import write_atomic
 from vault.redaction import Redactions
 from vault.redaction.scanning import Found, scan_bytes
 from vault.redaction.staged import GitError, staged_session_files
@@ -26,6 +28,9 @@ from vault.redaction.staged import GitError, staged_session_files
 from .cli_common import errors, json_option, root_option
 
 __all__ = ("scan", "secret_report")
+
+_CACHE_NAME = "secrets.json"
+_CACHE_VERSION = 1
 
 PRE_COMMIT_HINT = (
     "Redact them with `codearchitect scan --fix`, then `git add` the files again "
@@ -98,17 +103,52 @@ def scan(
 
 def secret_report(vault: Vault) -> dict[str, Any]:
     """What `doctor` says of unredacted secrets: how many, in which files, by kind; and
-    the redaction settings it could not obey."""
-    files = list(vault.session_paths())
-    findings, _ = _scan_files(vault, files)
+    the redaction settings it could not obey. A file whose (inode, size, mtime) and the
+    project's settings are as at the last run is not read again (the counts are kept in
+    `.codearchitect/index/secrets.json`, local and rebuilt when missing)."""
+    redactor = vault.redactor()
+    cache_path = vault.index_dir / _CACHE_NAME
+    config = redactor.config
+    settings = repr(
+        (
+            _CACHE_VERSION,
+            config.enabled,
+            sorted(config.allow),
+            sorted(config.disable),
+            [p.pattern for p in config.allow_patterns],
+        )
+    )
+    try:
+        cached = json.loads(cache_path.read_text(encoding="utf-8"))
+        if cached.get("settings") != settings:
+            cached = {}
+    except (OSError, ValueError, AttributeError):
+        cached = {}
+    known: dict[str, Any] = cached.get("files", {}) if isinstance(cached, dict) else {}
+    files: dict[str, Any] = {}
+    for path in vault.session_paths():
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        stamp = [st.st_ino, st.st_size, st.st_mtime_ns]
+        entry = known.get(str(path))
+        if not (isinstance(entry, dict) and entry.get("stamp") == stamp):
+            found, _ = _scan_files(vault, [path])
+            entry = {"stamp": stamp, "kinds": [f.kind for f in found]}
+        files[str(path)] = entry
+    if vault.index_dir.is_dir():
+        with contextlib.suppress(OSError, VaultError):
+            write_atomic(cache_path, json.dumps({"settings": settings, "files": files}).encode())
     kinds: dict[str, int] = {}
-    for f in findings:
-        kinds[f.kind] = kinds.get(f.kind, 0) + 1
+    for entry in files.values():
+        for kind in entry["kinds"]:
+            kinds[kind] = kinds.get(kind, 0) + 1
     return {
-        "count": len(findings),
-        "files": sorted({str(f.path) for f in findings}),
+        "count": sum(kinds.values()),
+        "files": sorted(p for p, e in files.items() if e["kinds"]),
         "kinds": dict(sorted(kinds.items())),
-        "config_problems": list(vault.redactor().config.problems),
+        "config_problems": list(redactor.config.problems),
     }
 
 

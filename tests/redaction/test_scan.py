@@ -99,6 +99,12 @@ def test_doctor_counts_unredacted_secrets(vault_root: Path) -> None:
     assert code == 1 and "UNREDACTED_SECRETS 4 in 1 file(s)" in out
     code, out = run("doctor", "--root", str(vault_root), "--json")
     assert json.loads(out)["unredacted_secrets"]["count"] == 4
+    assert (vault_root / ".codearchitect" / "index" / "secrets.json").is_file()
+    config = vault_root / ".codearchitect" / "config.json"
+    config.write_text(json.dumps({"redaction": {"allow": [AWS.secrets[0]]}}))
+    code, out = run("doctor", "--root", str(vault_root), "--json")
+    assert json.loads(out)["unredacted_secrets"]["count"] == 3  # new settings, read again
+    config.write_text("{}")
     run("scan", "--fix", "--root", str(vault_root))
     code, out = run("doctor", "--root", str(vault_root))
     assert code == 0 and "ok" in out
