@@ -2,14 +2,18 @@
 
 1. Search (hybrid when semantic search is on and caught up, else keyword) for the best
    `CANDIDATES` messages passing the filters.
-2. Turn each hit into its conversation pair: a user message and the assistant message that
-   directly follows it (seed 002's pairs); a hit without a partner stands alone. Partners
-   must pass the filters too. Pairs are ranked by their best message's rank.
-3. Fill the budget in rank order. A message is taken whole if it fits; a message that does
-   not fit is shortened (cut between words, never inside one, and marked) when at least
-   `MIN_SHORTENED` tokens are left, else left out. Smaller later pairs may still fit.
-4. Group what was taken by session, sessions and messages in time order; list what was left
-   out as pointers (session id, message id, offset) for `get_messages`.
+2. Each hit brings the turns around it, `NEIGHBOURS` on each side in its session (the
+   question before an answer, the answer after a question); neighbours must pass the
+   filters too. Every message gets a priority: a hit its rank, a neighbour its hit's rank
+   plus `NEIGHBOUR_LAG` (the best of these when several hits bring it).
+3. Fill the budget in priority order. A message is taken whole if it fits; a message that
+   does not fit is shortened (cut between words, never inside one, and marked) when at
+   least `MIN_SHORTENED` tokens are left, else left out. Smaller later messages may still
+   fit. Each session costs its header (id, title, date) once.
+4. Group what was taken by session, sessions and messages in time order; consecutive
+   messages form a stretch (`stretches`: first and last offset), so overlapping or touching
+   stretches are merged; each session is headed by its title and date. What was left out
+   is listed as pointers (session id, message id, offset) for `get_messages`.
 
 Token counts are estimates (indexer/tokens.py); `tokens` never exceeds `max_tokens`.
 """
@@ -29,9 +33,11 @@ from .tokens import MESSAGE_OVERHEAD, cut_to_tokens, estimate_tokens
 __all__ = ("Context", "ContextMessage", "ContextSession", "Pointer", "build_context")
 
 CANDIDATES = 30
+NEIGHBOURS = 1  # turns taken on each side of a hit
+NEIGHBOUR_LAG = 0  # a neighbour's priority: its hit's rank plus this (measured, retrieval.md)
 MAX_BUDGET = 1_000_000
 ENVELOPE = 16  # the result's own fields
-SESSION_OVERHEAD = 12  # a session's id and framing, plus its title
+SESSION_OVERHEAD = 18  # a session's id, date and framing, plus its title
 MIN_SHORTENED = 48
 MARKER = "[… cut here: about {n} more tokens; get_messages reads the whole message]"
 
@@ -44,7 +50,8 @@ class ContextMessage:
     offset: int  # position in the session: get_messages(session, offset=…, limit=1)
     content: str
     tokens: int
-    rank: int  # 1 = the most relevant pair
+    rank: int  # 1 = the most relevant hit; a neighbour has its hit's rank
+    hit: bool = True  # found by the search (False: a turn around a hit)
     truncated: bool = False
 
 
@@ -52,7 +59,19 @@ class ContextMessage:
 class ContextSession:
     session_id: str
     title: str
+    date: str  # the session's creation time (canonical UTC)
     messages: tuple[ContextMessage, ...]
+
+    @property
+    def stretches(self) -> list[tuple[int, int]]:
+        """Runs of consecutive offsets: (first, last)."""
+        runs: list[tuple[int, int]] = []
+        for m in self.messages:
+            if runs and m.offset == runs[-1][1] + 1:
+                runs[-1] = (runs[-1][0], m.offset)
+            else:
+                runs.append((m.offset, m.offset))
+        return runs
 
 
 @dataclass(frozen=True)
@@ -87,6 +106,8 @@ class Context:
                 {
                     "session_id": s.session_id,
                     "title": s.title,
+                    "date": s.date,
+                    "stretches": [list(r) for r in s.stretches],
                     "messages": [asdict(m) for m in s.messages],
                 }
                 for s in self.sessions
@@ -100,11 +121,19 @@ class _Msg:
     file_id: int
     session_id: str
     title: str
+    date: str
     message_id: str
     role: str
     created_at: str
     position: int
     content: str
+
+
+_SELECT = (
+    "SELECT m.file_id, m.session_id, s.title, s.created_at AS date, m.id AS message_id, "
+    "m.role, m.created_at, m.position, m.content "
+    "FROM messages AS m JOIN sessions AS s ON s.file_id = m.file_id "
+)
 
 
 def build_context(
@@ -135,41 +164,47 @@ def build_context(
         limit=CANDIDATES,
         mode=mode,
     )
-    pairs = _pairs(stores, [(h.session_id, h.message_id) for h in result.hits], role, low, high)
+    keys = [(h.session_id, h.message_id) for h in result.hits]
+    ranked = _with_neighbours(stores, keys, role, low, high)
 
     remaining = max_tokens - ENVELOPE
     taken: dict[str, list[ContextMessage]] = {}
-    titles: dict[str, str] = {}
+    heads: dict[str, _Msg] = {}
     omitted: list[Pointer] = []
-    for rank, pair in enumerate(pairs, start=1):
-        for msg in pair:
-            header = 0 if msg.session_id in taken else SESSION_OVERHEAD + estimate_tokens(msg.title)
-            body = estimate_tokens(msg.content)
-            cost = header + MESSAGE_OVERHEAD + body
-            if cost <= remaining:
-                kept = _kept(msg, msg.content, body, rank, truncated=False)
-                remaining -= cost
-            elif remaining - header - MESSAGE_OVERHEAD >= MIN_SHORTENED:
-                room = remaining - header - MESSAGE_OVERHEAD
-                marker = MARKER.format(n=body)
-                text = cut_to_tokens(msg.content, room - estimate_tokens(marker) - 1)
-                shortened = (text.rstrip() + "\n" + marker) if text.strip() else marker
-                spent = estimate_tokens(shortened)
-                if spent > room:  # estimates do not add up exactly: never overspend
-                    omitted.append(_pointer(msg, body, rank))
-                    continue
-                kept = _kept(msg, shortened, spent, rank, truncated=True)
-                remaining -= header + MESSAGE_OVERHEAD + spent
-            else:
+    for _, rank, hit, msg in ranked:
+        header = 0 if msg.session_id in taken else _header_cost(msg)
+        body = estimate_tokens(msg.content)
+        cost = header + MESSAGE_OVERHEAD + body
+        if cost <= remaining:
+            kept = _kept(msg, msg.content, body, rank, hit=hit, truncated=False)
+            remaining -= cost
+        elif remaining - header - MESSAGE_OVERHEAD >= MIN_SHORTENED:
+            room = remaining - header - MESSAGE_OVERHEAD
+            marker = MARKER.format(n=body)
+            text = cut_to_tokens(msg.content, room - estimate_tokens(marker) - 1)
+            shortened = (text.rstrip() + "\n" + marker) if text.strip() else marker
+            spent = estimate_tokens(shortened)
+            if spent > room:  # estimates do not add up exactly: never overspend
                 omitted.append(_pointer(msg, body, rank))
                 continue
-            taken.setdefault(msg.session_id, []).append(kept)
-            titles[msg.session_id] = msg.title
+            kept = _kept(msg, shortened, spent, rank, hit=hit, truncated=True)
+            remaining -= header + MESSAGE_OVERHEAD + spent
+        else:
+            if hit:  # a neighbour left out is not worth a pointer
+                omitted.append(_pointer(msg, body, rank))
+            continue
+        taken.setdefault(msg.session_id, []).append(kept)
+        heads.setdefault(msg.session_id, msg)
     sessions = [
-        ContextSession(sid, titles[sid], tuple(sorted(msgs, key=lambda m: m.offset)))
+        ContextSession(
+            sid,
+            heads[sid].title,
+            heads[sid].date,
+            tuple(sorted(msgs, key=lambda m: m.offset)),
+        )
         for sid, msgs in taken.items()
     ]
-    sessions.sort(key=lambda s: (s.messages[0].created_at, s.session_id))
+    sessions.sort(key=lambda s: (s.date, s.messages[0].created_at, s.session_id))
     return Context(
         query=query,
         mode=result.mode,
@@ -180,7 +215,13 @@ def build_context(
     )
 
 
-def _kept(msg: _Msg, content: str, tokens: int, rank: int, *, truncated: bool) -> ContextMessage:
+def _header_cost(msg: _Msg) -> int:
+    return SESSION_OVERHEAD + estimate_tokens(msg.title)
+
+
+def _kept(
+    msg: _Msg, content: str, tokens: int, rank: int, *, hit: bool, truncated: bool
+) -> ContextMessage:
     return ContextMessage(
         message_id=msg.message_id,
         role=msg.role,
@@ -189,6 +230,7 @@ def _kept(msg: _Msg, content: str, tokens: int, rank: int, *, truncated: bool) -
         content=content,
         tokens=tokens + MESSAGE_OVERHEAD,
         rank=rank,
+        hit=hit,
         truncated=truncated,
     )
 
@@ -205,52 +247,55 @@ def _pointer(msg: _Msg, tokens: int, rank: int) -> Pointer:
     )
 
 
-def _pairs(
+def _with_neighbours(
     stores: Stores,
     keys: list[tuple[str, str]],
     role: str | None,
     low: str | None,
     high: str | None,
-) -> list[tuple[_Msg, ...]]:
-    """Each hit's conversation pair, ranked by first appearance, without repeats."""
-    select = (
-        "SELECT m.file_id, m.session_id, s.title, m.id AS message_id, m.role, m.created_at, "
-        "m.position, m.content FROM messages AS m JOIN sessions AS s ON s.file_id = m.file_id "
-    )
-    seen: set[tuple[int, int]] = set()
-    pairs: list[tuple[_Msg, ...]] = []
+) -> list[tuple[int, int, bool, _Msg]]:
+    """Every hit and the turns around it, each message once, in priority order:
+    (priority, rank, is a hit, message). A message that is both a hit and a neighbour
+    counts as a hit."""
+    best: dict[tuple[int, int], tuple[int, int, bool, _Msg]] = {}
+
+    def offer(msg: _Msg, priority: int, rank: int, hit: bool) -> None:
+        ident = (msg.file_id, msg.position)
+        known = best.get(ident)
+        if known is None or (priority, not hit) < (known[0], not known[2]):
+            best[ident] = (priority, rank, hit, msg)
+
     with stores.mirror.read() as conn:
-        for session_id, message_id in keys:
+        for rank, (session_id, message_id) in enumerate(keys, start=1):
             row = conn.execute(
-                select + "WHERE m.session_id = ? AND m.id = ? ORDER BY m.file_id LIMIT 1",
+                _SELECT + "WHERE m.session_id = ? AND m.id = ? ORDER BY m.file_id LIMIT 1",
                 (session_id, message_id),
             ).fetchone()
             if row is None:  # deleted since the search
                 continue
-            hit = _Msg(**dict(zip(row.keys(), row, strict=True)))
-            other_pos = hit.position + 1 if hit.role == "user" else hit.position - 1
-            partner = None
-            if hit.role in ("user", "assistant") and role is None:
-                found = conn.execute(
-                    select + "WHERE m.file_id = ? AND m.position = ?", (hit.file_id, other_pos)
-                ).fetchone()
-                if found is not None:
-                    cand = _Msg(**dict(zip(found.keys(), found, strict=True)))
-                    wanted = "assistant" if hit.role == "user" else "user"
-                    in_time = (low is None or cand.created_at > low) and (
-                        high is None or cand.created_at < high
-                    )
-                    if cand.role == wanted and in_time:
-                        partner = cand
-            group = (hit,) if partner is None else tuple(sorted((hit, partner), key=_pos))
-            ident = (hit.file_id, group[0].position)
-            if ident in seen or (hit.file_id, hit.position) in seen:
+            hit = _msg(row)
+            offer(hit, rank, rank, True)
+            if NEIGHBOURS <= 0:
                 continue
-            seen.update((m.file_id, m.position) for m in group)
-            seen.add(ident)
-            pairs.append(group)
-    return pairs
+            around = conn.execute(
+                _SELECT + "WHERE m.file_id = ? AND m.position BETWEEN ? AND ? "
+                "AND m.position != ? ORDER BY m.position",
+                (hit.file_id, hit.position - NEIGHBOURS, hit.position + NEIGHBOURS, hit.position),
+            ).fetchall()
+            for found in around:
+                near = _msg(found)
+                if _passes(near, role, low, high):
+                    offer(near, rank + NEIGHBOUR_LAG, rank, False)
+    return sorted(best.values(), key=lambda e: (e[0], not e[2], e[3].file_id, e[3].position))
 
 
-def _pos(m: _Msg) -> int:
-    return m.position
+def _passes(msg: _Msg, role: str | None, low: str | None, high: str | None) -> bool:
+    return (
+        (role is None or msg.role == role)
+        and (low is None or msg.created_at > low)
+        and (high is None or msg.created_at < high)
+    )
+
+
+def _msg(row: Any) -> _Msg:
+    return _Msg(**{name: row[name] for name in _Msg.__dataclass_fields__})

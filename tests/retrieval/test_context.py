@@ -109,3 +109,53 @@ def test_estimate_on_typical_text() -> None:
     assert estimate_tokens("") == 0
     # cl100k_base: 13 tokens; the estimate leans high, never 10% low
     assert 12 <= estimate_tokens("How do I rotate JWT signing keys without any downtime?") <= 30
+
+
+@pytest.fixture
+def story(index: Indexer) -> Indexer:
+    """One session of ten turns; the words searched for sit in turns 3, 6 and 7 only."""
+    turns = [
+        ("user", "morning! how was the weekend"),
+        ("assistant", "quiet, mostly reading"),
+        ("user", "what did you end up doing on Saturday afternoon?"),
+        ("assistant", "we went birdwatching and saw a grey heron by the lake"),
+        ("user", "nice, anything else"),
+        ("assistant", "not really, then dinner"),
+        ("user", "which lake has the kingfisher nest?"),
+        ("assistant", "the kingfisher nests at the north pond, not the lake"),
+        ("user", "thanks"),
+        ("assistant", "any time"),
+    ]
+    for role, text in turns:
+        index.append_message("walks", role, text, created_at="2023-05-08T13:56:00.000Z")
+    index.patch_session("walks", title="Weekend walks")
+    return index
+
+
+def test_a_hit_brings_the_turns_around_it_and_stretches_merge(story: Indexer) -> None:
+    ctx = story.get_context("heron", 2000, mode="keyword")
+    (session,) = ctx.sessions
+    assert session.title == "Weekend walks" and session.date.startswith("20")
+    by_offset = {m.offset: m for m in session.messages}
+    assert sorted(by_offset) == [2, 3, 4]  # the question before the answer, and after
+    assert by_offset[3].hit and not by_offset[2].hit and not by_offset[4].hit
+    assert session.stretches == [(2, 4)]
+    # two hits whose surroundings overlap make one stretch, each message once
+    ctx = story.get_context("kingfisher lake", 2000, mode="keyword")
+    (session,) = ctx.sessions
+    offsets = [m.offset for m in session.messages]
+    assert len(offsets) == len(set(offsets))
+    assert {5, 6, 7, 8} <= set(offsets)
+    assert (5, 8) in session.stretches or any(a <= 5 and b >= 8 for a, b in session.stretches)
+    data = ctx.to_dict()["sessions"][0]
+    assert data["date"] == session.date and data["stretches"] == [list(r) for r in session.stretches]
+
+
+def test_neighbours_obey_the_filters_and_the_budget(story: Indexer) -> None:
+    ctx = story.get_context("heron", 2000, mode="keyword", role="assistant")
+    assert [m.offset for s in ctx.sessions for m in s.messages] == [3]
+    small = story.get_context("heron", 60, mode="keyword")
+    assert small.tokens <= 60
+    shown = [m for s in small.sessions for m in s.messages]
+    assert [m.offset for m in shown if m.hit] == [3]  # the hit first, neighbours if room
+    assert len(shown) < 3
