@@ -1,12 +1,10 @@
-"""Search: keyword (tantivy BM25), semantic (vectors) and hybrid (both, fused by
-reciprocal rank, k = 60). `search` is handed the stores it reads (`Stores`), not the
-`Indexer` facade.
+"""Search: keyword (tantivy BM25), semantic (vectors) and hybrid (both: fusion.py).
+`search` is handed the stores it reads (`Stores`), not the `Indexer` facade.
 
-The keyword side of hybrid takes the query's strict matches first (every word, phrases,
-exclusions: the keyword syntax), then, if they are fewer than the candidates wanted, the
-messages matching any of its words, ranked by BM25: a question in plain words rarely has
-all its words in the answer. A query that is not valid keyword syntax is read as plain
-words in the semantic and hybrid modes.
+The keyword side of hybrid is the query's words but English stop words, ranked by BM25
+(a question in plain words rarely has all its words in the answer, and no word is dropped
+for being common: BM25's idf already weighs it). A query that is not valid keyword syntax
+is read as plain words in the semantic and hybrid modes.
 """
 
 from __future__ import annotations
@@ -21,10 +19,10 @@ import tantivy
 from vault import InvalidInput
 from vault.message_views import search_text_json
 
-from .errors import InvalidQuery, translate_errors
+from .errors import translate_errors
 from .filters import MessageFilter, check_page, search_filters
 from .fulltext import FullText
-from .fusion import rrf
+from .fusion import fuse, lift_by_neighbours
 from .mirror import Mirror
 from .query import TITLE_BOOST, compile_query
 from .records import SearchHit, SearchResult
@@ -35,7 +33,191 @@ __all__ = ("CANDIDATES", "MODES", "Stores", "relaxed_query", "resolve_mode", "se
 MODES = ("keyword", "semantic", "hybrid")
 CANDIDATES = 100  # per side, before fusion
 MAX_RELAXED_TERMS = 64
-COMMON_SHARE = 0.05
+# NLTK's English stop-word list (the one bench/bm25.py's textbook baseline uses): ignored
+# by the keyword side of hybrid search.
+STOP_WORDS = frozenset(
+    [
+        "i",
+        "me",
+        "my",
+        "myself",
+        "we",
+        "our",
+        "ours",
+        "ourselves",
+        "you",
+        "you're",
+        "you've",
+        "you'll",
+        "you'd",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "he",
+        "him",
+        "his",
+        "himself",
+        "she",
+        "she's",
+        "her",
+        "hers",
+        "herself",
+        "it",
+        "it's",
+        "its",
+        "itself",
+        "they",
+        "them",
+        "their",
+        "theirs",
+        "themselves",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "this",
+        "that",
+        "that'll",
+        "these",
+        "those",
+        "am",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "have",
+        "has",
+        "had",
+        "having",
+        "do",
+        "does",
+        "did",
+        "doing",
+        "a",
+        "an",
+        "the",
+        "and",
+        "but",
+        "if",
+        "or",
+        "because",
+        "as",
+        "until",
+        "while",
+        "of",
+        "at",
+        "by",
+        "for",
+        "with",
+        "about",
+        "against",
+        "between",
+        "into",
+        "through",
+        "during",
+        "before",
+        "after",
+        "above",
+        "below",
+        "to",
+        "from",
+        "up",
+        "down",
+        "in",
+        "out",
+        "on",
+        "off",
+        "over",
+        "under",
+        "again",
+        "further",
+        "then",
+        "once",
+        "here",
+        "there",
+        "when",
+        "where",
+        "why",
+        "how",
+        "all",
+        "any",
+        "both",
+        "each",
+        "few",
+        "more",
+        "most",
+        "other",
+        "some",
+        "such",
+        "no",
+        "nor",
+        "not",
+        "only",
+        "own",
+        "same",
+        "so",
+        "than",
+        "too",
+        "very",
+        "s",
+        "t",
+        "can",
+        "will",
+        "just",
+        "don",
+        "don't",
+        "should",
+        "should've",
+        "now",
+        "d",
+        "ll",
+        "m",
+        "o",
+        "re",
+        "ve",
+        "y",
+        "ain",
+        "aren",
+        "aren't",
+        "couldn",
+        "couldn't",
+        "didn",
+        "didn't",
+        "doesn",
+        "doesn't",
+        "hadn",
+        "hadn't",
+        "hasn",
+        "hasn't",
+        "haven",
+        "haven't",
+        "isn",
+        "isn't",
+        "ma",
+        "mightn",
+        "mightn't",
+        "mustn",
+        "mustn't",
+        "needn",
+        "needn't",
+        "shan",
+        "shan't",
+        "shouldn",
+        "shouldn't",
+        "wasn",
+        "wasn't",
+        "weren",
+        "weren't",
+        "won",
+        "won't",
+        "wouldn",
+        "wouldn't",
+    ]
+)
 SNIPPET_CHARS = 200
 PARALLEL = True  # hybrid: keyword side in a thread of its own
 
@@ -84,22 +266,12 @@ def resolve_mode(semantic: SemanticIndex, mode: str | None, filters: MessageFilt
 
 
 def relaxed_query(
-    text: str,
-    schema: tantivy.Schema,
-    analyzer: tantivy.TextAnalyzer,
-    doc_freqs: tuple[int, dict[str, int]] | None = None,
+    text: str, schema: tantivy.Schema, analyzer: tantivy.TextAnalyzer
 ) -> tantivy.Query | None:
-    """Any of the query's words, BM25-ranked (the session title lifts the rank).
-
-    With `doc_freqs` (documents, word → document frequency), words found in more than
-    `COMMON_SHARE` of the messages are dropped while rarer words remain: they hardly move
-    BM25's ranking but make an OR query visit most of a large index.
-    """
-    words = list(dict.fromkeys(analyzer.analyze(text)))[:MAX_RELAXED_TERMS]
-    if doc_freqs is not None and doc_freqs[0] > 0:
-        total, freqs = doc_freqs
-        rare = [w for w in words if freqs.get(w, 0) <= COMMON_SHARE * total]
-        words = rare or words
+    """Any of the query's words but English stop words, BM25-ranked (the session title
+    lifts the rank); None when only stop words are left."""
+    words = [w for w in dict.fromkeys(analyzer.analyze(text)) if w not in STOP_WORDS]
+    words = words[:MAX_RELAXED_TERMS]
     if not words:
         return None
     content = tantivy.Query.boolean_query(
@@ -199,10 +371,10 @@ def _by_meaning(
         by_key.setdefault((hit.session_id, hit.message_id), hit)
     for _, hit in vec_keyed:
         by_key.setdefault((hit.session_id, hit.message_id), hit)
-    kw_keys = [(h.session_id, h.message_id) for h in kw_hits]
-    vec_keys = [(h.session_id, h.message_id) for _, h in vec_keyed]
-    fused = rrf([kw_keys, vec_keys])
-    kw_set, vec_set = set(kw_keys), set(vec_keys)
+    kw_scored = [((h.session_id, h.message_id), h.score) for h in kw_hits]
+    vec_scored = [((h.session_id, h.message_id), v.score) for v, h in vec_keyed]
+    fused = lift_by_neighbours(fuse(kw_scored, vec_scored), _neighbours(stores, list(by_key)))
+    kw_set, vec_set = {k for k, _ in kw_scored}, {k for k, _ in vec_scored}
     ordered = sorted(fused, key=lambda k: (-fused[k], by_key[k].created_at))
     hits = []
     for key in ordered[offset:want]:
@@ -214,34 +386,40 @@ def _by_meaning(
     return SearchResult(tuple(hits), len(fused), stale, mode=mode)
 
 
+def _neighbours(
+    stores: Stores, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """For each (session id, message id): the ones among `keys` right before and after
+    it in its session file."""
+    if not keys:
+        return {}
+    values = ",".join("(?, ?)" for _ in keys)
+    with stores.mirror.read() as conn:
+        rows = conn.execute(
+            f"WITH k(sid, mid) AS (VALUES {values}) "
+            "SELECT k.sid, k.mid, m.file_id, m.position FROM k "
+            "JOIN sessions AS s ON s.id = k.sid "
+            "JOIN messages AS m ON m.file_id = s.file_id AND m.id = k.mid",
+            [part for key in keys for part in key],
+        ).fetchall()
+    at = {(r["file_id"], r["position"]): (r["sid"], r["mid"]) for r in rows}
+    out: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for (file_id, position), key in at.items():
+        near = [at.get((file_id, position + d)) for d in (-1, 1)]
+        out[key] = [n for n in near if n is not None]
+    return out
+
+
 def _keyword_candidates(
     stores: Stores, query: str, filters: list[tantivy.Query], pool: int
 ) -> tuple[list[SearchHit], bool]:
-    fulltext, schema = stores.fulltext, stores.fulltext.schema
-    hits: list[SearchHit] = []
-    stale = False
-    try:
-        strict = compile_query(query, schema, fulltext.analyzer).query
-    except InvalidQuery:
-        strict = None
-    if strict is not None:
-        result = fulltext.search(stores.mirror, strict, filters, limit=pool, offset=0, count=False)
-        hits.extend(result.hits)
-        stale = result.stale
-    if len(hits) < pool:
-        words = list(dict.fromkeys(fulltext.analyzer.analyze(query)))[:MAX_RELAXED_TERMS]
-        freqs = fulltext.term_stats(stores.mirror, "content", words)
-        relaxed = relaxed_query(query, schema, fulltext.analyzer, freqs)
-        if relaxed is not None:
-            seen = {(h.session_id, h.message_id) for h in hits}
-            result = fulltext.search(
-                stores.mirror, relaxed, filters, limit=pool, offset=0, count=False
-            )
-            stale = stale or result.stale
-            for hit in result.hits:
-                if (hit.session_id, hit.message_id) not in seen and len(hits) < pool:
-                    hits.append(hit)
-    return hits, stale
+    """The keyword side of hybrid: the query's words ranked by BM25 (`relaxed_query`)."""
+    fulltext = stores.fulltext
+    relaxed = relaxed_query(query, fulltext.schema, fulltext.analyzer)
+    if relaxed is None:
+        return [], False
+    result = fulltext.search(stores.mirror, relaxed, filters, limit=pool, offset=0, count=False)
+    return list(result.hits), result.stale
 
 
 class _Snippets:

@@ -148,7 +148,9 @@ def test_a_hit_brings_the_turns_around_it_and_stretches_merge(story: Indexer) ->
     assert {5, 6, 7, 8} <= set(offsets)
     assert (5, 8) in session.stretches or any(a <= 5 and b >= 8 for a, b in session.stretches)
     data = ctx.to_dict()["sessions"][0]
-    assert data["date"] == session.date and data["stretches"] == [list(r) for r in session.stretches]
+    assert data["date"] == session.date and data["stretches"] == [
+        list(r) for r in session.stretches
+    ]
 
 
 def test_neighbours_obey_the_filters_and_the_budget(story: Indexer) -> None:

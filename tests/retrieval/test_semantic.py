@@ -9,7 +9,7 @@ import time
 import pytest
 
 from indexer import Indexer
-from indexer.fusion import rrf
+from indexer.fusion import fuse, lift_by_neighbours
 from indexer.semantic import HashEmbedder, read_config, write_config
 from vault import InvalidInput
 
@@ -84,7 +84,29 @@ def test_semantic_results_obey_every_filter(index: Indexer) -> None:
         assert hit.role == "user" and hit.found_by == ("semantic",)
 
 
-def test_hybrid_fuses_by_reciprocal_rank_and_says_who_found_each_hit(index: Indexer) -> None:
+def test_fusion_adds_z_scores_and_lifts_by_the_best_neighbour() -> None:
+    fused = fuse([("a", 3.0), ("b", 1.0)], [("b", 0.9), ("c", 0.1)])
+    assert fused == pytest.approx({"a": 1.0, "b": 0.0, "c": -1.0})  # b: -1 + 1
+    lifted = lift_by_neighbours(fused, {"b": ["a"], "c": ["x"]}, lift=0.5, floor=-1.0)
+    # b is lifted by its neighbour a; a and c have no scored neighbour: the floor
+    assert lifted == pytest.approx({"a": 0.5, "b": 0.5, "c": -1.5})
+    assert fuse([("a", 2.0), ("a", 1.0)], []) == {"a": 0.0}  # the first (best) score counts
+
+
+def test_hybrid_brings_the_answer_after_a_matching_question(index: Indexer) -> None:
+    sid, question, answer = _conversation(
+        index, "which colour did the committee pick for the logo?", "teal, after a long vote"
+    )
+    for i in range(8):
+        _conversation(index, f"unrelated chat number {i} about lunch", f"sandwiches {i}")
+    embed_all(index)
+    hits = index.search("colour committee logo", mode="hybrid", limit=3).hits
+    ids = [h.message_id for h in hits]
+    assert ids[0] == question and answer in ids  # the answer shares no word with the query
+    assert index.search("colour committee logo", mode="keyword").total == 1
+
+
+def test_hybrid_fuses_and_says_who_found_each_hit(index: Indexer) -> None:
     _conversation(index, "zebra crossing rules", "pedestrians first at a zebra crossing")
     _conversation(index, "how to descale a kettle", "vinegar or citric acid")
     embed_all(index)
@@ -99,8 +121,6 @@ def test_hybrid_fuses_by_reciprocal_rank_and_says_who_found_each_hit(index: Inde
         if h.found_by == ("keyword", "semantic")
     ]
     assert both and both[0].highlights  # keyword hits keep their highlighted snippet
-    fused = rrf([["a", "b"], ["b", "c"]])
-    assert fused["b"] == pytest.approx(1 / 62 + 1 / 61) and max(fused, key=fused.__getitem__) == "b"
     # a query that is not valid keyword syntax still works as plain words
     assert index.search('"unclosed zebra', mode="hybrid").hits
 
