@@ -526,10 +526,12 @@ def build_server(app: App) -> VaultServer:
     ) -> CallToolResult:
         """Recall past conversations within a token budget.
 
-        Ranks user→assistant exchanges by relevance to `query` (hybrid search when semantic
-        search is on), fills max_tokens in rank order with whole messages (one that does
-        not fit is shortened at a word boundary with a visible marker, or left out), and
-        groups them by session in time order. `omitted` lists relevant messages left out:
+        Finds the messages most relevant to `query` (hybrid search when semantic search
+        is on), each with the turns around it (the question before an answer, the answer
+        after a question); fills max_tokens in rank order with whole messages (one that
+        does not fit is shortened at a word boundary with a visible marker, or left out);
+        groups them by session in time order, each session headed by its title and date,
+        with its stretches of consecutive turns. `omitted` lists relevant messages left out:
         fetch one with get_messages {"session": session_id, "offset": offset, "limit": 1}.
         The progression: search_messages to find, get_context to read within a budget,
         get_messages for a whole stretch.

@@ -94,7 +94,7 @@ def test_fusion_adds_z_scores_and_lifts_by_the_best_neighbour() -> None:
 
 
 def test_hybrid_brings_the_answer_after_a_matching_question(index: Indexer) -> None:
-    sid, question, answer = _conversation(
+    _, question, answer = _conversation(
         index, "which colour did the committee pick for the logo?", "teal, after a long vote"
     )
     for i in range(8):
