@@ -196,14 +196,15 @@ def setup_clone(vault: Vault) -> list[str] | None:
 
 def findings(vault: Vault) -> list[dict[str, object]]:
     """What `doctor` reports about sharing: conflict markers, messages kept twice, ids
-    claimed by several files, and a clone lacking the merge driver."""
+    claimed by several files, and a clone lacking the merge driver (unless git ignores
+    the sessions: a vault that is not shared needs none)."""
     from vault.gitshare import repo, setup
     from vault.gitshare.resolve import scan
 
     out = [f.to_dict() for f in scan(vault)]
     top = repo.toplevel(vault.root)
-    if top is not None:
-        clone = setup.Clone(top, vault.dir, setup.driver_command())
+    clone = setup.Clone(top, vault.dir, setup.driver_command()) if top is not None else None
+    if clone is not None and not repo.ignored(clone.top, clone.sample):
         for step in setup.missing(clone):
             out.append(
                 {

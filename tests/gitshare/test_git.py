@@ -276,3 +276,14 @@ def test_merge_file_falls_back_to_lines_for_a_file_it_cannot_read(tmp_path: Path
     theirs.write_text("not a session\nline\ntheirs\n")
     code, _ = run_cli("merge-file", str(base), str(ours), str(theirs), "x.md")
     assert code == 1 and "<<<<<<<" in ours.read_text()
+
+
+def test_a_vault_git_ignores_needs_no_driver(tmp_path: Path) -> None:
+    repo = new_repo(tmp_path / "r")
+    (repo / ".gitignore").write_text(".codearchitect/\n")
+    Vault(repo).append_message(SESSION, "user", "private")
+    code, out = run_cli("doctor", "--root", str(repo))
+    assert code == 0 and "NO_MERGE_DRIVER" not in out, out
+    (repo / ".gitignore").unlink()
+    code, out = run_cli("doctor", "--root", str(repo))
+    assert code == 1 and "NO_MERGE_DRIVER" in out

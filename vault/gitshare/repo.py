@@ -15,6 +15,7 @@ __all__ = (
     "config_get",
     "config_set",
     "git",
+    "ignored",
     "text_merge",
     "toplevel",
     "unmerged",
@@ -76,6 +77,12 @@ def check_attr(top: Path, attribute: str, path: Path) -> str:
     rel = os.path.relpath(path, top)
     out = git(top, "check-attr", "-z", attribute, "--", rel).stdout.split(b"\0")
     return out[2].decode("utf-8", "replace") if len(out) > 2 else "unspecified"
+
+
+def ignored(top: Path, path: Path) -> bool:
+    """Does git ignore `path` (a vault whose sessions are not shared)?"""
+    rel = os.path.relpath(path, top)
+    return git(top, "check-ignore", "-q", "--no-index", "--", rel, check=False).returncode == 0
 
 
 def unmerged(top: Path, path: Path) -> dict[int, bytes]:
