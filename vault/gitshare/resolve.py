@@ -24,7 +24,7 @@ from ..vault import Vault
 from . import markers, repo
 from .merge import CONFLICT_KEY, merge
 
-__all__ = ("Finding", "Resolution", "fold", "resolve_file", "scan", "skip_ranges")
+__all__ = ("Finding", "Resolution", "ambiguous", "fold", "resolve_file", "scan", "skip_ranges")
 
 
 @dataclass(frozen=True)
@@ -74,19 +74,18 @@ def scan(vault: Vault) -> list[Finding]:
                 )
         if CONFLICT_KEY.encode() in data:
             found.extend(_kept_twice(data, path))
-    for session_id, paths in sorted(vault.session_ids().items()):
-        if len(paths) > 1:
-            ordered = sorted(paths)
-            others = ", ".join(str(p) for p in ordered[1:])
-            found.append(
-                Finding(
-                    "AMBIGUOUS",
-                    ordered[0],
-                    1,
-                    f"session {session_id} is also claimed by {others} "
-                    "(fold them: codearchitect resolve)",
-                )
+    for session_id, paths in ambiguous(vault):
+        ordered = sorted(paths)
+        others = ", ".join(str(p) for p in ordered[1:])
+        found.append(
+            Finding(
+                "AMBIGUOUS",
+                ordered[0],
+                1,
+                f"session {session_id} is also claimed by {others} "
+                "(fold them: codearchitect resolve)",
             )
+        )
     return found
 
 
