@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from .cli_common import errors, json_option, open_index, root_option
-from .cli_git import findings
+from .cli_git import findings, not_shared_deletions
 from .cli_scan import secret_report
 
 __all__ = ("doctor", "restore")
@@ -46,7 +46,8 @@ def doctor(forget: tuple[str, ...], root: Path | None, as_json: bool) -> None:
         try:
             forgotten = index.vault.forget_acked(list(forget)) if forget else []
             status = index.status().to_dict()
-            missing = [e.to_dict() for e in index.vault.acked_missing()]
+            lost = not_shared_deletions(index.vault, index.vault.acked_missing())
+            missing = [e.to_dict() for e in lost]
             git_found = findings(index.vault)
             secrets = secret_report(index.vault)
         finally:

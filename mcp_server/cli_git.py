@@ -13,10 +13,11 @@ from pathlib import Path
 import click
 
 from vault import InvalidInput, Vault, VaultError, find_project_root
+from vault.journal import JournalEntry
 
 from .cli_common import errors, json_option, root_option
 
-__all__ = ("findings", "git", "merge_file", "resolve", "setup_clone")
+__all__ = ("findings", "git", "merge_file", "not_shared_deletions", "resolve", "setup_clone")
 
 
 @click.command("merge-file")
@@ -216,6 +217,20 @@ def findings(vault: Vault) -> list[dict[str, object]]:
                 }
             )
     return out
+
+
+def not_shared_deletions(vault: Vault, entries: list[JournalEntry]) -> list[JournalEntry]:
+    """The acknowledged messages missing from their files, less those whose deletion came
+    through git (committed once, then removed by a commit: made here, or merged from
+    another clone that deleted them), which are not lost."""
+    from vault.gitshare import repo
+
+    top = repo.toplevel(vault.root) if entries else None
+    if top is None:
+        return entries
+    return [
+        e for e in entries if not repo.removed_by_a_commit(top, vault.sessions_dir, e.message.id)
+    ]
 
 
 def _session_path(vault: Vault, given: Path) -> Path:

@@ -287,3 +287,25 @@ def test_a_vault_git_ignores_needs_no_driver(tmp_path: Path) -> None:
     (repo / ".gitignore").unlink()
     code, out = run_cli("doctor", "--root", str(repo))
     assert code == 1 and "NO_MERGE_DRIVER" in out
+
+
+def test_a_deletion_merged_from_another_clone_is_not_a_lost_message(tmp_path: Path) -> None:
+    a, b = pair(tmp_path)
+    setup_driver(a)
+    kept = Vault(a).append_message(SESSION, "user", "acknowledged on a, kept").message
+    gone = Vault(a).append_message(SESSION, "user", "acknowledged on a, deleted on b").message
+    commit_all(a, "a")
+    git(b, "pull", "-q", "--no-rebase", "--no-edit")
+    Vault(b).delete_message(SESSION, gone.id)
+    commit_all(b, "b deletes one")
+    git(a, "pull", "-q", "--no-rebase", "--no-edit", str(b), "main")
+    assert kept.id in [m.id for m in Vault(a).get(SESSION).messages]
+    code, out = run_cli("doctor", "--root", str(a))
+    assert code == 0, out
+    # A stale save over the file (not through git) is still reported.
+    path = session_file(a)
+    stale = path.read_bytes()
+    lost = Vault(a).append_message(SESSION, "user", "appended, then saved over").message
+    path.write_bytes(stale)
+    code, out = run_cli("doctor", "--root", str(a))
+    assert code == 1 and f"ACKED_MISSING {lost.id}" in out

@@ -16,6 +16,7 @@ __all__ = (
     "config_set",
     "git",
     "ignored",
+    "removed_by_a_commit",
     "text_merge",
     "toplevel",
     "unmerged",
@@ -106,6 +107,18 @@ def unmerged_paths(top: Path, under: Path) -> list[Path]:
     listing = git(top, "ls-files", "-u", "-z", "--", rel).stdout
     names = {entry.partition(b"\t")[2] for entry in listing.split(b"\0") if entry}
     return sorted(top / os.fsdecode(name) for name in names if name)
+
+
+def removed_by_a_commit(top: Path, under: Path, text: str) -> bool:
+    """Was `text` committed under `under` once, and is it gone from HEAD's version? (A
+    deletion that came through git: made in this clone or merged from another.)"""
+    rel = os.path.relpath(under, top)
+    if git(top, "rev-parse", "-q", "--verify", "HEAD", check=False).returncode != 0:
+        return False
+    if git(top, "grep", "-q", "-F", "-e", text, "HEAD", "--", rel, check=False).returncode == 0:
+        return False
+    found = git(top, "log", "-1", "--format=%H", "-S", text, "HEAD", "--", rel, check=False)
+    return bool(found.stdout.strip())
 
 
 def add(top: Path, path: Path) -> None:
