@@ -123,6 +123,8 @@ class Indexer:
             self.created = created or (self._opened and self.created)
             self._opened = True
             self._checked = self._checked or check
+        if self._behind:
+            self._retry_behind()
         return self
 
     def start(self) -> Indexer:
@@ -353,7 +355,6 @@ class Indexer:
         """`Vault.store_session`, then index the file (see `_index_written`)."""
         self.open()
         with self._vault_lock:
-            self._retry_behind()
             stored = self.vault.store_session(conversation, topic, format, session_id)
             behind = self._index_written(stored.path)
         return replace(stored, warnings=stored.warnings + behind)
@@ -370,7 +371,6 @@ class Indexer:
         (see `_index_written`)."""
         self.open()
         with self._vault_lock:
-            self._retry_behind()
             appended = self.vault.append_message(session_id, role, content, metadata, **kwargs)
             behind = self._index_written(appended.path, lambda: self.syncer.apply_append(appended))
         self._kick()
@@ -382,7 +382,6 @@ class Indexer:
         """`Vault.append_messages` (importers: caller ids, one write), then index the file."""
         self.open()
         with self._vault_lock:
-            self._retry_behind()
             result = self.vault.append_messages(session_id, messages, **kwargs)
             self._index_written(result[0])
         return result
@@ -391,7 +390,6 @@ class Indexer:
         """`Vault.create_session`, then index the new file."""
         self.open()
         with self._vault_lock:
-            self._retry_behind()
             path, session = self.vault.create_session(session_id, **fields)
             if self._index_written(path):
                 return self._file_record(path)
@@ -401,7 +399,6 @@ class Indexer:
         """`Vault.patch` (title, status, tags, metadata merged key by key, key fields)."""
         self.open()
         with self._vault_lock:
-            self._retry_behind()
             self.vault.patch(session_id, **changes)
             path = self.vault.locate(session_id)
             if self._index_written(path):
@@ -443,7 +440,6 @@ class Indexer:
                 )
             session_id = str(owners[0][0])
         with self._vault_lock:
-            self._retry_behind()
             self.vault.delete_message(session_id, message_id)
             self._index_written(self.vault.locate(session_id))
         return True
@@ -466,7 +462,6 @@ class Indexer:
             return found, False
         lock_name = "key:" + "\x1f".join(clean[f] or "" for f in KEY_FIELDS)
         with self._vault_lock, self.vault.lock(lock_name):
-            self._retry_behind()
             found = self._find_key(clean) or self._behind_key(clean)
             if found is not None:
                 return found, False
@@ -518,14 +513,17 @@ class Indexer:
         return ()
 
     def _retry_behind(self) -> None:
-        """Index the files whose writes the index missed (see `_index_written`)."""
-        for path in list(self._behind):
-            try:
-                with self.mirror.patience(0):  # still locked: leave it to the next call
-                    self._index(path)
-            except IndexUnavailable:
-                return
-            self._behind.pop(path, None)
+        """Index the files whose writes the index missed (see `_index_written`); every
+        call of this process tries first (`open`), so it reads its own writes again as
+        soon as the mirror takes them."""
+        with self._vault_lock:
+            for path in list(self._behind):
+                try:
+                    with self.mirror.patience(0):  # still locked: leave it to the next call
+                        self._index(path)
+                except IndexUnavailable:
+                    return
+                self._behind.pop(path, None)
 
     def _behind_key(self, key: Mapping[str, str | None]) -> SessionRecord | None:
         """A session with these key fields among the files the index missed, so that a
