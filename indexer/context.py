@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from vault import InvalidInput
+from vault.message_views import plain_text_json
 
 from .records import parse_bound
 from .retrieval import Stores, search
@@ -131,7 +132,7 @@ class _Msg:
 
 _SELECT = (
     "SELECT m.file_id, m.session_id, s.title, s.created_at AS date, m.id AS message_id, "
-    "m.role, m.created_at, m.position, m.content "
+    "m.role, m.created_at, m.position, m.content, m.metadata "
     "FROM messages AS m JOIN sessions AS s ON s.file_id = m.file_id "
 )
 
@@ -298,4 +299,8 @@ def _passes(msg: _Msg, role: str | None, low: str | None, high: str | None) -> b
 
 
 def _msg(row: Any) -> _Msg:
-    return _Msg(**{name: row[name] for name in _Msg.__dataclass_fields__})
+    """A message as get_context shows it: its content with its thinking, tool calls and
+    results, as `codearchitect show` prints them (a call alone is not an empty message)."""
+    fields = {name: row[name] for name in _Msg.__dataclass_fields__}
+    fields["content"] = plain_text_json(row["role"], row["content"], row["metadata"])
+    return _Msg(**fields)

@@ -28,6 +28,7 @@ __all__ = (
     "fold_tool_name",
     "has_views",
     "plain_text",
+    "plain_text_json",
     "search_text",
     "search_text_json",
     "thinking_view",
@@ -160,6 +161,18 @@ def plain_text(role: str, content: str, metadata: Mapping[str, Any]) -> str:
             out.append("↳ result:")
             out.append(_indent(_text(item["result"]), "    "))
     return "\n".join(out)
+
+
+def plain_text_json(role: str, content: str, metadata_json: str) -> str:
+    """`plain_text` of a message whose metadata is JSON text (a mirror row); the JSON is
+    decoded only when it may hold thinking, tool calls or a tool name."""
+    if not _MAY_HOLD_VIEWS.search(metadata_json) and '"toolName"' not in metadata_json:
+        return content
+    try:
+        metadata = json.loads(metadata_json)
+    except ValueError:
+        return content
+    return plain_text(role, content, metadata) if isinstance(metadata, dict) else content
 
 
 # ---------------------------------------------------------------- reading the metadata

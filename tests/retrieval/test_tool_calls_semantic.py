@@ -42,3 +42,16 @@ def test_vectors_of_the_content_alone_are_made_again_once(index: Indexer) -> Non
     assert embedded == {user, call}
     index.semantic.close_writer()
     assert index.embed_pending() == 0  # done once
+
+
+def test_get_context_shows_the_call_and_its_result(index: Indexer) -> None:
+    user, call = _seed(index)
+    result = index.append_message(
+        "db", "tool", "Running upgrade 3f2a -> 9c1d", {"toolUseId": "toolu_1", "toolName": "Bash"}
+    )
+    context = index.get_context("alembic upgrade head", 500, mode="keyword")
+    (session,) = context.sessions
+    shown = {m.message_id: m.content for m in session.messages}
+    assert shown[call] == "🔧 Bash: alembic upgrade head"
+    assert shown[result.message.id] == "← Bash\nRunning upgrade 3f2a -> 9c1d"
+    assert shown.get(user, "kettle descaling with vinegar") == "kettle descaling with vinegar"
