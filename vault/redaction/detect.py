@@ -7,7 +7,7 @@ is not a secret: redacting twice changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .context import CONTEXT_RULES
@@ -66,14 +66,19 @@ class Finding:
 
 
 def find_secrets(
-    text: str, rules: RuleSet = ALL, allowed: Callable[[str], bool] | None = None
+    text: str,
+    rules: RuleSet = ALL,
+    allowed: Callable[[str], bool] | None = None,
+    triggered: Sequence[Rule] | None = None,
 ) -> list[Finding]:
-    """Non-overlapping findings in `text`, in order."""
-    if len(text) < 8:
+    """Non-overlapping findings in `text`, in order. `triggered`: the rules to run, when
+    the caller already looked for triggers in a text holding this one (a message's
+    strings are looked at together)."""
+    if len(text) < 8 or triggered == []:
         return []
     lower = text.lower()
     found: list[Finding] = []
-    for rule in rules.triggered(lower):
+    for rule in rules.triggered(lower) if triggered is None else triggered:
         for start, end, kind in rule.find(text, lower):
             if kind not in rules.disabled:
                 found.append(Finding(start, end, kind, rule.priority))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from ..records import Message, SessionFile
 from .detect import KINDS, RULES, Finding, RuleSet, find_secrets
 from .filters import looks_secret
 from .markers import MARKER, marker
+from .rules import Rule
 from .settings import RedactionConfig, config_stamp, read_config
 
 __all__ = ("Redactions", "Redactor", "RedactorCache")
@@ -67,14 +69,14 @@ class Redactor:
         cfg = self.config
         return value in cfg.allow or any(p.search(value) for p in cfg.allow_patterns)
 
-    def findings(self, text: str) -> list[Finding]:
+    def findings(self, text: str, triggered: Sequence[Rule] | None = None) -> list[Finding]:
         if not self.config.enabled:
             return []
         allowed = self.allowed if (self.config.allow or self.config.allow_patterns) else None
-        return find_secrets(text, self.rules, allowed)
+        return find_secrets(text, self.rules, allowed, triggered)
 
-    def text(self, text: str, counts: Redactions) -> str:
-        found = self.findings(text)
+    def text(self, text: str, counts: Redactions, triggered: Sequence[Rule] | None = None) -> str:
+        found = self.findings(text, triggered)
         if not found:
             return text
         parts: list[str] = []
@@ -87,19 +89,25 @@ class Redactor:
         parts.append(text[pos:])
         return "".join(parts)
 
-    def value(self, value: Any, counts: Redactions, key: str | None = None) -> Any:
+    def value(
+        self,
+        value: Any,
+        counts: Redactions,
+        key: str | None = None,
+        triggered: Sequence[Rule] | None = None,
+    ) -> Any:
         """`value` with secrets redacted at any depth (the same object when none)."""
         if isinstance(value, str):
             kind = self.key_secret(key, value) if key is not None else None
             if kind is not None:
                 counts.add(kind)
                 return marker(kind, value)
-            return self.text(value, counts)
+            return self.text(value, counts, triggered)
         if isinstance(value, dict):
-            out = {k: self.value(v, counts, str(k)) for k, v in value.items()}
+            out = {k: self.value(v, counts, str(k), triggered) for k, v in value.items()}
             return value if all(out[k] is value[k] for k in value) else out
         if isinstance(value, list | tuple):
-            items = [self.value(v, counts) for v in value]
+            items = [self.value(v, counts, None, triggered) for v in value]
             if all(a is b for a, b in zip(items, value, strict=True)):
                 return value
             return type(value)(items)
@@ -108,8 +116,15 @@ class Redactor:
     def message(self, message: Message, counts: Redactions) -> Message:
         if not self.config.enabled:
             return message
-        content = self.text(message.content, counts)
-        metadata = self.value(message.metadata, counts) if message.metadata else message.metadata
+        # One trigger pass over the message's strings together, not one per string.
+        strings = [message.content]
+        _strings(message.metadata, strings)
+        joined = "\n".join(s for s in strings if len(s) >= 8)
+        triggered = self.rules.triggered(joined.lower()) if joined else []
+        content = self.text(message.content, counts, triggered)
+        metadata = message.metadata
+        if metadata:
+            metadata = self.value(metadata, counts, None, triggered)
         if content is message.content and metadata is message.metadata:
             return message
         return replace(message, content=content, metadata=metadata)
@@ -146,6 +161,17 @@ class Redactor:
             return None
         kind = "password" if re.search(r"(?i)pass|pwd", key) else "secret"
         return None if kind in self.config.disable else kind
+
+
+def _strings(value: Any, out: list[str]) -> None:
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _strings(v, out)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _strings(v, out)
 
 
 class RedactorCache:
