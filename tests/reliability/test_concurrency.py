@@ -16,9 +16,10 @@ import anyio
 import pytest
 from mcp import Client
 
+from tests.helpers.servers import server_params
 from vault import Vault
 
-from .conftest import assert_index_equals_files, server_params
+from .conftest import assert_index_equals_files
 
 pytestmark = pytest.mark.anyio
 
