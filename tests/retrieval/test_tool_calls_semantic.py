@@ -3,8 +3,12 @@ tiny deterministic model; vectors made from the content alone are made again onc
 
 from __future__ import annotations
 
+import pytest
+
 from indexer import Indexer
 from indexer.mirror import set_state
+from tests.helpers.data import FIXTURES
+from vault.importers import run_import
 
 from .conftest import embed_all
 
@@ -55,3 +59,27 @@ def test_get_context_shows_the_call_and_its_result(index: Indexer) -> None:
     assert shown[call] == "🔧 Bash: alembic upgrade head"
     assert shown[result.message.id] == "← Bash\nRunning upgrade 3f2a -> 9c1d"
     assert shown.get(user, "kettle descaling with vinegar") == "kettle descaling with vinegar"
+
+
+@pytest.mark.parametrize(
+    ("question", "session", "call"),
+    [
+        ("which session ran mix phx.server?", "cc-tool_heavy", "Bash: mix phx.server"),
+        ("which session ran mix phx.server?", "cc-short", "Bash: mix phx.server"),
+        ("which session read app.js?", "cc-tool_heavy", "Read: /home/marco/projects/spotter"),
+    ],
+)
+def test_natural_questions_find_the_tool_call_in_real_transcripts(
+    index: Indexer, question: str, session: str, call: str
+) -> None:
+    # The Claude Code transcripts copied from marot/spotter (MIT) into tests/fixtures.
+    run_import(index.vault, "claude-code", [FIXTURES / "claude_code" / "marot-spotter"])
+    index.reconcile()
+    embed_all(index)
+    result = index.search(question, limit=3)  # the default mode: hybrid, once caught up
+    assert result.mode == "hybrid"
+    hits = result.hits
+    assert any(
+        h.session_id == session and h.role == "assistant" and h.snippet.startswith(call)
+        for h in hits
+    ), [(h.session_id, h.role, h.snippet[:60]) for h in hits]
