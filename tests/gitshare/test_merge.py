@@ -289,3 +289,33 @@ def test_random_histories_merge_by_the_rules(
         for mid in set(o) & set(t)
     )
     assert json.dumps(sorted(got))  # every id is text
+
+
+def test_one_side_rewritten_in_the_current_layout_merges_with_the_older_one() -> None:
+    old = (GOLDEN / "canonical_metadata.md").read_bytes()
+    session = parse(old).session
+    current = dumps(session).encode()  # tool calls now shown in the file
+    assert current != old
+    ours = current + dumps_tail(replace(msg(1, "ours"), id="new-ours"))
+    theirs = old + dumps_tail(replace(msg(2, "theirs"), id="new-theirs"))
+    result = both_ways(old, ours, theirs)
+    assert result.conflicts == ()
+    got = parse(result.data).session
+    assert [replace(m, line=0) for m in got.messages if not m.id.startswith("new-")] == [
+        replace(m, line=0) for m in session.messages
+    ]
+    assert {m.id for m in got.messages} >= {"new-ours", "new-theirs"}
+    assert result.data.count(b"<!-- cam:msg id=") == len(session.messages) + 2
+
+
+def test_tool_calls_of_the_current_layout_survive_a_merge() -> None:
+    tools = (
+        Path(__file__).resolve().parents[1] / "golden" / "canonical_tool_calls.md"
+    ).read_bytes()
+    session = parse(tools).session
+    ours = tools + dumps_tail(replace(msg(1, "ours"), id="new-ours"))
+    theirs = tools + dumps_tail(replace(msg(2, "theirs"), id="new-theirs"))
+    got = parse(both_ways(tools, ours, theirs).data).session
+    by_id = {m.id: m for m in got.messages}
+    for m in session.messages:
+        assert by_id[m.id].metadata == m.metadata and by_id[m.id].content == m.content

@@ -281,14 +281,9 @@ def _reads_alone(piece: _Piece) -> bool:
 
 
 def _differs(got: Message, piece: _Piece) -> bool:
-    want = piece.message
-    return (got.id, got.role, got.content, got.created_at, got.metadata) != (
-        want.id,
-        want.role,
-        want.content,
-        want.created_at,
-        want.metadata,
-    )
+    """Does a message read back differ from the one meant (whether its block still
+    carries its stored hash aside: `edited`)?"""
+    return replace(got, edited=False) != replace(piece.message, edited=False)
 
 
 def _digest(message: Message) -> str:
