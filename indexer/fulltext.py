@@ -269,16 +269,6 @@ class FullText:
 
     # ------------------------------------------------------------------ search (everyone)
 
-    def term_stats(
-        self, mirror: Mirror, field: str, words: list[str]
-    ) -> tuple[int, dict[str, int]]:
-        """(documents in the committed index, each word's document frequency in `field`)."""
-        index = self._refresh(self._pending(mirror))
-        if index is None:
-            return 0, {}
-        searcher = index.searcher()
-        return searcher.num_docs, {w: searcher.doc_freq(field, w) for w in words}
-
     def num_docs(self, mirror: Mirror) -> int:
         """Documents in the committed index (as of the leader's last commit)."""
         index = self._refresh(self._pending(mirror))
