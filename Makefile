@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.run --size reference
 	$(BIN)/python -m bench.retrieval --size reference --out bench/results/retrieval
 	$(BIN)/python -m bench.locomo --out bench/results/locomo
+	$(BIN)/python -m bench.redaction --out bench/results/redaction.json
 
 # Retrieval quality and semantic/hybrid cost, and LoCoMo recall (bench/locomo.py), alone
 # (part of `make bench`).
