@@ -430,11 +430,13 @@ async def _mcp(root: Path, manifest: Manifest, params: Params) -> dict[str, Any]
             data = await call("search_messages", args)
             return [h["message_id"] for h in data["hits"]], int(data["total"])
 
+        await _settle(call)
         todo = series(manifest, params["repeats"], sample_sessions(manifest))
-        figures: dict[str, Any] = {}
-        for name, calls in todo.items():
+        for calls in todo.values():  # warm every series before timing any
             for query, filters in calls[:5]:
                 await engine(query, filters, 10)
+        figures: dict[str, Any] = {}
+        for name, calls in todo.items():
             times = []
             for query, filters in calls:
                 start = time.perf_counter()
@@ -474,6 +476,17 @@ async def _mcp(root: Path, manifest: Manifest, params: Params) -> dict[str, Any]
         },
         "server_peak_rss_mb": peak,
     }
+
+
+async def _settle(call: Any, timeout: float = 600) -> None:
+    """Let a server finish its start-up work (index catch-up, the first searcher's load)
+    before anything is timed: the full-text queue empty, then a quiet second."""
+    deadline = time.monotonic() + timeout
+    while (await call("index_status", {})).get("fulltext_pending", 0):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the server's full-text queue did not drain")
+        await anyio_sleep(0.1)
+    await anyio_sleep(1.0)
 
 
 async def anyio_sleep(seconds: float) -> None:
