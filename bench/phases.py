@@ -136,6 +136,14 @@ def phase_search(root: Path, manifest: Manifest, params: Params) -> dict[str, An
     todo = series(manifest, params["repeats"], sample_sessions(manifest))
     figures = _timed_series(engine, todo)
     verified = run_checks(engine, _check_list(manifest, params))
+
+    def natural(query: Query, filters: Filters, limit: int) -> tuple[list[str], int]:
+        result = ix.search(query.natural(), limit=limit)
+        return [h.message_id for h in result.hits], result.total
+
+    # The same words typed plainly: ranked, stemmed, titles too (no figure targets these).
+    plain = {f"natural-{k}": v for k, v in todo.items() if k.endswith("/none")}
+    figures.update(_timed_series(natural, plain))
     ix.close()
     return {"series": figures, "checks": verified}
 

@@ -58,7 +58,14 @@ class Query:
     phrase: bool = False
 
     def ours(self) -> str:
-        """In codearchitect's query syntax (docs/indexing.md)."""
+        """In codearchitect's query syntax (docs/indexing.md): `+` makes each word (or the
+        phrase) required as written, the meaning of every engine's query here. Plain words
+        would be ranked, not required, stemmed, and matched in session titles too."""
+        joined = " ".join(self.words)
+        return f'+"{joined}"' if self.phrase else " ".join(f"+{w}" for w in self.words)
+
+    def natural(self) -> str:
+        """The same words as a person types them: ranked (docs/indexing.md)."""
         joined = " ".join(self.words)
         return f'"{joined}"' if self.phrase else joined
 

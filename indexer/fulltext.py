@@ -42,7 +42,8 @@ log = logging.getLogger("codearchitect.indexer.fulltext")
 _DOC_SELECT = (
     "SELECT m.file_id, m.id, m.session_id, m.role, m.content, m.metadata, m.created_at, "
     "s.title, "
-    f"{', '.join('s.' + f for f in KEY_FIELDS)} "
+    f"{', '.join('s.' + f for f in KEY_FIELDS)}, s.topic, "
+    "(SELECT f.content FROM messages AS f WHERE f.file_id = m.file_id AND f.position = 0) "
     "FROM messages AS m JOIN sessions AS s ON s.file_id = m.file_id"
 )
 SNIPPET_CHARS = 200
@@ -62,6 +63,7 @@ class _Pending:
     rows: tuple[sqlite3.Row, ...] | None  # None: too many to overlay
     overlay: tantivy.Searcher | None = None  # the overlay already built for this queue state
     whole: bool = False  # a rebuild is pending: the overlay holds every message, main is skipped
+    outdated: bool = False  # the committed index has another schema version: not read
 
 
 class FullText:
@@ -93,6 +95,7 @@ class FullText:
         self._overlay_index: tantivy.Index | None = None
         self._overlay_writer: tantivy.IndexWriter | None = None
         self._last_gc = time.monotonic()
+        self._last_heading: tuple[tuple[Any, ...], str] | None = None
 
     # ------------------------------------------------------------------ writer (leader)
 
@@ -241,7 +244,8 @@ class FullText:
         return index
 
     def _doc(self, row: sqlite3.Row | tuple[Any, ...]) -> tantivy.Document:
-        file_id, mid, sid, role, content, metadata, created_at, title, *keys = tuple(row)
+        row = tuple(row)
+        file_id, mid, sid, role, content, metadata, created_at, title, *keys, topic, first = row
         names: list[str] = []
         if _MAY_HAVE_VIEWS.search(metadata):
             meta = json.loads(metadata)
@@ -255,6 +259,7 @@ class FullText:
             role=role,
             content=content,
             title=title,
+            heading=self._heading(file_id, title, topic, first),
             created_at=created_at,
         )
         for name in names:
@@ -267,7 +272,42 @@ class FullText:
             doc.add_date("created", moment)
         return doc
 
+    def _heading(self, file_id: int, title: str, topic: str | None, first: str | None) -> str:
+        """The `heading` field of a file's documents, computed once per file in a row."""
+        key = (file_id, title, topic, first)
+        cached = self._last_heading
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        value = heading(title, topic, first or "")
+        self._last_heading = (key, value)
+        return value
+
     # ------------------------------------------------------------------ search (everyone)
+
+    def vocabulary(self, mirror: Mirror) -> Callable[[str], bool]:
+        """Whether a word occurs in `content` of the committed index, for leaving the forms
+        of a query word that occur nowhere out of the query (indexer/query.py). Every word
+        passes while changes are still queued (their words are not in the committed index
+        yet). The index is looked at on the first call only (a query of `+words` never
+        asks)."""
+        searcher: list[tantivy.Searcher | None] = []
+
+        def known(word: str) -> bool:
+            if not searcher:
+                pending = self._pending(mirror)
+                index = None
+                if pending.top <= pending.applied and not pending.outdated:
+                    index = self._refresh(pending)
+                searcher.append(None if index is None else index.searcher())
+            current = searcher[0]
+            return current is None or bool(current.doc_freq("content", word))
+
+        return known
+
+    def outdated(self, mirror: Mirror) -> bool:
+        """Is the committed index of another schema version (the leader recreates it)?"""
+        with mirror.read() as conn:
+            return get_state(conn, "fulltext_version") not in (None, FULLTEXT_VERSION)
 
     def num_docs(self, mirror: Mirror) -> int:
         """Documents in the committed index (as of the leader's last commit)."""
@@ -329,6 +369,8 @@ class FullText:
         with mirror.read() as conn:
             applied = int(get_state(conn, "fulltext_seq") or 0)
             generation = int(get_state(conn, "fulltext_generation") or 0)
+            if get_state(conn, "fulltext_version") not in (None, FULLTEXT_VERSION):
+                return self._pending_rebuild(conn, applied, generation, outdated=True)
             entries = conn.execute(
                 "SELECT seq, kind, file_id, message_id FROM fulltext_queue WHERE seq > ? "
                 "ORDER BY seq LIMIT ?",
@@ -345,15 +387,7 @@ class FullText:
             fresh = cached is not None and cached[0] == (generation, applied, top)
             searcher = cached[1] if cached is not None and fresh else None
             if any(e[1] == "all" for e in entries):
-                # The index is being rebuilt from the mirror: while the mirror is small, an
-                # overlay of all of it answers instead (read-your-writes from the first write).
-                count = int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
-                if count > self.overlay_max:
-                    return _Pending(applied, generation, top, frozenset(), frozenset(), None)
-                if searcher is not None:
-                    return _Pending(applied, generation, top, files, keys, (), searcher, True)
-                rows_all = tuple(conn.execute(_DOC_SELECT).fetchall())
-                return _Pending(applied, generation, top, files, keys, rows_all, whole=True)
+                return self._pending_rebuild(conn, applied, generation, top, files, keys)
             if len(entries) > self.overlay_max:
                 return _Pending(applied, generation, top, frozenset(), frozenset(), None)
             if searcher is not None:
@@ -369,6 +403,38 @@ class FullText:
                 if len(rows) > self.overlay_max:
                     return _Pending(applied, generation, top, frozenset(), frozenset(), None)
             return _Pending(applied, generation, top, files, keys, tuple(rows))
+
+    def _pending_rebuild(
+        self,
+        conn: sqlite3.Connection,
+        applied: int,
+        generation: int,
+        top: int | None = None,
+        files: frozenset[int] = frozenset(),
+        keys: frozenset[str] = frozenset(),
+        *,
+        outdated: bool = False,
+    ) -> _Pending:
+        """The index is being rebuilt from the mirror (or must be: `outdated`, its schema
+        is another version's): while the mirror is small, an overlay of all of it answers
+        instead (read-your-writes from the first write); else the answer is stale."""
+        if top is None:
+            top = int(
+                conn.execute(
+                    "SELECT coalesce(max(seq), ?) FROM fulltext_queue", (applied,)
+                ).fetchone()[0]
+            )
+            top = max(top, applied + 1)  # never equal to `applied`: something is pending
+        count = int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
+        if count > self.overlay_max:
+            return _Pending(
+                applied, generation, top, frozenset(), frozenset(), None, None, outdated, outdated
+            )
+        cached = self._overlay
+        if cached is not None and cached[0] == (generation, applied, top):
+            return _Pending(applied, generation, top, files, keys, (), cached[1], True, outdated)
+        rows_all = tuple(conn.execute(_DOC_SELECT).fetchall())
+        return _Pending(applied, generation, top, files, keys, rows_all, None, True, outdated)
 
     def _overlay_searcher(self, pending: _Pending) -> tantivy.Searcher:
         """A searcher over an in-RAM index of `pending.rows` (see the module docstring)."""
@@ -395,6 +461,8 @@ class FullText:
 
     def _refresh(self, pending: _Pending) -> tantivy.Index | None:
         """This process's reader, reloaded if the leader committed since we last looked."""
+        if pending.outdated:
+            return None
         with self._reader_lock:
             seen = (pending.generation, pending.applied)
             if self._seen == seen and self._index is not None:
@@ -424,6 +492,19 @@ class FullText:
             raise IndexUnavailable("Cannot open the full-text index", details=str(exc)) from exc
         index.config_reader("manual")
         return index
+
+
+def heading(title: str, topic: str | None, first: str) -> str:
+    """The `heading` field: the words of the session's title and topic that its first
+    message does not hold. A title made from the first message (what `store_session` and
+    a new session do without a topic) adds nothing; a title or topic someone chose makes
+    the session's messages findable by its words, ranked below the messages holding them."""
+    seen = set(_WORDS.findall(first.lower()))
+    words = _WORDS.findall(f"{title} {topic or ''}".lower())
+    return " ".join(dict.fromkeys(w for w in words if w not in seen))
+
+
+_WORDS = re.compile(r"[^\W_]+")
 
 
 def _commit_applied(mirror: Mirror, writer: tantivy.IndexWriter, seq: int) -> None:

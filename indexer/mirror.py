@@ -41,7 +41,7 @@ __all__ = ("Mirror", "get_state", "set_state")
 log = logging.getLogger("codearchitect.indexer.mirror")
 
 # Session fields copied into every tantivy document: a change re-indexes the whole file.
-DOC_SESSION_FIELDS = ("id", "title", *KEY_FIELDS)
+DOC_SESSION_FIELDS = ("id", "title", *KEY_FIELDS, "topic")
 _DB_SUFFIXES = ("", "-wal", "-shm", "-journal", ".check")
 _FILE_COLUMNS = (
     "id, path, ino, size, mtime_ns, hash, prefix_size, prefix_hash, prefix_count, "
@@ -270,14 +270,14 @@ class Mirror:
         old = self.file_row(conn, rel)
         file_id = self._upsert_file(conn, old, rel, state, digest, prefix, "ok", None, None)
         old_session = conn.execute(
-            "SELECT id, title, agent_id, channel, account_id, peer_kind, peer_id FROM sessions "
-            "WHERE file_id = ?",
+            f"SELECT {', '.join(DOC_SESSION_FIELDS)} FROM sessions WHERE file_id = ?",
             (file_id,),
         ).fetchone()
         old_messages = {
             r["id"]: (r["role"], r["content"], r["metadata"], r["created_at"])
             for r in conn.execute(
-                "SELECT id, role, content, metadata, created_at FROM messages WHERE file_id = ?",
+                "SELECT id, role, content, metadata, created_at FROM messages WHERE file_id = ? "
+                "ORDER BY position",
                 (file_id,),
             )
         }
@@ -287,6 +287,7 @@ class Mirror:
         conn.executemany(MESSAGE_INSERT, rows)
         if docs is not None:
             keys = tuple(getattr(session, f) for f in KEY_FIELDS)
+            first = rows[0]["content"] if rows else ""
             docs += (
                 (
                     file_id,
@@ -298,6 +299,8 @@ class Mirror:
                     r["created_at"],
                     session.title,
                     *keys,
+                    session.topic,
+                    first,
                 )
                 for r in rows
             )
@@ -312,6 +315,13 @@ class Mirror:
                 changed = [
                     k for k in new.keys() | old_messages.keys() if new.get(k) != old_messages.get(k)
                 ]
+                first_id = rows[0]["id"] if rows else None
+                if first_id is not None and (
+                    first_id in changed or next(iter(old_messages), None) != first_id
+                ):
+                    # every document's `heading` depends on the first message (fulltext.py)
+                    self.enqueue(conn, "file", file_id)
+                    return "added" if old is None else "updated"
                 for mid in changed:
                     self.enqueue(conn, "msg", file_id, mid)
         return "added" if old is None else "updated"

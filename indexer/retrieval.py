@@ -307,8 +307,8 @@ def search(
     search is on and caught up for the filtered messages, else keyword;
     docs/retrieval.md).
 
-    Raises `InvalidQuery` (code INVALID_QUERY, with `.position`) on a syntax error
-    (keyword mode).
+    Raises `InvalidQuery` (code INVALID_QUERY, with `.position`) for a query that cannot
+    mean anything (keyword mode).
     """
     check_page(limit, offset)
     fulltext = stores.fulltext
@@ -321,7 +321,8 @@ def search(
                 return _by_meaning(
                     stores, query, filters.queries, filters.messages, mode, limit, offset
                 )
-    compiled = compile_query(query, schema, fulltext.analyzer)
+    known = fulltext.vocabulary(stores.mirror)
+    compiled = compile_query(query, schema, fulltext.analyzer, known=known)
     if compiled.query is None or limit == 0:
         return SearchResult((), 0)
     with translate_errors("Search failed"):

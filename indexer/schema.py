@@ -21,10 +21,11 @@ __all__ = (
     "TABLES",
     "build_fulltext_schema",
     "default_analyzer",
+    "stem_analyzer",
 )
 
 SCHEMA_VERSION = 2
-FULLTEXT_VERSION = 2  # 2: tool calls in `content`, the `tool` field (issue 13)
+FULLTEXT_VERSION = 3  # 2: tool calls in `content`, the `tool` field; 3: `heading` (issue 13)
 DB_NAME = "mirror.sqlite3"
 FULLTEXT_DIR = "fulltext"
 LEADER_LOCK = "leader.lock"
@@ -178,6 +179,12 @@ def build_fulltext_schema() -> tantivy.Schema:
     # The tools it calls or answers, ASCII-lowercased (indexer/tool_filter.py).
     sb.add_text_field("tool", stored=False, tokenizer_name="raw")
     sb.add_text_field("title", stored=True)
+    # The words of the session's title and topic its first message lacks, stemmed
+    # (tantivy's built-in "en_stem": the default analysis plus the Snowball English
+    # stemmer): a match lifts the session's messages (indexer/query.py). The content is
+    # not indexed stemmed (that tripled tantivy's indexing time): a query word is expanded
+    # to the forms that share its stem instead.
+    sb.add_text_field("heading", stored=False, tokenizer_name="en_stem")
     sb.add_text_field("created_at", stored=True, tokenizer_name="raw")
     sb.add_date_field("created", stored=False, indexed=True, fast=True)
     return sb.build()
@@ -189,5 +196,17 @@ def default_analyzer() -> tantivy.TextAnalyzer:
         tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
         .filter(tantivy.Filter.remove_long(40))
         .filter(tantivy.Filter.lowercase())
+        .build()
+    )
+
+
+def stem_analyzer() -> tantivy.TextAnalyzer:
+    """The same analysis as tantivy's "en_stem" tokenizer (the field `heading`), for
+    building queries."""
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.stemmer("english"))
         .build()
     )

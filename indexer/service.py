@@ -120,6 +120,12 @@ class Indexer:
                     self.vault.init()
                     claim_dir(self.vault.index_dir, self.vault.dir)
                 created = self.mirror.open(check=check)
+                if (
+                    not self._opened
+                    and self._worker is None
+                    and self.fulltext.outdated(self.mirror)
+                ):
+                    self._lead_briefly()  # a new schema version: rebuild tantivy now if we may
             self.created = created or (self._opened and self.created)
             self._opened = True
             self._checked = self._checked or check

@@ -83,7 +83,8 @@ def search(
     root: Path | None,
     as_json: bool,
 ) -> None:
-    """Search every message: words, "phrases", -exclude, a OR b, prefix*; by meaning too
+    """Search every message: a question or words (ranked; docs/indexing.md), "phrases",
+    +required, -exclude, a OR b, prefix*; by meaning too
     when semantic search is on (see `codearchitect semantic`). The words may be given
     unquoted, and a query may start with -word.
 

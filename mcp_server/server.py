@@ -465,7 +465,7 @@ def build_server(app: App) -> VaultServer:
         query: Annotated[
             str,
             Field(
-                description='Words, "a phrase", -exclude, a OR b, prefix*',
+                description='A question or words (ranked), "a phrase", +required, -exclude, a OR b, prefix*',
                 min_length=1,
                 max_length=MAX_QUERY,
             ),

@@ -320,7 +320,7 @@ async def test_not_found_codes(client: Client) -> None:
 
 async def test_invalid_query_names_the_position(client: Client) -> None:
     await seed_conversation(client)
-    err, data = await call(client, "search_messages", {"query": '"unclosed phrase'})
+    err, data = await call(client, "search_messages", {"query": "(" * 40 + "phrase"})
     assert err
     assert data["error"] == "INVALID_QUERY"
 
