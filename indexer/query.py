@@ -7,8 +7,8 @@ Syntax (docs/indexing.md)::
                                   messages holding more of them first, adjacent query
                                   words found together lifted, a session title or topic
                                   holding them lifts that session's messages
-    "exact phrase"                its words ranked, messages holding them next to each
-                                  other, in order, first
+    "exact phrase"                the words next to each other, in order (required;
+                                  when no message holds it, its words are ranked instead)
     +word  +"a phrase"  +(a b)    required, as written (no stemming)
     -draft  NOT draft             excluded (as written); only exclusions = everything except
     jwt OR oauth                  either (one ranked unit)
@@ -80,9 +80,12 @@ RANKING = Ranking()
 
 @dataclass(frozen=True)
 class Compiled:
-    """A parsed query: None when nothing searchable is left (only stop words, say)."""
+    """A parsed query: None when nothing searchable is left (only stop words, say).
+    `relaxed`: the same with its quoted phrases ranked instead of required, to run when
+    `query` finds nothing (None when it has no quoted phrase)."""
 
     query: tantivy.Query | None
+    relaxed: tantivy.Query | None = None
 
 
 def compile_query(
@@ -105,7 +108,25 @@ def compile_query(
     _check_depth(text)
     group = _Parser(_lex(text)).run()
     builder = _Builder(schema, analyzer, ranking or RANKING, known)
-    return Compiled(builder.group(group))
+    query = builder.group(group)
+    if not _has_quotes(group):
+        return Compiled(query)
+    builder.soft_phrases = True
+    return Compiled(query, builder.group(group))
+
+
+def _has_quotes(group: _Group) -> bool:
+    """Does the group hold a quoted phrase that is neither required nor excluded?"""
+    for clause in group.clauses:
+        node = clause.node
+        if isinstance(node, _Phrase) and clause.occur == "should" and not node.prefix:
+            return True
+        inner = node.clauses if isinstance(node, _Group) else ()
+        if isinstance(node, _Or):
+            inner = node.parts
+        if inner and _has_quotes(_Group(tuple(inner))):
+            return True
+    return False
 
 
 def natural_query(
@@ -116,11 +137,13 @@ def natural_query(
     known: Callable[[str], bool] | None = None,
 ) -> tantivy.Query | None:
     """`compile_query` that never raises: None for an empty, over-long or over-nested query
-    or one with nothing searchable (for the keyword side of hybrid search)."""
+    or one with nothing searchable (for the keyword side of hybrid search). Quoted phrases
+    are ranked, not required (`Compiled.relaxed`): candidates should not hang on them."""
     try:
-        return compile_query(text, schema, analyzer, ranking, known).query
+        compiled = compile_query(text, schema, analyzer, ranking, known)
     except InvalidQuery:
         return None
+    return compiled.relaxed if compiled.relaxed is not None else compiled.query
 
 
 def _check_depth(text: str) -> None:
@@ -381,6 +404,7 @@ class _Builder:
         self.analyzer = analyzer
         self.r = ranking
         self.known = known
+        self.soft_phrases = False  # quoted phrases ranked, not required (Compiled.relaxed)
 
     def group(self, group: _Group) -> tantivy.Query | None:
         must: list[tantivy.Query] = []
@@ -389,7 +413,12 @@ class _Builder:
         bonus: list[tantivy.Query] = []
         for clause in group.clauses:
             node = clause.node
-            if clause.occur == "should" and isinstance(node, _Phrase) and not node.prefix:
+            if (
+                clause.occur == "should"
+                and isinstance(node, _Phrase)
+                and not node.prefix
+                and self.soft_phrases
+            ):
                 # A quoted phrase ranks its words like plain ones, and the phrase itself
                 # (as written) higher; `+"..."` requires it.
                 exact = self.words(node.text, prefix=False, field="content")
@@ -404,12 +433,15 @@ class _Builder:
             if clause.occur == "should" and isinstance(node, _Word):
                 self.add_ranked(node, ranked)
                 continue
-            query = self.node(clause.node, strict=clause.occur != "should")
+            occur = clause.occur
+            if occur == "should" and isinstance(node, _Phrase):
+                occur = "must"  # a quoted phrase is required (Compiled.relaxed ranks it)
+            query = self.node(clause.node, strict=occur != "should")
             if query is None:
                 continue
-            if clause.occur == "must":
+            if occur == "must":
                 must.append(query)
-            elif clause.occur == "not":
+            elif occur == "not":
                 must_not.append(query)
             else:
                 ranked.append(_Ranked(query, query))

@@ -326,9 +326,15 @@ def search(
     if compiled.query is None or limit == 0:
         return SearchResult((), 0)
     with translate_errors("Search failed"):
-        return fulltext.search(
+        result = fulltext.search(
             stores.mirror, compiled.query, filters.queries, limit=limit, offset=offset
         )
+        if result.total == 0 and compiled.relaxed is not None:
+            # no message holds the quoted phrase: rank its words instead (docs/indexing.md)
+            result = fulltext.search(
+                stores.mirror, compiled.relaxed, filters.queries, limit=limit, offset=offset
+            )
+        return result
 
 
 def _by_meaning(
