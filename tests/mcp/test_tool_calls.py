@@ -43,8 +43,10 @@ async def _seed(client: Client) -> None:
 async def test_search_and_count_by_tool_over_mcp(client: Client) -> None:
     await _seed(client)
     _, data = await call(client, "search_messages", {"query": "alembic upgrade"})
-    assert [h["role"] for h in data["hits"]] == ["assistant"]
+    assert data["hits"][0]["role"] == "assistant"  # both words: first
     assert "Bash: alembic upgrade head" in data["hits"][0]["snippet"]
+    _, data = await call(client, "search_messages", {"query": "+alembic +upgrade"})
+    assert [h["role"] for h in data["hits"]] == ["assistant"]
     _, data = await call(client, "search_messages", {"query": "migrations", "tool": "bash"})
     assert [h["role"] for h in data["hits"]] == ["assistant"]  # by its thinking and argument
     _, data = await call(client, "search_messages", {"query": "upgrade", "role": "tool"})
