@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from vault import MalformedSessionFile, SymlinkRefused, Vault
+from vault import MalformedSessionFile, SymlinkRefused, UnreadableSessionFile, Vault
 from vault.files import read_bytes
 from vault.session_file import parse
 
@@ -48,7 +48,7 @@ def expected_dump(vault: Vault) -> dict[str, Any]:
             session = parse(data, path).session
         except MalformedSessionFile:
             entry["status"] = "malformed"
-        except SymlinkRefused:
+        except (SymlinkRefused, UnreadableSessionFile):
             entry["status"] = "refused"
         else:
             entry["session"] = _session_dict(session_values(0, session))

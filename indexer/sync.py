@@ -24,7 +24,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vault import Appended, FileState, MalformedSessionFile, SymlinkRefused, Vault, is_session_name
+from vault import (
+    Appended,
+    FileState,
+    MalformedSessionFile,
+    SymlinkRefused,
+    UnreadableSessionFile,
+    Vault,
+    is_session_name,
+)
 from vault.files import TEMP_PREFIX, read_bytes, stat_file
 from vault.session_file import parse, render_message
 
@@ -118,7 +126,9 @@ class Syncer:
             data, st = read_bytes(path) if st is not None else (b"", None)
         except FileNotFoundError:
             st = None
-        except SymlinkRefused as exc:
+        except (SymlinkRefused, UnreadableSessionFile) as exc:
+            # Never read (a link, a FIFO, a folder, no permission): recorded once with its
+            # reason and reported; read again only when its stat data change.
             return self._refused(path, rel, row, str(exc), queue)
         if st is None:
             if row is None:

@@ -32,6 +32,10 @@ ERROR_CODES: dict[str, tuple[str, int]] = {
         410,
     ),
     "MALFORMED_SESSION_FILE": ("The session's file cannot be parsed; it is never rewritten", 422),
+    "UNREADABLE_SESSION_FILE": (
+        "A session file cannot be read, or is not a regular file; it is never shadowed",
+        422,
+    ),
     "CONFLICT": ("The file kept changing under us (an editor saving); try again", 409),
     "AMBIGUOUS": ("Several files claim this session id (a copied file)", 409),
     "SYMLINK_REFUSED": ("A symbolic link stands where a vault file or folder should be", 403),

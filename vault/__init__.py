@@ -15,6 +15,7 @@ from .errors import (
     SessionNotFound,
     SessionTooLarge,
     SymlinkRefused,
+    UnreadableSessionFile,
     VaultError,
     VaultWarning,
 )
@@ -46,6 +47,7 @@ __all__ = (
     "Settings",
     "Stored",
     "SymlinkRefused",
+    "UnreadableSessionFile",
     "Vault",
     "VaultError",
     "VaultWarning",

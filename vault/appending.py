@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import files
-from .errors import Conflict, MalformedSessionFile, SessionNotFound, SessionTooLarge
+from .errors import (
+    Conflict,
+    MalformedSessionFile,
+    SessionNotFound,
+    SessionTooLarge,
+    VaultError,
+)
 from .files import FileChanged, FileState
 from .journal import Journal
 from .lookup import SAVE_WAITS, Finder
@@ -150,8 +156,8 @@ class Appender:
         marker = (end_marker(known.last_id) + "\n").encode("ascii")
         try:
             return files.read_tail(path, known.state.size, len(marker)) == marker
-        except OSError:
-            return False
+        except (OSError, VaultError):
+            return False  # read again in full: that raises what is wrong
 
 
 def _hot(path: Path) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from . import files
+from .errors import UnreadableSessionFile
 from .files import FileState
 
 __all__ = ("Catalog",)
@@ -34,6 +35,7 @@ class Catalog:
         self._by_dir: dict[Path, set[Path]] = {}
         self._dirs: dict[Path, tuple[int, int]] = {}  # folder -> (mtime_ns, listed at, ns)
         self._unknown: set[Path] = set()  # files whose id could not be read
+        self._unreadable: dict[Path, str] = {}  # regular files that cannot be read: why
         self._vanished: dict[Path, tuple[int, str | None]] = {}  # path -> (seen gone at, id)
         # refresh_tree: root -> (its mtime_ns, listed at ns, its subfolders)
         self._trees: dict[Path, tuple[int, int, list[Path]]] = {}
@@ -53,7 +55,7 @@ class Catalog:
                 self._gone(path)
                 continue
             if current != self._entries[path][0]:
-                self.put(path, current, self._read_id(path))
+                self._learn(path, current)
                 if self._entries[path][1] != session_id:
                     continue
             found.append(path)
@@ -85,11 +87,27 @@ class Catalog:
         else:
             self._unknown.add(path)
 
+    def unreadable(self) -> dict[Path, str]:
+        """Files listed here that could not be read (permissions, I/O error), and why: one
+        of them may hold any id not found, so no second file may be created for it."""
+        return dict(self._unreadable)
+
+    def _learn(self, path: Path, state: FileState) -> None:
+        """Read `path`'s id and list it, remembering a file that cannot be read."""
+        try:
+            session_id, why = self._read_id(path), None
+        except UnreadableSessionFile as exc:
+            session_id, why = None, exc.reason
+        self.put(path, state, session_id)
+        if why is not None:
+            self._unreadable[path] = why
+
     def drop(self, path: Path) -> None:
         old = self._entries.pop(path, None)
         if old is None:
             return
         self._unknown.discard(path)
+        self._unreadable.pop(path, None)
         self._by_dir.get(path.parent, set()).discard(path)
         if old[1] is not None:
             self._by_id.get(old[1], set()).discard(path)
@@ -106,10 +124,7 @@ class Catalog:
             return
         seen = self._trees.get(root)
         if deep or seen is None or seen[0] != st.st_mtime_ns or seen[1] - seen[0] <= _HOT_NS:
-            try:
-                names = os.listdir(root)
-            except (FileNotFoundError, NotADirectoryError):
-                names = []
+            names = files.list_folder(root)
             seen = (st.st_mtime_ns, listed_ns, [self._folder(root / name) for name in names])
             self._trees[root] = seen
         self.refresh(seen[2], deep=deep, hot_only=hot_only)
@@ -156,10 +171,7 @@ class Catalog:
         return self._folders.setdefault(folder, folder)
 
     def _refresh_folder(self, folder: Path, *, deep: bool) -> None:
-        try:
-            names = {n for n in os.listdir(folder) if self._accept(n)}
-        except (FileNotFoundError, NotADirectoryError):
-            names = set()
+        names = {n for n in files.list_folder(folder) if self._accept(n)}
         known = {p.name: p for p in self._by_dir.get(folder, ())}
         for name in known.keys() - names:
             self._gone(known[name])
@@ -178,7 +190,7 @@ class Catalog:
             state = FileState(st.st_ino, st.st_size, st.st_mtime_ns)
             cached = self._entries.get(path)
             if cached is None or cached[0] != state:
-                self.put(path, state, self._read_id(path))
+                self._learn(path, state)
 
     def _gone(self, path: Path) -> None:
         """`path` was found missing: drop it, remembering it for `unsettled`."""
@@ -213,6 +225,6 @@ class Catalog:
                 continue
             if now - current.mtime_ns > _HOT_NS:
                 continue
-            self.put(path, current, self._read_id(path))
-            busy = busy or self._entries[path][1] is None
+            self._learn(path, current)
+            busy = busy or (self._entries[path][1] is None and path not in self._unreadable)
         return busy

@@ -34,13 +34,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import DirectoryCreationError, SymlinkRefused
+from .files import kind, open_folder
 
 __all__ = (
     "claim_dir",
     "claim_file",
     "clear_foreign",
     "empty_dir",
-    "kind",
     "open_dir",
     "open_file",
     "read_file",
@@ -48,27 +48,11 @@ __all__ = (
 
 log = logging.getLogger("codearchitect.vault.derived")
 
-_DIR_MODE = 0o700
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _DIR_FLAGS = os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC
-
-
-def kind(mode: int) -> str:
-    """A short name of what an lstat mode is, for logs and reports."""
-    if stat.S_ISLNK(mode):
-        return "symbolic link"
-    if stat.S_ISDIR(mode):
-        return "folder"
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISFIFO(mode):
-        return "FIFO"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    return "device"
 
 
 def claim_dir(path: Path, vault_dir: Path) -> None:
@@ -78,23 +62,10 @@ def claim_dir(path: Path, vault_dir: Path) -> None:
     missing). Any other component that is not a real folder is removed (a link is unlinked,
     never followed) and made again, mode 0700.
     """
-    parts = path.relative_to(vault_dir).parts
     try:
-        os.mkdir(vault_dir, _DIR_MODE)
-    except FileExistsError:
-        pass
+        os.close(open_folder(path, create=True, replace_below=vault_dir))
     except OSError as exc:
-        raise DirectoryCreationError(
-            vault_dir, "Cannot create directory", details=str(exc)
-        ) from exc
-    fd = _open_vault_dir(vault_dir)
-    try:
-        where = vault_dir
-        for name in parts:
-            where = where / name
-            fd = _claim_child(fd, name, where)
-    finally:
-        os.close(fd)
+        raise DirectoryCreationError(path, "Cannot create directory", details=str(exc)) from exc
 
 
 @contextlib.contextmanager
@@ -206,38 +177,3 @@ def empty_dir(directory: Path) -> None:
             else:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.name, dir_fd=fd)
-
-
-def _open_vault_dir(vault_dir: Path) -> int:
-    try:
-        return os.open(vault_dir, _DIR_FLAGS)
-    except OSError as exc:
-        if os.path.islink(vault_dir):
-            raise SymlinkRefused(
-                f"Refusing to use a symbolically linked folder: {vault_dir}"
-            ) from exc
-        raise DirectoryCreationError(vault_dir, "Cannot open directory", details=str(exc)) from exc
-
-
-def _claim_child(parent: int, name: str, where: Path) -> int:
-    """Open (making it if needed) the real folder `name` in `parent`; closes `parent`."""
-    try:
-        for _ in range(3):
-            try:
-                return os.open(name, _DIR_FLAGS, dir_fd=parent)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
-                    raise
-                st = os.stat(name, dir_fd=parent, follow_symlinks=False)
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(name, dir_fd=parent)
-                log.warning("replaced a planted %s at %s by a folder", kind(st.st_mode), where)
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(name, _DIR_MODE, dir_fd=parent)
-        raise OSError(errno.EAGAIN, "the folder kept changing")
-    except OSError as exc:
-        raise DirectoryCreationError(where, "Cannot create directory", details=str(exc)) from exc
-    finally:
-        os.close(parent)

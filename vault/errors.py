@@ -75,6 +75,18 @@ class SymlinkRefused(VaultError):
     code = "SYMLINK_REFUSED"
 
 
+class UnreadableSessionFile(VaultError):
+    """A session file that cannot be read (permissions, I/O error), or a FIFO, socket,
+    device or folder named `*.md`: reported, skipped, and never shadowed by a new file."""
+
+    code = "UNREADABLE_SESSION_FILE"
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        super().__init__(f"Cannot read session file {path}: {reason}", details=reason)
+        self.path = Path(path)
+        self.reason = reason
+
+
 class MalformedSessionFile(VaultError):
     """A session file that cannot be parsed; it is reported and never rewritten."""
 

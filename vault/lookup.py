@@ -22,8 +22,16 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from . import files
 from .catalog import Catalog
-from .errors import AmbiguousSession, SessionDeleted, SessionNotFound, VaultError
+from .errors import (
+    AmbiguousSession,
+    SessionDeleted,
+    SessionNotFound,
+    SymlinkRefused,
+    UnreadableSessionFile,
+    VaultError,
+)
 from .files import FileState
 from .session_file import read_frontmatter
 
@@ -88,9 +96,26 @@ class Finder:
             paths = self.catalog.paths_for(session_id)
         if not paths:
             paths = self.catalog.paths_for(session_id)
+        if not paths:
+            self._refuse_shadowing(session_id)
         if len(paths) > 1:
             raise AmbiguousSession(session_id, sorted(paths))
         return paths[0] if paths else None
+
+    def _refuse_shadowing(self, session_id: str) -> None:
+        """A miss while a session file cannot be read: that file may hold `session_id`, so
+        the caller must not create it again elsewhere (`UnreadableSessionFile`)."""
+        unreadable = self.catalog.unreadable()
+        if not unreadable:
+            return
+        path, why = sorted(unreadable.items())[0]
+        more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+        raise UnreadableSessionFile(
+            path,
+            f"{why}{more}; session {session_id!r} is in no readable file and may be in this "
+            "one, so it is not created elsewhere: fix the file's permissions or move it out "
+            "of sessions/",
+        )
 
     def ids(self) -> dict[str, list[Path]]:
         """Every session id and its files, after a deep refresh."""
@@ -122,20 +147,24 @@ def head_id(path: Path) -> str | None:
 
     If the frontmatter does not parse, an `id:` line is still looked for, so a session
     whose file a person broke is reported as malformed rather than silently recreated.
+    Raises `UnreadableSessionFile` when the file cannot be read (see `Catalog`); a link,
+    or a file gone meanwhile, has no id.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        try:
-            head = os.read(fd, 4096)
-            fast = _plain_id(head)
-            if fast is not None:
-                return fast
-            if len(head) == 4096:
-                head += os.read(fd, _HEAD_BYTES - 4096)
-        finally:
-            os.close(fd)
-    except OSError:
+        fd = files.open_regular(path)
+    except (FileNotFoundError, SymlinkRefused):
         return None
+    try:
+        head = os.read(fd, 4096)
+        fast = _plain_id(head)
+        if fast is not None:
+            return fast
+        if len(head) == 4096:
+            head += os.read(fd, _HEAD_BYTES - 4096)
+    except OSError as exc:
+        raise UnreadableSessionFile(path, exc.strerror or str(exc)) from exc
+    finally:
+        os.close(fd)
     try:
         sid = read_frontmatter(head, path)["id"]
         return sid if isinstance(sid, str) else None

@@ -152,13 +152,15 @@ class Vault:
 
     def session_paths(self) -> Iterator[Path]:
         """Every session file under `sessions/`, in date-folder and name order."""
-        if not self.sessions_dir.is_dir():
-            return
-        for day in sorted(_listdir(self.sessions_dir)):
+        # Listed through descriptors (vault/files.py): a linked sessions/ is
+        # `SymlinkRefused`, a linked date folder is skipped. Every `*.md` name is yielded;
+        # only regular files are sessions: reading anything else is `UnreadableSessionFile`,
+        # which the index reports.
+        for day in sorted(files.list_folder(self.sessions_dir)):
             folder = self.sessions_dir / day
-            if folder.is_symlink() or not folder.is_dir():
+            if os.path.islink(folder):
                 continue
-            for name in sorted(_listdir(folder)):
+            for name in sorted(files.list_folder(folder)):
                 if is_session_name(name):
                     yield folder / name
 
@@ -505,7 +507,7 @@ class Vault:
         stamp = utc_now().strftime("%Y%m%dT%H%M%S%f")
         target = self.trash_dir / f"{stamp}-{path.name}"
         try:
-            os.rename(path, target)
+            files.rename(path, target)
         except OSError as exc:
             raise FileWriteError(path, "Cannot move session to trash", details=str(exc)) from exc
         try:
@@ -513,8 +515,8 @@ class Vault:
             files.fsync_dir(path.parent)
         except OSError as exc:
             # Not acknowledged, so not deleted: put the file back where it was.
-            with contextlib.suppress(OSError):
-                os.rename(target, path)
+            with contextlib.suppress(OSError, VaultError):
+                files.rename(target, path)
                 files.fsync_dir(path.parent)
             raise FileWriteError(path, "Cannot move session to trash", details=str(exc)) from exc
         self._appender.forget(path)
@@ -573,10 +575,3 @@ class Vault:
                 parsed, _, _ = self.read(path)
                 return parsed.session
         raise Conflict(f"Session {session_id} kept changing while rewriting; try again")
-
-
-def _listdir(folder: Path) -> list[str]:
-    try:
-        return os.listdir(folder)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
