@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from vault import MalformedSessionFile, Vault, VaultError, find_project_root, is_session_name
-from vault.files import write_atomic
+from vault.files import read_bytes, write_atomic
 from vault.redaction import Redactions
 from vault.redaction.scanning import Found, scan_bytes
 from vault.redaction.staged import GitError, staged_session_files
@@ -194,9 +194,12 @@ def _scan_files(vault: Vault, files: list[Path]) -> tuple[list[Found], list[str]
     unreadable: list[str] = []
     for path in files:
         try:
-            data = path.read_bytes()
+            data, _ = read_bytes(path)  # no link followed, no FIFO waited for
         except OSError as exc:
             unreadable.append(f"{_rel(path)}: {exc.strerror or exc}")
+            continue
+        except VaultError as exc:
+            unreadable.append(f"{_rel(path)}: {exc}")
             continue
         findings.extend(scan_bytes(data, path, redactor)[0])
     return findings, unreadable
