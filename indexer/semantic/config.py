@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vault.derived import read_file
 from vault.files import write_atomic
 
 from .minilm import MINILM_ID, minilm_dir
@@ -57,7 +58,8 @@ def read_config(vault_dir: Path) -> SemanticConfig:
     """The project's semantic setting; without one (no file, no key, unreadable), the
     default (`default_enabled`)."""
     try:
-        data = json.loads((vault_dir / CONFIG_NAME).read_text(encoding="utf-8"))
+        # A link, FIFO or folder planted there reads as missing (vault/derived.py).
+        data = json.loads(read_file(vault_dir / CONFIG_NAME) or b"{}")
     except (OSError, ValueError):
         data = {}
     section = data.get("semantic") if isinstance(data, dict) else None
@@ -73,7 +75,7 @@ def write_config(vault_dir: Path, *, enabled: bool, model: str | None = None) ->
     """Switch semantic search on or off for the project (other keys are kept)."""
     path = vault_dir / CONFIG_NAME
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_file(path) or b"{}")
     except (OSError, ValueError):
         data = {}
     if not isinstance(data, dict):

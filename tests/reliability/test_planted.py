@@ -152,6 +152,7 @@ def test_planted_mirror_link_never_opens_the_target_database(
         "journal/today.jsonl",
         "capture.log",
         ".gitignore",
+        "config.json",
     ],
 )
 def test_planted_links_at_local_state_are_replaced(
@@ -191,7 +192,8 @@ def test_planted_links_at_local_state_are_replaced(
     assert tree(outside) == before
     # The server never uses capture.log (the capture hook does: tested below), and leaves
     # the .gitignore alone whatever it is.
-    if planted not in (".gitignore", "capture.log"):
+    # config.json is the user's setting: read as missing, never replaced.
+    if planted not in (".gitignore", "capture.log", "config.json"):
         assert not where.is_symlink()
 
 
