@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -154,6 +155,10 @@ def head_id(path: Path) -> str | None:
         fd = files.open_regular(path)
     except (FileNotFoundError, SymlinkRefused):
         return None
+    except UnreadableSessionFile:
+        if not _regular(path):
+            return None  # a FIFO, socket or folder: not a session file, holds no session
+        raise
     try:
         head = os.read(fd, 4096)
         fast = _plain_id(head)
@@ -206,3 +211,10 @@ def _plain_id(head: bytes) -> str | None:
     except UnicodeDecodeError:
         return None
     return value if value.strip() else None
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
