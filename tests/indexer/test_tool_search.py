@@ -126,3 +126,21 @@ def test_editing_a_tool_call_and_its_view_reindexes_it(vault: Vault, imported: I
     message = next(m for m in imported.get_messages("cc-tool_heavy") if m.id == hits[0].message_id)
     assert message.content == "" and not message.edited
     assert "cc-tool_heavy" not in {h.session_id for h in imported.search('"mix phx.server"').hits}
+
+
+@pytest.mark.parametrize(
+    ("question", "session", "call"),
+    [
+        ("which session ran mix phx.server?", "cc-tool_heavy", "Bash: mix phx.server"),
+        ("which session ran mix phx.server?", "cc-short", "Bash: mix phx.server"),
+        ("which session read app.js?", "cc-tool_heavy", "Read: /home/marco/projects/spotter"),
+    ],
+)
+def test_natural_questions_find_the_tool_call_in_keyword_mode(
+    imported: Indexer, question: str, session: str, call: str
+) -> None:
+    hits = imported.search(question, limit=3, mode="keyword").hits
+    assert any(
+        h.session_id == session and h.role == "assistant" and h.snippet.startswith(call)
+        for h in hits
+    ), [(h.session_id, h.role, h.snippet[:60]) for h in hits]
