@@ -40,7 +40,8 @@ def test_writes_succeed_while_another_process_holds_the_mirror(
     assert server.call("store_message", {"content": "before", "role": "user", "session": "s"})[
         "success"
     ]
-    assert wait_until(lambda: len(hits(server, "before")) == 1, timeout=30)
+    # "before" is a stop word: plain, it finds nothing; +before requires it as written
+    assert wait_until(lambda: len(hits(server, "+before")) == 1, timeout=30)
     mirror = vault_root / ".codearchitect" / "index" / DB_NAME
     holder = sqlite3.connect(mirror, isolation_level=None, timeout=30)
     holder.execute("BEGIN IMMEDIATE")  # a real write lock, as another process would hold
