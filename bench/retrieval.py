@@ -233,7 +233,7 @@ def _embed_all(index: Any) -> tuple[int, float]:
 def _quality(
     root: Path, task: str, queries: list[tuple[str, set[str]]], docs: list[str]
 ) -> dict[str, Any]:
-    from indexer.retrieval import relaxed_query
+    from indexer.query import natural_query
 
     reuse = task.endswith("_short") and root.exists()
     index = _reopen(root) if reuse else _build(root, docs)
@@ -243,7 +243,12 @@ def _quality(
         for query, relevant in queries:
             for mode in MODES:
                 if mode == "keyword_any":
-                    q = relaxed_query(query, index.fulltext.schema, index.fulltext.analyzer)
+                    q = natural_query(
+                        query,
+                        index.fulltext.schema,
+                        index.fulltext.analyzer,
+                        known=index.fulltext.vocabulary(index.mirror),
+                    )
                     hits = (
                         index.fulltext.search(index.mirror, q, [], limit=10, offset=0).hits
                         if q is not None

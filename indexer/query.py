@@ -45,7 +45,6 @@ __all__ = (
     "MAX_QUERY_CHARS",
     "MAX_QUERY_DEPTH",
     "RANKING",
-    "TITLE_BOOST",
     "Compiled",
     "Ranking",
     "compile_query",
@@ -54,7 +53,6 @@ __all__ = (
 
 MAX_QUERY_CHARS = 2000
 MAX_QUERY_DEPTH = 32  # nested parentheses; checked before parsing (the parser recurses)
-TITLE_BOOST = 0.4  # the title's weight in retrieval.relaxed_query (hybrid's keyword side)
 MAX_RANKED_WORDS = 64  # plain words kept per group (the first ones)
 _SPECIAL = set('()"')
 

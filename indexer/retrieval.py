@@ -24,200 +24,14 @@ from .filters import MessageFilter, check_page, search_filters
 from .fulltext import FullText
 from .fusion import fuse, lift_by_neighbours
 from .mirror import Mirror
-from .query import TITLE_BOOST, compile_query
+from .query import compile_query, natural_query
 from .records import SearchHit, SearchResult
 from .semantic import SemanticIndex, SemanticUnavailable, VectorHit
 
-__all__ = ("CANDIDATES", "MODES", "Stores", "relaxed_query", "resolve_mode", "search")
+__all__ = ("CANDIDATES", "MODES", "Stores", "resolve_mode", "search")
 
 MODES = ("keyword", "semantic", "hybrid")
 CANDIDATES = 100  # per side, before fusion
-MAX_RELAXED_TERMS = 64
-# NLTK's English stop-word list (the one bench/bm25.py's textbook baseline uses): ignored
-# by the keyword side of hybrid search.
-STOP_WORDS = frozenset(
-    [
-        "i",
-        "me",
-        "my",
-        "myself",
-        "we",
-        "our",
-        "ours",
-        "ourselves",
-        "you",
-        "you're",
-        "you've",
-        "you'll",
-        "you'd",
-        "your",
-        "yours",
-        "yourself",
-        "yourselves",
-        "he",
-        "him",
-        "his",
-        "himself",
-        "she",
-        "she's",
-        "her",
-        "hers",
-        "herself",
-        "it",
-        "it's",
-        "its",
-        "itself",
-        "they",
-        "them",
-        "their",
-        "theirs",
-        "themselves",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "this",
-        "that",
-        "that'll",
-        "these",
-        "those",
-        "am",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "have",
-        "has",
-        "had",
-        "having",
-        "do",
-        "does",
-        "did",
-        "doing",
-        "a",
-        "an",
-        "the",
-        "and",
-        "but",
-        "if",
-        "or",
-        "because",
-        "as",
-        "until",
-        "while",
-        "of",
-        "at",
-        "by",
-        "for",
-        "with",
-        "about",
-        "against",
-        "between",
-        "into",
-        "through",
-        "during",
-        "before",
-        "after",
-        "above",
-        "below",
-        "to",
-        "from",
-        "up",
-        "down",
-        "in",
-        "out",
-        "on",
-        "off",
-        "over",
-        "under",
-        "again",
-        "further",
-        "then",
-        "once",
-        "here",
-        "there",
-        "when",
-        "where",
-        "why",
-        "how",
-        "all",
-        "any",
-        "both",
-        "each",
-        "few",
-        "more",
-        "most",
-        "other",
-        "some",
-        "such",
-        "no",
-        "nor",
-        "not",
-        "only",
-        "own",
-        "same",
-        "so",
-        "than",
-        "too",
-        "very",
-        "s",
-        "t",
-        "can",
-        "will",
-        "just",
-        "don",
-        "don't",
-        "should",
-        "should've",
-        "now",
-        "d",
-        "ll",
-        "m",
-        "o",
-        "re",
-        "ve",
-        "y",
-        "ain",
-        "aren",
-        "aren't",
-        "couldn",
-        "couldn't",
-        "didn",
-        "didn't",
-        "doesn",
-        "doesn't",
-        "hadn",
-        "hadn't",
-        "hasn",
-        "hasn't",
-        "haven",
-        "haven't",
-        "isn",
-        "isn't",
-        "ma",
-        "mightn",
-        "mightn't",
-        "mustn",
-        "mustn't",
-        "needn",
-        "needn't",
-        "shan",
-        "shan't",
-        "shouldn",
-        "shouldn't",
-        "wasn",
-        "wasn't",
-        "weren",
-        "weren't",
-        "won",
-        "won't",
-        "wouldn",
-        "wouldn't",
-    ]
-)
 SNIPPET_CHARS = 200
 PARALLEL = True  # hybrid: keyword side in a thread of its own
 
@@ -263,29 +77,6 @@ def resolve_mode(semantic: SemanticIndex, mode: str | None, filters: MessageFilt
     if missing is not None:
         raise SemanticUnavailable(str(missing), details=missing.details)
     return mode
-
-
-def relaxed_query(
-    text: str, schema: tantivy.Schema, analyzer: tantivy.TextAnalyzer
-) -> tantivy.Query | None:
-    """Any of the query's words but English stop words, BM25-ranked (the session title
-    lifts the rank); None when only stop words are left."""
-    words = [w for w in dict.fromkeys(analyzer.analyze(text)) if w not in STOP_WORDS]
-    words = words[:MAX_RELAXED_TERMS]
-    if not words:
-        return None
-    content = tantivy.Query.boolean_query(
-        [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "content", w)) for w in words]
-    )
-    title = tantivy.Query.boolean_query(
-        [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "title", w)) for w in words]
-    )
-    return tantivy.Query.boolean_query(
-        [
-            (tantivy.Occur.Must, content),
-            (tantivy.Occur.Should, tantivy.Query.boost_query(title, TITLE_BOOST)),
-        ]
-    )
 
 
 def search(
@@ -420,9 +211,12 @@ def _neighbours(
 def _keyword_candidates(
     stores: Stores, query: str, filters: list[tantivy.Query], pool: int
 ) -> tuple[list[SearchHit], bool]:
-    """The keyword side of hybrid: the query's words ranked by BM25 (`relaxed_query`)."""
+    """The keyword side of hybrid: the keyword language's ranking of the query's words
+    (`natural_query`: stop words out, stem forms in, quoted phrases ranked, not required)."""
     fulltext = stores.fulltext
-    relaxed = relaxed_query(query, fulltext.schema, fulltext.analyzer)
+    relaxed = natural_query(
+        query, fulltext.schema, fulltext.analyzer, known=fulltext.vocabulary(stores.mirror)
+    )
     if relaxed is None:
         return [], False
     result = fulltext.search(stores.mirror, relaxed, filters, limit=pool, offset=0, count=False)
