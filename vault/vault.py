@@ -400,13 +400,17 @@ class Vault:
         )
 
     def delete_message(self, session_id: str, message_id: str) -> SessionFile:
-        """Remove one message block from its session file (an atomic rewrite)."""
+        """Remove one message block from its session file (an atomic rewrite).
+
+        The deletion is journaled before the rewrite: a kill between the two must never leave
+        the journal expecting a message the file no longer holds (`ACKED_MISSING`, and
+        `restore` would bring a deleted message back). If the rewrite then fails, the
+        message stays in its file and is simply no longer watched by the journal."""
         check_session_id(session_id)
-        session = self._rewrite(
+        self.journal.forget([message_id])
+        return self._rewrite(
             session_id, lambda parsed, data: without_message(parsed, data, message_id)
         )
-        self.journal.forget([message_id])
-        return session
 
     def redact_session(self, session_id: str) -> Redactions:
         """Redact the secrets already in a session's file (written before redaction, or by
