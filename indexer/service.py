@@ -105,6 +105,7 @@ class Indexer:
         self.vault.seed_catalog(self._catalog_seed)
         self._opened = False
         self._checked = False
+        self._reconciled = False  # a reconcile has finished on this mirror (catching_up)
         self.created = False  # True when open() found no usable mirror
 
     # ------------------------------------------------------------------ life cycle
@@ -689,7 +690,7 @@ class Indexer:
         """`retrieval.search`: keyword, semantic or hybrid (docs/indexing.md,
         docs/retrieval.md)."""
         self.open()
-        return retrieval.search(
+        result = retrieval.search(
             self.stores,
             query,
             session_id=session_id,
@@ -702,6 +703,17 @@ class Indexer:
             key_fields=key_fields,
             tool=tool,
         )
+        return result if result.stale or not self.catching_up() else replace(result, stale=True)
+
+    def catching_up(self) -> bool:
+        """True until a first reconcile has finished on this mirror (a new or recreated
+        index may not hold every session file yet): answers are then marked `stale`,
+        never a confident 0 for a vault that has messages."""
+        if not self._reconciled:
+            self.open()
+            with translate_errors("Cannot read index status"), self.mirror.read() as conn:
+                self._reconciled = get_state(conn, "last_reconcile_ns") is not None
+        return not self._reconciled
 
     def get_context(
         self,

@@ -37,7 +37,7 @@ from vault.files import TEMP_PREFIX, read_bytes, stat_file
 from vault.session_file import parse, render_message
 
 from .fulltext import FullText
-from .mirror import Mirror
+from .mirror import Mirror, set_state
 from .records import ReconcileReport
 from .rows import FileRow, Prefix
 
@@ -342,6 +342,8 @@ class Syncer:
         self._commit_batch(batch, report, feed)
         for rel in sorted(known):
             self._count(report, self.index_path(self.vault.sessions_dir / rel, queue=not bulk))
+        with self.mirror.write() as conn:  # until the first one, answers are marked stale
+            set_state(conn, "last_reconcile_ns", time.time_ns())
         report.scanned = total
         report.seconds = time.monotonic() - started
         return report

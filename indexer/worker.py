@@ -21,7 +21,7 @@ from filelock import FileLock, Timeout
 from vault.derived import claim_file
 
 from .fulltext import FullText
-from .mirror import Mirror, get_state, set_state
+from .mirror import Mirror, get_state
 from .settings import IndexSettings
 from .sync import Syncer
 from .watcher import RESCAN, FileChange, WatchState, watch
@@ -171,8 +171,6 @@ class Worker:
                 # (a write that the index missed waits for it, see Indexer._index_written).
                 self._reconcile_needed.set()
                 raise
-            with self.mirror.write() as conn:
-                set_state(conn, "last_reconcile_ns", time.time_ns())
             if report.changed:
                 log.info("reconcile: %s", report)
             self._absorb()

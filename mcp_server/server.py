@@ -586,10 +586,15 @@ def build_server(app: App) -> VaultServer:
         session: SessionFilter = None, tool: ToolName = None, project: Project = None
     ) -> CallToolResult:
         """Count messages, overall or in one session; `tool`: only those that call or answer
-        that tool. Example: {"session": "auth-work", "tool": "Bash"}"""
-        return run_tool(
-            lambda: {"count": app.index(project).count_messages(session_id=session, tool=tool)}
-        )
+        that tool. `stale` is true until the index has read every session file once (right
+        after a start with no index). Example: {"session": "auth-work", "tool": "Bash"}"""
+
+        def count() -> dict[str, Any]:
+            index = app.index(project)
+            n = index.count_messages(session_id=session, tool=tool)
+            return {"count": n, "stale": index.catching_up()}
+
+        return run_tool(count)
 
     @mcp.vault_tool("Index status", read_only=True)
     def index_status(project: Project = None) -> CallToolResult:

@@ -263,3 +263,22 @@ def test_the_first_lookup_of_a_process_reads_only_heads_the_mirror_cannot_vouch_
         with pytest.raises(SessionNotFound):
             ix.vault.locate("s7")
         assert len(ix.get_messages("s3")) == 2
+
+
+def test_answers_are_stale_until_the_first_reconcile(tmp_path: Path) -> None:
+    """Issue 14 item 10c: an index that has not read the files yet never answers a
+    confident 0 (search and count say stale until a reconcile has finished)."""
+    vault = Vault(tmp_path / "project")
+    for n in range(3):
+        vault.append_message(f"s{n}", "user", f"lighthouse keeper number {n}")
+    with Indexer(vault, FAST) as ix:  # opened, not started: nothing read yet
+        before = ix.search("lighthouse")
+        assert before.hits == () and before.stale
+        assert ix.catching_up()
+        ix.reconcile()
+        after = ix.search("lighthouse")
+        assert len(after.hits) == 3 and not after.stale
+        assert not ix.catching_up()
+    with Indexer(vault, FAST) as again:  # the reconcile is remembered by the mirror
+        assert not again.catching_up()
+        assert not again.search("lighthouse").stale
