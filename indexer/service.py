@@ -33,6 +33,7 @@ from vault import (
     VaultWarning,
 )
 from vault.derived import claim_dir
+from vault.redaction import Redactions
 
 from . import queries, retrieval
 from .context import Context, build_context
@@ -402,11 +403,14 @@ class Indexer:
                 return self._file_record(path)
         return self._session_or_raise(session.id)
 
-    def patch_session(self, session_id: str, **changes: Any) -> SessionRecord:
-        """`Vault.patch` (title, status, tags, metadata merged key by key, key fields)."""
+    def patch_session(
+        self, session_id: str, *, redacted: Redactions | None = None, **changes: Any
+    ) -> SessionRecord:
+        """`Vault.patch` (title, status, tags, metadata merged key by key, key fields);
+        the secrets it redacted are counted into `redacted` when given."""
         self.open()
         with self._vault_lock:
-            self.vault.patch(session_id, **changes)
+            self.vault.patch(session_id, redacted=redacted, **changes)
             path = self.vault.locate(session_id)
             if self._index_written(path):
                 return self._file_record(path)

@@ -22,6 +22,7 @@ from pydantic import AfterValidator, Field
 
 from vault import InvalidInput, SessionNotFound
 from vault.paths import check_session_id
+from vault.redaction import Redactions
 
 from .app import App
 from .arguments import literal_strings
@@ -407,10 +408,11 @@ def build_server(app: App) -> VaultServer:
 
         def body() -> dict[str, Any]:
             changes = {"title": title, "status": status, "tags": tags, "metadata": metadata}
+            redacted = Redactions()
             row = app.index(project).patch_session(
-                session, **{k: v for k, v in changes.items() if v is not None}
+                session, redacted=redacted, **{k: v for k, v in changes.items() if v is not None}
             )
-            return {"session": session_view(row)}
+            return {"session": session_view(row), "redacted": redacted.to_dict()}
 
         return run_tool(body)
 

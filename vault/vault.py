@@ -381,12 +381,15 @@ class Vault:
         status: str | None = None,
         tags: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
+        redacted: Redactions | None = None,
         **key_fields: str | None,
     ) -> SessionFile:
         """Change only the given frontmatter fields; metadata is merged key by key (a null
-        value removes that key); `updated` is set to now."""
+        value removes that key); `updated` is set to now. Secrets in the new values are
+        redacted first, counted into `redacted` when given."""
         check_session_id(session_id)
-        redactor, redacted = self.redactor(), Redactions()
+        redactor = self.redactor()
+        redacted = Redactions() if redacted is None else redacted
         if title is not None:
             title = redactor.text(title, redacted)
         tags = redactor.value(tags, redacted)

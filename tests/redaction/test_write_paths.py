@@ -297,6 +297,16 @@ async def test_tool_responses_report_kinds_and_counts_never_values(vault_root: P
             )
             assert result.structured_content is not None
             assert result.structured_content["redacted"] == {"stripe-key": 1}
+            result = await client.call_tool(
+                "patch_session", {"session": "mcp", "metadata": {"env": AWS.text}}
+            )
+            patched = result.structured_content
+            assert patched is not None and patched["success"] is True, patched
+            assert patched["redacted"] == {"aws-access-key": 1, "aws-secret-key": 1}
+            assert all(s not in json.dumps(patched) for s in AWS.secrets)
+            clean = await client.call_tool("patch_session", {"session": "mcp", "title": "plain"})
+            assert clean.structured_content is not None
+            assert clean.structured_content["redacted"] == {}
             search = await client.call_tool("search_messages", {"query": STRIPE.secrets[0][:20]})
             assert search.structured_content is not None
             assert STRIPE.secrets[0] not in json.dumps(search.structured_content)
