@@ -92,16 +92,11 @@ def compile_query(
     analyzer: tantivy.TextAnalyzer,
     ranking: Ranking | None = None,
     known: Callable[[str], bool] | None = None,
-    *,
-    require_all: bool = False,
 ) -> Compiled:
     """Parse `text` into a tantivy query; `InvalidQuery` only when it cannot mean anything.
 
     `known` (`FullText.vocabulary`): whether a word occurs in the index at all; the other
-    forms of a word that do not are left out of the query (they could not match).
-    `require_all`: every plain word is required as written (`+word`), stop words too: the
-    language before natural questions were ranked, for callers that want only messages
-    holding every word."""
+    forms of a word that do not are left out of the query (they could not match)."""
     if not isinstance(text, str):
         raise InvalidQuery(repr(text), 0, "the query must be text")
     if not text.strip():
@@ -111,7 +106,6 @@ def compile_query(
     _check_depth(text)
     group = _Parser(_lex(text)).run()
     builder = _Builder(schema, analyzer, ranking or RANKING, known)
-    builder.require_all = require_all
     query = builder.group(group)
     if not _has_quotes(group):
         return Compiled(query)
@@ -409,7 +403,6 @@ class _Builder:
         self.r = ranking
         self.known = known
         self.soft_phrases = False  # quoted phrases ranked, not required (Compiled.relaxed)
-        self.require_all = False  # plain words required as written (compile_query)
 
     def group(self, group: _Group) -> tantivy.Query | None:
         must: list[tantivy.Query] = []
@@ -435,13 +428,11 @@ class _Builder:
                 elif exact is not None and self.r.phrase > 0:
                     bonus.append(tantivy.Query.boost_query(exact, self.r.phrase))
                 continue
-            if clause.occur == "should" and isinstance(node, _Word) and not self.require_all:
+            if clause.occur == "should" and isinstance(node, _Word):
                 self.add_ranked(node, ranked)
                 continue
             occur = clause.occur
-            if occur == "should" and (
-                isinstance(node, _Phrase) or (self.require_all and isinstance(node, _Word))
-            ):
+            if occur == "should" and isinstance(node, _Phrase):
                 occur = "must"  # a quoted phrase is required (Compiled.relaxed ranks it)
             query = self.node(clause.node, strict=occur != "should")
             if query is None:

@@ -9,7 +9,7 @@ import tantivy
 
 from indexer import Indexer
 from indexer.mirror import get_state, set_state
-from indexer.query import compile_query, natural_query
+from indexer.query import natural_query
 from indexer.schema import FULLTEXT_VERSION
 from vault import Vault
 
@@ -172,17 +172,3 @@ def test_other_forms_are_found_in_writes_not_yet_absorbed(ix: Indexer) -> None:
     assert top(ix, "rotation") == ["we rotate keys"]
     ix.append_message("b", "user", "rotating the certificates")  # queued, not in tantivy yet
     assert set(top(ix, "rotation")) == {"we rotate keys", "rotating the certificates"}
-
-
-def test_require_all_is_the_strict_language(ix: Indexer) -> None:
-    ix.append_message("a", "user", "the token was refreshed")
-    ix.append_message("b", "user", "refresh the token")
-    ix.flush()
-    fulltext = ix.fulltext
-    strict = compile_query(
-        "refresh the token", fulltext.schema, fulltext.analyzer, require_all=True
-    )
-    assert strict.query is not None
-    hits = fulltext.search(ix.mirror, strict.query, [], limit=10, offset=0).hits
-    assert [h.session_id for h in hits] == ["b"]  # every word, as written, stop words too
-    assert {h.session_id for h in ix.search("refresh the token", mode="keyword").hits} == {"a", "b"}
