@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 from mcp import StdioServerParameters
 
-__all__ = ("EXE", "server_env", "server_params")
+__all__ = ("EXE", "run_cli", "server_env", "server_params")
 
 EXE = Path(sys.executable).parent / "codearchitect"
 
@@ -36,4 +37,16 @@ def server_env(**extra: str) -> dict[str, str]:
 def server_params(root: Path, **env: str) -> StdioServerParameters:
     return StdioServerParameters(
         command=str(EXE), args=["serve", "--root", str(root)], env=server_env(**env)
+    )
+
+
+def run_cli(root: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`codearchitect ARGS --root ROOT` as a real process, in a server's environment; a
+    command that hangs fails the test through `timeout`."""
+    return subprocess.run(
+        [str(EXE), *args, "--root", str(root)],
+        capture_output=True,
+        text=True,
+        env=server_env(),
+        timeout=timeout,
     )

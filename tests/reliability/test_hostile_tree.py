@@ -14,14 +14,15 @@ import os
 import random
 import shutil
 import sqlite3
-import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from .conftest import EXE, RawServer, server_env, tree, wait_until
+from tests.helpers.servers import run_cli
+
+from .conftest import RawServer, tree, wait_until
 
 pytestmark = pytest.mark.stress
 
@@ -162,13 +163,7 @@ def test_random_hostile_trees(tmp_path: Path, raw_servers: Callable[..., RawServ
     assert server is not None
     server.close()
     for args in (["doctor", "--json"], ["reindex"], ["stats"]):
-        done = subprocess.run(
-            [str(EXE), *args, "--root", str(project)],
-            capture_output=True,
-            text=True,
-            env=server_env(),
-            timeout=120,
-        )
+        done = run_cli(project, *args)
         assert "Traceback" not in done.stderr, (args, done.stderr)
     assert snapshot() == before
     print(f"hostile trees: {ROUNDS} rounds, planted {planted}, {len(words)} sessions searchable")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from indexer.semantic.store import VectorStore
+from tests.helpers.servers import run_cli
 from vault.files import checksum
 
 from .conftest import EXE, RawServer, server_env, tree, wait_until
@@ -252,13 +253,7 @@ def test_cli_commands_on_a_planted_clone(tmp_path: Path) -> None:
     (index / "leader.lock").symlink_to(outside / "precious.txt")
     before = (tree(outside), tree(outer, skip="project"), _project_tree(project))
     for args in (["reindex"], ["doctor", "--json"], ["search", "anything"], ["stats"]):
-        done = subprocess.run(
-            [str(EXE), *args, "--root", str(project)],
-            capture_output=True,
-            text=True,
-            env=server_env(),
-            timeout=120,
-        )
+        done = run_cli(project, *args)
         assert "Traceback" not in done.stderr, (args, done.stderr)
     assert (tree(outside), tree(outer, skip="project"), _project_tree(project)) == before
     assert not (index / "fulltext").is_symlink()

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import tempfile
 import threading
 import time
@@ -30,9 +29,10 @@ from mcp import Client
 import vault.files as vfiles
 from indexer import Indexer
 from mcp_server.app import App
+from tests.helpers.servers import run_cli
 from vault import UnreadableSessionFile, Vault
 
-from .conftest import EXE, FAST, RawServer, server_env, tree, wait_until
+from .conftest import FAST, RawServer, tree, wait_until
 from .test_hostile import call
 
 
@@ -95,13 +95,7 @@ def test_special_files_never_block_the_server(
 
 def test_cli_commands_never_hang_on_special_files(special_vault: Path) -> None:
     for args in (["reindex"], ["doctor", "--json"], ["search", "goodword1"], ["stats"]):
-        done = subprocess.run(
-            [str(EXE), *args, "--root", str(special_vault)],
-            capture_output=True,
-            text=True,
-            env=server_env(),
-            timeout=120,  # a FIFO used to block these forever
-        )
+        done = run_cli(special_vault, *args)  # a FIFO used to block these forever
         assert "Traceback" not in done.stderr, (args, done.stderr)
         if args[0] == "doctor":
             assert done.returncode == 1  # problems found: the special files
