@@ -1,7 +1,7 @@
 """LoCoMo recall benchmark: natural questions over long conversations, asked through the tools.
 
     python -m bench.locomo --out bench/results/locomo [--fresh] [--modes keyword,hybrid]
-                           [--no-context] [--data DIR]
+                           [--no-context] [--no-stdio] [--data DIR]
 
 The conversations of ../shared/data/locomo/ (SOURCES.md) are stored through the MCP tools
 as an agent would store them (the real server, in process, through the SDK's client): one
@@ -11,7 +11,9 @@ one), with the clock pinned at the session's date so the session and its message
 that date. Every question of categories 1-4 (multi-hop, temporal, open-domain,
 single-hop) is sent verbatim to `search_messages` in each mode (limit 10) and to
 `get_context` (1,000 and 2,000 tokens, default mode); the evidence turns it names are
-looked for in the answers.
+looked for in the answers. Latency is also measured as an agent's client sees it: a
+`codearchitect serve` subprocess over MCP stdio on each conversation's vault, every question
+once per mode after ten warm-up questions (`--no-stdio` skips it).
 
 Reported per mode and category: recall@5, recall@10 (share of a question's evidence turns
 in the top k, averaged over questions), hit@10 (some evidence turn in the top 10), the
@@ -268,6 +270,7 @@ async def _run_conversation(
     modes: Sequence[str],
     context: bool,
     fresh: bool,
+    stdio: bool = True,
 ) -> dict[str, Any]:
     from mcp import Client
 
@@ -334,7 +337,32 @@ async def _run_conversation(
             "ms": round((time.perf_counter() - start) * 1000, 2),
         }
     out["answers"] = answers
+    if stdio:
+        out["stdio_ms"] = await _stdio_latency(root, [q.text for q in conv.questions], runnable)
     return out
+
+
+async def _stdio_latency(
+    root: Path, questions: Sequence[str], modes: Sequence[str]
+) -> dict[str, list[float]]:
+    """search_messages (limit 10) timed over MCP stdio against a `codearchitect serve`
+    subprocess on `root`, once it has caught up: ten warm-up questions, then each once."""
+    from mcp import Client
+
+    from .phases import server_params
+
+    times: dict[str, list[float]] = {}
+    async with Client(server_params(root), cache=None) as client:
+        await _wait_embedded(client, EMBED_TIMEOUT)
+        for mode in modes:
+            for question in questions[:10]:
+                await _search(client, question, mode, {})
+            asked = [await _search(client, question, mode, {}) for question in questions]
+            errors = [a.error for a in asked if a.error is not None]
+            if errors:
+                raise RuntimeError(f"{mode} search failed over stdio: {errors[0]}")
+            times[mode] = [round(a.ms, 2) for a in asked]
+    return times
 
 
 # ---------------------------------------------------------------------- scoring
@@ -460,6 +488,7 @@ def run_locomo_bench(
     modes: Sequence[str] = MODES,
     context: bool = True,
     fresh: bool = False,
+    stdio: bool = True,
 ) -> dict[str, Any]:
     """Store, ask, score; writes `<out_dir>/locomo.json` and returns the same dict."""
     out = Path(out_dir)
@@ -473,7 +502,7 @@ def run_locomo_bench(
     for path in paths:
         conv = load_conversation(path)
         run = asyncio.run(
-            _run_conversation(conv, path, out / "work" / conv.name, modes, context, fresh)
+            _run_conversation(conv, path, out / "work" / conv.name, modes, context, fresh, stdio)
         )
         for entry in run["answers"]:
             entry["conversation"] = conv.name
@@ -488,9 +517,26 @@ def run_locomo_bench(
     report["seconds"] = round(time.perf_counter() - started, 1)
     report["load_after"] = _load()
     report["results"] = score(answers, systems)
+    report["stdio"] = stdio_latency(report["conversations"].values())
     (out / "locomo.json").write_text(json.dumps(report, indent=2))
     (out / "answers.json").write_text(json.dumps(answers))
     return report
+
+
+def stdio_latency(runs: Any) -> dict[str, dict[str, float]]:
+    """p50/p95 per mode of the stdio phase, over every conversation's questions."""
+    pooled: dict[str, list[float]] = {}
+    for run in runs:
+        for mode, times in run.get("stdio_ms", {}).items():
+            pooled.setdefault(mode, []).extend(times)
+    return {
+        mode: {
+            "n": len(times),
+            "p50_ms": round(statistics.median(times), 2),
+            "p95_ms": round(sorted(times)[min(len(times) - 1, int(0.95 * len(times)))], 2),
+        }
+        for mode, times in pooled.items()
+    }
 
 
 def _load() -> list[float]:
@@ -506,6 +552,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--no-context", action="store_true", help="skip get_context")
     parser.add_argument("--fresh", action="store_true", help="store the conversations again")
+    parser.add_argument(
+        "--no-stdio", action="store_true", help="skip the latency over MCP stdio (a subprocess)"
+    )
     args = parser.parse_args(argv)
     logging.getLogger("codearchitect").setLevel(logging.WARNING)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -513,9 +562,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     if unknown or not modes:
         parser.error(f"unknown modes: {', '.join(sorted(unknown)) or '(none)'}")
     report = run_locomo_bench(
-        args.out, data=args.data, modes=modes, context=not args.no_context, fresh=args.fresh
+        args.out,
+        data=args.data,
+        modes=modes,
+        context=not args.no_context,
+        fresh=args.fresh,
+        stdio=not args.no_stdio,
     )
     print(table(report["results"]))
+    for mode, lat in report["stdio"].items():
+        print(
+            f"{mode:<9} over MCP stdio (a serve subprocess): p50 {lat['p50_ms']} ms, "
+            f"p95 {lat['p95_ms']} ms, {lat['n']} questions"
+        )
     print(
         f"\nload {report['load_before']} -> {report['load_after']}, {report['seconds']} s;"
         f" {args.out / 'locomo.json'}"

@@ -344,11 +344,13 @@ def phase_watch(root: Path, manifest: Manifest, params: Params) -> dict[str, Any
 # ---------------------------------------------------------------------- MCP
 
 
-def _server_params(root: Path) -> Any:
+def server_params(root: Path) -> Any:
+    """How an MCP client starts `codearchitect serve` on `root` (stdio): a minimal env, and
+    this process's CODEARCHITECT_* settings so that both sides use the same model."""
     from mcp import StdioServerParameters
 
     keep = ("PATH", "HOME", "XDG_CONFIG_HOME", "LANG")
-    env = {k: v for k, v in os.environ.items() if k in keep}
+    env = {k: v for k, v in os.environ.items() if k in keep or k.startswith("CODEARCHITECT_")}
     return StdioServerParameters(command=EXE, args=["serve", "--root", str(root)], env=env)
 
 
@@ -386,7 +388,7 @@ async def _serve_start(root: Path, repeats: int, cold: bool) -> dict[str, Any]:
         if cold:
             shutil.rmtree(index_dir(root), ignore_errors=True)
         start = time.perf_counter()
-        async with Client(_server_params(root), cache=None) as client:
+        async with Client(server_params(root), cache=None) as client:
             tools = await client.list_tools()
             times.append((time.perf_counter() - start) * 1000)
             assert any(t.name == "search_messages" for t in tools.tools)
@@ -408,7 +410,7 @@ async def _mcp(root: Path, manifest: Manifest, params: Params) -> dict[str, Any]
     from mcp import Client
 
     start = time.perf_counter()
-    async with Client(_server_params(root), cache=None) as client:
+    async with Client(server_params(root), cache=None) as client:
         await client.list_tools()
         start_ms = (time.perf_counter() - start) * 1000
 

@@ -68,7 +68,15 @@ def test_harness_stores_through_tools_and_scores(
     assert results["systems"]["bm25"]["temporal"]["recall@5"] == 1.0
     assert all(set(a) >= {"keyword", "semantic", "hybrid", "context_1000"} for a in answers)
     assert "recall@10 minus BM25" in table(results)
+    # every question once per mode over MCP stdio, against a `serve` subprocess
+    assert {m: v["n"] for m, v in report["stdio"].items()} == {
+        "keyword": 4,
+        "semantic": 4,
+        "hybrid": 4,
+    }
+    assert all(0 < v["p50_ms"] <= v["p95_ms"] for v in report["stdio"].values())
 
-    again = run_locomo_bench(out, data=MINI, modes=("keyword",), context=False)
+    again = run_locomo_bench(out, data=MINI, modes=("keyword",), context=False, stdio=False)
     assert again["conversations"]["mini"]["turns"] == 5
     assert set(again["results"]["systems"]) == {"keyword", "bm25"}
+    assert again["stdio"] == {}
