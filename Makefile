@@ -60,7 +60,7 @@ test-shared: $(STAMP)
 	$(BIN)/pytest -m shared_data
 
 stress: $(STAMP)
-	$(BIN)/pytest -m stress -p no:cacheprovider
+	$(BIN)/pytest -m stress -p no:cacheprovider --hypothesis-profile=random
 
 # Benchmarks (never part of `make test`): see docs/benchmarks.md.
 bench: $(STAMP)

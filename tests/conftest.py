@@ -8,15 +8,27 @@ Markers (registered in pyproject.toml):
   missing. CI (.ci/run) runs both. A test that needs only a small, freely licensed file
   copies it into tests/fixtures/ (with its attribution in tests/fixtures/README.md) instead.
 - `stress`: long reliability runs, `make stress` only.
+
+Hypothesis runs deterministically by default (profile `deterministic`: examples derived from
+each test's own code, no example database), so `make test` and CI never fail on an example
+found at random that day; `make stress` (`--hypothesis-profile=random`) or
+`HYPOTHESIS_PROFILE=random` explore new examples, and one that fails is kept as an
+`@example` (or a replayed test) next to its property.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.helpers.data import SHARED_DATA
+
+settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True)
+settings.register_profile("random", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
