@@ -109,6 +109,7 @@ def watch(
     poll_interval: float = 0.5,
     state: WatchState | None = None,
     observer_factory: Callable[[], BaseObserver] | None = None,
+    on_ready: Callable[[], object] | None = None,
 ) -> Iterator[set[FileChange]]:
     """Yield batches of changes under `root` (recursively) until `stop_event` is set.
 
@@ -118,6 +119,8 @@ def watch(
         force_polling: use stat polling instead of inotify (default:
             `$CODEARCHITECT_FORCE_POLLING`); used anyway when inotify runs out of watches.
         observer_factory: build the native observer (tests inject failures here).
+        on_ready: called once the observer watches `root`: every change from then on
+            comes as an event, so a full scan started now misses nothing.
     """
     root = Path(root)
     state = state or WatchState()
@@ -132,6 +135,8 @@ def watch(
     observer, polling = _start(root, handler, polling, poll_interval, factory, events)
     state.mode = "polling" if polling else "inotify"
     root_ino = _inode(root)
+    if on_ready is not None:
+        on_ready()
     next_health = time.monotonic() + _HEALTH_SECONDS
     try:
         batch: set[FileChange] = set()

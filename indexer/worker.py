@@ -11,6 +11,7 @@ the leader is gone.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -152,8 +153,12 @@ class Worker:
         self.syncer.sweep_temp_files(self.settings.temp_max_age)
         if not self.fulltext.writing:
             self.fulltext.open_writer(self.mirror)
-        self._next_reconcile = 0.0  # a full reconcile first: the old leader may have lagged
+        # A full reconcile first (the old leader may have lagged), once the watcher watches:
+        # a change made after the reconcile read a file but before the watch began would
+        # otherwise wait for the next periodic reconcile. Without a watcher: at once.
+        self._next_reconcile = 0.0
         if self.settings.watch and self._watcher is None:
+            self._next_reconcile = math.inf  # the watcher's on_ready asks for it
             self._watcher = threading.Thread(
                 target=self._watch_loop, name="codearchitect-watch", daemon=True
             )
@@ -198,6 +203,7 @@ class Worker:
                     force_polling=self.settings.force_polling,
                     poll_interval=self.settings.poll_interval,
                     state=self.watch_state,
+                    on_ready=self.request_reconcile,
                 ):
                     self._apply_batch(batch)
             except Exception:

@@ -37,7 +37,9 @@ def live(vault: Vault) -> Iterator[Indexer]:
     indexer.close()
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 5.0, step: float = 0.02) -> bool:
+def wait_until(
+    check: Callable[[], bool], timeout: float = polling.PATIENCE, step: float = 0.02
+) -> bool:
     """Poll `check` until it is true or the deadline passes."""
     return polling.wait_until(check, timeout, step)
 

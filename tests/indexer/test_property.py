@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from indexer import Indexer
 from indexer.dump import expected_dump
+from tests.helpers.polling import PATIENCE
 from vault import Vault, VaultError
 
 from .conftest import FAST
@@ -92,7 +93,7 @@ def test_mirror_equals_a_fresh_parse(steps: list[tuple[object, ...]]) -> None:
                     ix.reconcile()
                     assert ix.dump() == expected_dump(vault), op
             assert ix.reconcile().changed == 0
-            assert ix.flush(10)
+            assert ix.flush(PATIENCE)
             docs = {(h.session_id, h.message_id) for h in ix.search("-zzzzzz", limit=1000).hits}
             conn = ix.mirror.conn()
             mirrored = set(conn.execute("SELECT session_id, id FROM messages").fetchall())

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from indexer import Indexer, InvalidQuery
+from tests.helpers.polling import PATIENCE
 from vault import InvalidInput, Vault
 
 
@@ -24,7 +25,7 @@ def corpus(ix: Indexer) -> dict[str, str]:
     ix.append_message("build", "assistant", "Pin cmake 3.28 and clean the cache.")
     ix.create_session("keyed", title="Deploy notes", agent_id="bot", channel="slack")
     ix.append_message("keyed", "user", "deploy the token service to staging")
-    assert ix.flush(10)
+    assert ix.flush(PATIENCE)
     return {"auth": a.session_id, "build": b.session_id}
 
 
@@ -203,7 +204,7 @@ def test_threads_storing_and_searching_each_see_their_own_writes(live: Indexer) 
     for t in threads:
         t.join(60)
     assert problems == []
-    assert live.flush(10)
+    assert live.flush(PATIENCE)
     assert live.search("stored", limit=500).total == 160
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from indexer import Indexer
 from tests.helpers.data import FIXTURES
+from tests.helpers.polling import PATIENCE
 from vault import InvalidInput, Vault
 from vault.importers import run_import
 
@@ -30,7 +31,7 @@ def _clock() -> datetime:
 def imported(vault: Vault, ix: Indexer) -> Indexer:
     run_import(vault, "claude-code", [SPOTTER], clock=_clock)
     ix.reconcile()
-    assert ix.flush(10)
+    assert ix.flush(PATIENCE)
     return ix
 
 
@@ -120,7 +121,7 @@ def test_editing_a_tool_call_and_its_view_reindexes_it(vault: Vault, imported: I
     assert text.count("mix phx.server") == 2  # in the cam:meta JSON and in the view
     path.write_text(text.replace("mix phx.server", "mix ecto.migrate"), encoding="utf-8")
     imported.reconcile()
-    assert imported.flush(10)
+    assert imported.flush(PATIENCE)
     hits = imported.search('"mix ecto.migrate"', limit=10).hits
     assert [h.session_id for h in hits] == ["cc-tool_heavy"]
     message = next(m for m in imported.get_messages("cc-tool_heavy") if m.id == hits[0].message_id)

@@ -14,6 +14,7 @@ from watchdog.observers.api import BaseObserver
 from indexer import Change, Indexer, SessionFileFilter, watch
 from indexer.dump import expected_dump
 from indexer.watcher import RESCAN, WatchState
+from tests.helpers.polling import PATIENCE
 from vault import Vault
 
 from .conftest import session_text, wait_until
@@ -117,7 +118,7 @@ def test_queue_overflow_asks_for_a_rescan(tmp_path: Path) -> None:
 def test_hand_edit_plain_write_is_searchable(vault: Vault, live: Indexer) -> None:
     appended = live.append_message("e", "user", "original words")
     appended.path.write_text(appended.path.read_text().replace("original", "handwritten"))
-    assert wait_until(lambda: live.search("handwritten").total == 1, timeout=2.0)
+    assert wait_until(lambda: live.search("handwritten").total == 1)
     assert live.search("original").total == 0
 
 
@@ -127,7 +128,7 @@ def test_hand_edit_temp_and_rename_is_searchable(vault: Vault, live: Indexer) ->
     tmp = path.with_name(path.name + ".swp")  # an editor's scratch file: ignored
     tmp.write_text(path.read_text().replace("original", "renamed"))
     os.replace(tmp, path)
-    assert wait_until(lambda: live.search("renamed").total == 1, timeout=2.0)
+    assert wait_until(lambda: live.search("renamed").total == 1)
     assert wait_until(lambda: live.dump() == expected_dump(vault))
 
 
@@ -135,7 +136,7 @@ def test_deleted_file_disappears(vault: Vault, live: Indexer) -> None:
     appended = live.append_message("gone", "user", "ephemeral words")
     live.flush()
     appended.path.unlink()
-    assert wait_until(lambda: live.search("ephemeral").total == 0, timeout=2.0)
+    assert wait_until(lambda: live.search("ephemeral").total == 0)
     assert wait_until(lambda: live.get_session("gone") is None)
 
 
@@ -147,15 +148,15 @@ def test_new_date_folder_with_50_files(vault: Vault, live: Indexer) -> None:
             f"bulk-{n}", f"Bulk {n}", (f"b{n}", "user", "2030-01-01T00:00:00.000Z", f"bulkword {n}")
         )
         (day / f"session-bulk-{n}.md").write_text(text)
-    assert wait_until(lambda: live.count_messages() == 50, timeout=5.0)
-    assert wait_until(lambda: live.search("bulkword", limit=100).total == 50, timeout=5.0)
+    assert wait_until(lambda: live.count_messages() == 50)
+    assert wait_until(lambda: live.search("bulkword", limit=100).total == 50)
     assert live.dump() == expected_dump(vault)
 
 
 def test_own_writes_are_noops_for_the_watcher(vault: Vault, live: Indexer) -> None:
     for n in range(10):
         live.append_message("own", "user", f"message {n}")
-    assert live.flush(10)
+    assert live.flush(PATIENCE)
     conn = live.mirror.conn()
     assert wait_until(lambda: conn.execute("SELECT hash FROM files").fetchone()[0] is not None)
     assert live.dump() == expected_dump(vault)

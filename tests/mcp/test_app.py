@@ -20,11 +20,11 @@ def test_the_index_opens_only_when_the_hold_is_released(vault_root: Path) -> Non
         threading.Event().wait(0.3)
         assert app._indexes == {}  # nothing read from disk while serve imports the SDK
         hold.set()
-        assert wait_until(lambda: app.root in app._indexes, timeout=10, step=0.02)
+        assert wait_until(lambda: app.root in app._indexes, step=0.02)
         index = app.index()
         assert index._checked  # opened with the whole-file check
-        assert wait_until(lambda: index.is_leader, timeout=10, step=0.02)
-        assert wait_until(lambda: index.search("started").total == 1, timeout=10, step=0.02)
+        assert wait_until(lambda: index.is_leader, step=0.02)
+        assert wait_until(lambda: index.search("started").total == 1, step=0.02)
     finally:
         hold.set()
         app.close()

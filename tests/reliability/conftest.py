@@ -36,7 +36,9 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 10.0, step: float = 0.05) -> bool:
+def wait_until(
+    check: Callable[[], bool], timeout: float = polling.PATIENCE, step: float = 0.05
+) -> bool:
     """Poll `check` until it is true or the deadline passes (never assert on speed)."""
     return polling.wait_until(check, timeout, step)
 

@@ -144,7 +144,7 @@ async def run_storm(root: Path, mode: str, count: int) -> None:
         # The running server's index follows the files by itself (watcher, no reconcile).
         vault = Vault(root)
         with Indexer(vault, FAST) as ix:
-            assert wait_until(lambda: ix.dump() == expected_dump(vault), timeout=20)
+            assert wait_until(lambda: ix.dump() == expected_dump(vault))
         result = await client.call_tool("count_messages", {"session": "edited"})
         assert result.structured_content["count"] == len(ids)
     assert_index_equals_files(root)
