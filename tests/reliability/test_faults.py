@@ -5,8 +5,10 @@ and checks the vault; here every writing tool is called through the MCP server (
 process, so the fault can be injected) and the k-th write/fsync/replace/link/ftruncate
 call fails, for k = 1, 2, … until the tool succeeds. Each failure must be a clean
 FILE_WRITE_ERROR envelope with nothing acknowledged: every file under the vault's
-sessions/ and trash/ byte-identical, no temp file left, and the index still equal to the
-files (the failed write is not searchable).
+sessions/ and trash/ byte-identical, no temp file left, the failed write not searchable,
+and the index equal to the files. That last one is polled: a failed delete_session moved
+the file to the trash and back, and the running watcher may have indexed the moment it
+was away (the file really was gone); it must then index its return by itself.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from indexer.dump import expected_dump
 from mcp_server.app import App
 from vault import files as vfiles
 
-from .conftest import temp_files, tree
+from .conftest import temp_files, tree, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -125,9 +127,9 @@ async def test_fail_each_io_step_through_the_server(
             f"a failed {tool} changed the vault (step {seen['failed']}, call {k})"
         )
         assert not temp_files(vault.root)
-        assert app.index().dump() == expected_dump(vault)
         hits = await call(client, "search_messages", {"query": f"faultword{k}"})
         assert hits["hits"] == [], "a write that was never acknowledged is searchable"
+        assert wait_until(lambda: app.index().dump() == expected_dump(vault))
     else:
         pytest.fail("the operation never succeeded")
     assert failed_steps, "no I/O step was ever injected"
