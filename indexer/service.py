@@ -394,11 +394,14 @@ class Indexer:
             self._index_written(result[0])
         return result
 
-    def create_session(self, session_id: str | None = None, **fields: Any) -> SessionRecord:
-        """`Vault.create_session`, then index the new file."""
+    def create_session(
+        self, session_id: str | None = None, *, redacted: Redactions | None = None, **fields: Any
+    ) -> SessionRecord:
+        """`Vault.create_session`, then index the new file; the secrets it redacted are
+        counted into `redacted` when given."""
         self.open()
         with self._vault_lock:
-            path, session = self.vault.create_session(session_id, **fields)
+            path, session = self.vault.create_session(session_id, redacted=redacted, **fields)
             if self._index_written(path):
                 return self._file_record(path)
         return self._session_or_raise(session.id)
@@ -456,12 +459,13 @@ class Indexer:
         return True
 
     def get_or_create_session(
-        self, key: Mapping[str, str | None], **fields: Any
+        self, key: Mapping[str, str | None], *, redacted: Redactions | None = None, **fields: Any
     ) -> tuple[SessionRecord, bool]:
         """The session with these five key fields, created if none exists (seed 001).
 
         Safe when processes race: the look-up and the creation run under a vault lock named
-        after the key, and the creator indexes the file before releasing it.
+        after the key, and the creator indexes the file before releasing it. The secrets a
+        creation redacted (in the title) are counted into `redacted` when given.
 
         Returns:
             (session, created)
@@ -478,7 +482,9 @@ class Indexer:
                 return found, False
             title = fields.pop("title", None) or " / ".join(v for v in clean.values() if v)
             present: dict[str, Any] = {k: v for k, v in clean.items() if v is not None}
-            path, session = self.vault.create_session(title=title, **present, **fields)
+            path, session = self.vault.create_session(
+                title=title, redacted=redacted, **present, **fields
+            )
             if self._index_written(path):
                 return self._file_record(path), True
         return self._session_or_raise(session.id), True

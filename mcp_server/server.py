@@ -344,8 +344,15 @@ def build_server(app: App) -> VaultServer:
                 "peer_id": peer_id,
             }
             fields = {"title": title} if title else {}
-            row, created = app.index(project).get_or_create_session(key, **fields)
-            return {"session": session_view(row), "created": created}
+            redacted = Redactions()
+            row, created = app.index(project).get_or_create_session(
+                key, redacted=redacted, **fields
+            )
+            return {
+                "session": session_view(row),
+                "created": created,
+                "redacted": redacted.to_dict(),
+            }
 
         return run_tool(body)
 

@@ -243,15 +243,18 @@ class Vault:
         topic: str | None = None,
         messages: tuple[Message, ...] = (),
         created: datetime | None = None,
+        redacted: Redactions | None = None,
         **fields: Any,
     ) -> tuple[Path, SessionFile]:
         """Create a session file; `fields` are further `SessionFile` fields (key fields, tags,
-        metadata, source…). An existing id is `InvalidInput`."""
+        metadata, source…). An existing id is `InvalidInput`. Secrets are redacted first,
+        counted into `redacted` when given."""
         self.init()
         now = created or utc_now()
         if session_id is not None:
             check_session_id(session_id, "session_id")
-        redactor, redacted = self.redactor(), Redactions()
+        redactor = self.redactor()
+        redacted = Redactions() if redacted is None else redacted
         title = redactor.text(title, redacted)
         if topic is not None:
             topic = redactor.text(topic, redacted)

@@ -307,6 +307,23 @@ async def test_tool_responses_report_kinds_and_counts_never_values(vault_root: P
             clean = await client.call_tool("patch_session", {"session": "mcp", "title": "plain"})
             assert clean.structured_content is not None
             assert clean.structured_content["redacted"] == {}
+            key = {"agent_id": "a", "channel": "c", "account_id": "x", "peer_kind": "user"}
+            made = await client.call_tool(
+                "get_or_create_session", {**key, "peer_id": "p", "title": STRIPE.text}
+            )
+            made_data = made.structured_content
+            assert made_data is not None and made_data["created"] is True, made_data
+            assert made_data["redacted"] == {"stripe-key": 1}
+            assert STRIPE.secrets[0] not in json.dumps(made_data)
+            found = await client.call_tool(
+                "get_or_create_session", {**key, "peer_id": "p", "title": STRIPE.text}
+            )
+            assert found.structured_content is not None
+            assert found.structured_content["created"] is False
+            assert found.structured_content["redacted"] == {}  # nothing written
+            plain = await client.call_tool("get_or_create_session", {**key, "peer_id": "q"})
+            assert plain.structured_content is not None
+            assert plain.structured_content["redacted"] == {}
             search = await client.call_tool("search_messages", {"query": STRIPE.secrets[0][:20]})
             assert search.structured_content is not None
             assert STRIPE.secrets[0] not in json.dumps(search.structured_content)
