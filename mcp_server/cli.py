@@ -8,7 +8,7 @@ import click
 
 from vault import Vault, find_project_root
 
-from .cli_common import errors, rich_console, root_option
+from .cli_common import errors, existing_vault, rich_console, root_option
 from .cli_doctor import doctor, restore
 from .cli_git import git, merge_file, resolve, setup_clone
 from .cli_import import capture, import_
@@ -75,9 +75,8 @@ def reindex(root: Path | None) -> None:
 
     from indexer import Indexer
 
-    found = find_project_root(root)
     with errors():
-        index = Indexer(Vault(found.path)).open(check=True)
+        index = Indexer(existing_vault(root)).open(check=True)
         try:
             with Progress(console=rich_console(err=True), transient=True) as bar:
                 task = bar.add_task("indexing", total=None)

@@ -63,21 +63,35 @@ def errors() -> Iterator[None]:
         raise
 
 
-def open_index(root: Path | None, *, check: bool = False, read_only: bool = False) -> Indexer:
-    """The project's index, reconciled with the files (only changed files are re-read);
-    `check` first reads the whole SQLite mirror for damage (doctor). A `read_only` command
-    never creates a vault: without `.codearchitect/` it stops with `VAULT_NOT_FOUND`."""
-    from indexer import Indexer
-
+def existing_vault(root: Path | None) -> Vault:
+    """The project's vault for a command that reads or maintains one (the read-only
+    commands, `reindex`, `semantic status|embed`): it never creates one, and without
+    `.codearchitect/` stops with `VAULT_NOT_FOUND` (`init` creates a vault)."""
     found = find_project_root(root)
     vault = Vault(found.path)
-    if read_only and not vault.dir.is_dir():
+    if not vault.dir.is_dir():
         raise click.ClickException(
             f"[VAULT_NOT_FOUND] no vault in {found.path} (no .codearchitect/): "
             "run `codearchitect init` there, or give --root"
         )
     if found.warning is not None:
         click.echo(f"warning: {found.warning.message}", err=True)
+    return vault
+
+
+def open_index(root: Path | None, *, check: bool = False, must_exist: bool = False) -> Indexer:
+    """The project's index, reconciled with the files (only changed files are re-read);
+    `check` first reads the whole SQLite mirror for damage (doctor). With `must_exist`
+    it never creates a vault (`existing_vault`)."""
+    from indexer import Indexer
+
+    if must_exist:
+        vault = existing_vault(root)
+    else:
+        found = find_project_root(root)
+        vault = Vault(found.path)
+        if found.warning is not None:
+            click.echo(f"warning: {found.warning.message}", err=True)
     index = Indexer(vault).open(check=check)
     index.reconcile()
     return index

@@ -42,7 +42,7 @@ def doctor(forget: tuple[str, ...], root: Path | None, as_json: bool) -> None:
         codearchitect doctor --forget m01JH3Q8Z6M3V1R6Y8S9T0W2X4C
     """
     with errors():
-        index = open_index(root, check=True, read_only=True)
+        index = open_index(root, check=True, must_exist=True)
         try:
             forgotten = index.vault.forget_acked(list(forget)) if forget else []
             status = index.status().to_dict()
@@ -108,7 +108,7 @@ def restore(message_id: str, root: Path | None) -> None:
         codearchitect restore m01JH3Q8Z6M3V1R6Y8S9T0W2X4C
     """
     with errors():
-        index = open_index(root, read_only=True)
+        index = open_index(root, must_exist=True)
         try:
             session_id, position = index.vault.restore_acked(message_id)
             index.reconcile()

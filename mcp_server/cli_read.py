@@ -96,7 +96,7 @@ def search(
         codearchitect search "alembic upgrade" --tool Bash
     """
     with errors():
-        index = open_index(root, read_only=True)
+        index = open_index(root, must_exist=True)
         try:
             session_id = resolve_session(index, session).id if session else None
             result = index.search(
@@ -161,7 +161,7 @@ def sessions(status: str | None, limit: int, root: Path | None, as_json: bool) -
         codearchitect sessions --status active --limit 20
     """
     with errors():
-        index = open_index(root, read_only=True)
+        index = open_index(root, must_exist=True)
         try:
             rows = index.list_sessions(status=status, limit=limit)
             malformed = [] if status else [_malformed_row(index, m) for m in _malformed(index)]
@@ -235,7 +235,7 @@ def show(
     with errors():
         if tail is not None and span is not None:
             raise InvalidInput("give --tail or --range, not both", field="range")
-        index = open_index(root, read_only=True)
+        index = open_index(root, must_exist=True)
         try:
             record = resolve_session(index, session)
             total = record.message_count
@@ -280,7 +280,7 @@ def stats(root: Path | None, as_json: bool) -> None:
         codearchitect stats --json
     """
     with errors():
-        index = open_index(root, read_only=True)
+        index = open_index(root, must_exist=True)
         try:
             status = index.status().to_dict()
         finally:

@@ -86,7 +86,7 @@ def semantic_status(root: Path | None, as_json: bool) -> None:
         codearchitect semantic status --json
     """
     with errors():
-        index = open_index(root)
+        index = open_index(root, must_exist=True)
         try:
             data = index.status().semantic
         finally:
@@ -105,7 +105,7 @@ def semantic_embed(root: Path | None) -> None:
         codearchitect semantic embed
     """
     with errors():
-        index = open_index(root)
+        index = open_index(root, must_exist=True)
         try:
             if not index.semantic.enabled:
                 reason = index.status().semantic.get("reason", "off")

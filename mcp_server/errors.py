@@ -43,7 +43,7 @@ ERROR_CODES: dict[str, tuple[str, int]] = {
     "PROJECT_NOT_FOUND": ("`project` is neither a registered name nor a project root", 404),
     "TOOL_NOT_FOUND": ("No tool has this name (details: the tools there are)", 404),
     "RESOURCE_NOT_FOUND": ("No resource has this URI", 404),
-    "VAULT_NOT_FOUND": ("A read-only command found no .codearchitect/ in the project", 404),
+    "VAULT_NOT_FOUND": ("A command found no .codearchitect/ to read or maintain", 404),
     "INDEX_UNAVAILABLE": ("The index could not be opened or written", 503),
     "SEMANTIC_UNAVAILABLE": (
         "Semantic search is on but its extra or model is not installed (details: the command)",

@@ -130,8 +130,22 @@ def test_stats_reads_as_words_and_json_keeps_the_numbers(project: Path) -> None:
     assert "-1" not in line and "None" not in line
 
 
-@pytest.mark.parametrize("command", ["sessions", "search x", "stats", "doctor", "show x"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "sessions",
+        "search x",
+        "stats",
+        "doctor",
+        "show x",
+        "restore m01",
+        "reindex",
+        "semantic status",
+        "semantic embed",
+    ],
+)
 def test_read_only_commands_never_create_a_vault(vault_root: Path, command: str) -> None:
+    """The commands that read or maintain a vault; `init` creates one."""
     code, _out, err = run(*command.split(), "--root", str(vault_root))
     assert code == 1
     assert "[VAULT_NOT_FOUND]" in err and "codearchitect init" in err
