@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from vault import Vault, find_project_root
 
 from .cli_common import errors, json_option, rich_console, root_option
 
-__all__ = ("capture", "import_", "is_record_skip", "summary_lines")
+__all__ = ("capture", "import_", "summary_lines")
 
 
 @click.command("import")
@@ -101,22 +100,21 @@ def summary_lines(
 ) -> list[str]:
     """One summary line; then a line per skipped source or conversation, per message
     changed in the source after import, and (verbose) per skipped record."""
-    records = [s for s in data["skipped"] if is_record_skip(s["what"], s["reason"])]
-    others = [s for s in data["skipped"] if not is_record_skip(s["what"], s["reason"])]
+    sources, records = data["skipped_sources"], data["skipped_records"]
     counts = [
         f"{data['created']} session(s) created",
         f"{data['grown']} grown",
         f"{data['unchanged']} unchanged",
         f"{data['messages_added']:,} message(s) added",
     ]
-    if others:
-        counts.append(f"{len(others)} source(s)/conversation(s) skipped")
-    noise = sum(_record_count(s["reason"]) for s in records)
+    if sources:
+        counts.append(f"{len(sources)} source(s)/conversation(s) skipped")
+    noise = sum(s["count"] for s in records)
     if noise:
         counts.append(f"{noise:,} record(s) skipped" + ("" if verbose else " (--verbose)"))
     head = "[dry run] would import" if dry_run else "imported"
     lines = [f"{head} {source} into {into}: {', '.join(counts)} ({data['seconds']:.1f} s)"]
-    lines += [f"skipped {s['what']}: {s['reason']}" for s in others]
+    lines += [f"skipped {s['what']}: {s['reason']}" for s in sources]
     lines += [
         f"changed in the source after import (kept as imported): {c['session_id']} "
         f"{c['message_id']}"
@@ -125,26 +123,6 @@ def summary_lines(
     if verbose:
         lines += [f"skipped record {s['what']}: {s['reason']}" for s in records]
     return lines
-
-
-_RECORD = re.compile(
-    r"message object|message without|without a (message|uuid|\(unique\) uuid)|duplicate "
-    r"(message )?uuid|unknown sender|node object|unreachable|not a JSON object|malformed JSON|"
-    r"incomplete last line|unknown record type|end-marker|empty \w+ message|record\(s\)"
-)
-
-
-def is_record_skip(what: str, reason: str) -> bool:
-    """A skipped record (a line, a node, a message of a conversation that was imported),
-    as opposed to a whole source file or conversation."""
-    from vault.importers.common import is_noise
-
-    return is_noise(reason) or bool(re.search(r":\d+$", what)) or bool(_RECORD.search(reason))
-
-
-def _record_count(reason: str) -> int:
-    found = re.match(r"(\d+) .*record\(s\)", reason) or re.search(r"\((\d+) record\(s\)\)", reason)
-    return int(found.group(1)) if found else 1
 
 
 @click.group()

@@ -97,7 +97,8 @@ def test_report_keys_and_progress(vault: Vault) -> None:
         "grown",
         "unchanged",
         "messages_added",
-        "skipped",
+        "skipped_sources",
+        "skipped_records",
         "changed_after_import",
         "redacted",
         "sessions",
@@ -117,3 +118,39 @@ def test_deleted_session_is_not_reimported(vault: Vault) -> None:
     vault.delete("cc-short")
     report = run_import(vault, "claude-code", [SHORT], clock=clock)
     assert report.created == [] and report.skipped[-1][0] == "cc-short"
+
+
+def test_json_report_keeps_skipped_sources_apart_from_skipped_records(
+    vault: Vault, tmp_path: Path
+) -> None:
+    """A conversation that is not imported is a skipped source; a message of an imported
+    conversation and records that are not messages are skipped records, with a count."""
+    export = tmp_path / "conversations.json"
+    message = {
+        "uuid": "m1",
+        "sender": "human",
+        "text": "hello",
+        "created_at": "2025-01-15T10:00:00Z",
+    }
+    odd = {"uuid": "m2", "sender": "robot", "text": "?", "created_at": "2025-01-15T10:01:00Z"}
+    export.write_text(
+        json.dumps(
+            [
+                {"uuid": "c1", "name": "kept", "chat_messages": [message, odd]},
+                {"name": "no uuid", "chat_messages": [message]},
+            ]
+        )
+    )
+    data = run_import(vault, "claude-ai", [export], clock=clock).to_dict()
+    assert data["created"] == 1
+    assert [s["reason"] for s in data["skipped_sources"]] == [
+        "claude.ai conversation without a uuid"
+    ]
+    assert [(s["reason"], s["count"]) for s in data["skipped_records"]] == [
+        ("unknown sender 'robot'", 1)
+    ]
+    transcript = run_import(vault, "claude-code", [SHORT], clock=clock).to_dict()
+    assert transcript["skipped_sources"] == []
+    counted = [s for s in transcript["skipped_records"] if s["count"] > 1]
+    assert counted and all("record(s) are not messages" in s["reason"] for s in counted)
+    assert all(str(s["count"]) in s["reason"] for s in counted)

@@ -191,7 +191,8 @@ def test_first_import_of_a_conversation_and_its_fragment_reports_nothing_lost(
     files = [str(librechat / "chatgpt-citations.json"), str(librechat / "chatgpt-export.json")]
     _code, out, _ = run("import", "chatgpt", *files, "--root", str(vault_root), "--json")
     data = json.loads(out)
-    assert [s for s in data["skipped"] if "no longer" in s["reason"]] == []
+    skipped = data["skipped_sources"] + data["skipped_records"]
+    assert [s for s in skipped if "no longer" in s["reason"]] == []
     messages = Vault(vault_root).get("chatgpt-d6523d1e-7ec3-474f-a363-0e9dffdb3d93").messages
     assert len(messages) == 2 + 16
 

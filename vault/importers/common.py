@@ -28,8 +28,10 @@ __all__ = (
     "clean_fields",
     "first_line_title",
     "is_noise",
+    "is_record_skip",
     "message_id",
     "normalise_ts",
+    "record_count",
     "resolve_tool_results",
     "session_id",
 )
@@ -70,6 +72,26 @@ class SessionDraft:
 def is_noise(reason: str) -> bool:
     """True for skips that are by design (records that are not messages)."""
     return reason.endswith(NOISE)
+
+
+# Where a skipped record sits: a transcript line (`file:12`), or a message or node of a
+# conversation (`… message 3`, `… node abc`; `finalise` adds a message's id).
+_RECORD_AT = re.compile(r":\d+$| (message|node) \S+$")
+_COUNTED = (re.compile(r"(\d+) .*record\(s\)"), re.compile(r"\((\d+) record\(s\)\)"))
+
+
+def is_record_skip(skip: Skip) -> bool:
+    """A skipped record (a line, a node, a message of a conversation that was imported),
+    as opposed to a whole source file, zip member, conversation or session."""
+    what, reason = skip
+    return is_noise(reason) or bool(_RECORD_AT.search(what))
+
+
+def record_count(reason: str) -> int:
+    """How many records one skipped-record entry stands for (records that are not messages
+    are counted by type: `852 progress:hook_progress record(s) are not messages`)."""
+    found = _COUNTED[0].match(reason) or _COUNTED[1].search(reason)
+    return int(found.group(1)) if found else 1
 
 
 def message_id(raw: object, suffix: str = "") -> str:

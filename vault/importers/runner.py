@@ -26,7 +26,7 @@ from ..session_file import format_ts, utc_now
 from ..vault import Vault
 from . import chatgpt, claude_ai
 from .claude_code_sessions import find_groups, group_sessions, project_folders
-from .common import SessionDraft, Skip, clean_fields
+from .common import SessionDraft, Skip, clean_fields, is_record_skip, record_count
 from .provenance import portable_fields, portable_message
 from .sources import open_exports
 
@@ -39,8 +39,9 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class ImportReport:
-    """What an import did. Session ids by outcome; `skipped` holds (what, reason) pairs;
-    `changed_after_import` holds (session id, message id) pairs."""
+    """What an import did. Session ids by outcome; `skipped` holds (what, reason) pairs,
+    reported apart as whole sources and as records (`to_dict`); `changed_after_import`
+    holds (session id, message id) pairs."""
 
     source: str
     dry_run: bool = False
@@ -63,7 +64,16 @@ class ImportReport:
             "grown": len(self.grown),
             "unchanged": len(self.unchanged),
             "messages_added": self.messages_added,
-            "skipped": [{"what": what, "reason": why} for what, why in self.skipped],
+            "skipped_sources": [
+                {"what": what, "reason": why}
+                for what, why in self.skipped
+                if not is_record_skip((what, why))
+            ],
+            "skipped_records": [
+                {"what": what, "reason": why, "count": record_count(why)}
+                for what, why in self.skipped
+                if is_record_skip((what, why))
+            ],
             "changed_after_import": [
                 {"session_id": s, "message_id": m} for s, m in self.changed_after_import
             ],
