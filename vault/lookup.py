@@ -9,7 +9,7 @@ look-up as cheaply as the rules allow:
 - within 1 s of such a full look, a hit checks only `sessions/` itself, the hot day
   folders and the file found (a copy of it put into another, settled day folder is
   reported as `AmbiguousSession` up to a second later);
-- a miss while an editor is saving the session's file waits for the save (~0.3 s at most)
+- a miss while an editor is saving the session's file waits for the save (~2 s at most)
   rather than let the caller create a second file for the id.
 """
 
@@ -40,8 +40,12 @@ __all__ = ("SAVE_WAITS", "Finder", "head_id", "is_session_name")
 
 log = logging.getLogger("codearchitect.vault.lookup")
 
-# Waits (seconds) for an outside save in progress to finish: ~0.3 s in all.
-SAVE_WAITS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.15)
+# Waits (seconds) for an outside save in progress to finish: ~2 s in all, as long as a file
+# counts as being saved (written or vanished in the last 2 s, vault/catalog.py). A save is
+# fast alone, but on a loaded machine an editor can stall between truncating (or renaming
+# away) the file and writing it again for far longer than its own run time; a miss is only
+# final once the save would be over. The wait ends as soon as the file is back.
+SAVE_WAITS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.15, 0.25, 0.45, 0.5, 0.5)
 _HEAD_BYTES = 70 * 1024
 _DEEP_REFRESH_S = 5.0
 # A hit may skip stat-ing the settled day folders for this long after a full sweep.
