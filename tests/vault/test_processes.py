@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.polling import PATIENCE, wait_until
 from vault import Vault, parse
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,25 +58,49 @@ def test_four_processes_append_to_one_session(vault_root: Path) -> None:
 
 
 def kill_rounds(root: Path, rounds: int, seed: int) -> None:
+    """Each round a writer (forked from one warm interpreter, see tests/helpers/writer.py)
+    appends until it is killed at a random point; what it acknowledged must be there."""
     rng = random.Random(seed)
     acked: list[str] = []
     vault = Vault(root)
     vault.append_message("crash", "system", "start")
     path = vault.locate("crash")
-    for _ in range(rounds):
-        proc = spawn(root, "crash", 10_000, "c", size=rng.choice([0, 100, 20_000, 300_000]))
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
-        time.sleep(rng.uniform(0, 0.05))
-        os.kill(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate(timeout=30)
-        acked.extend(out.split())
-        # Every file state a crash leaves parses: whole blocks, maybe a torn unacked tail.
-        parsed = parse(path.read_bytes(), path)
-        ids = [m.id for m in parsed.session.messages]
-        assert len(ids) == len(set(ids))
-        missing = set(acked) - set(ids)
-        assert not missing, f"acknowledged messages lost: {sorted(missing)[:3]}"
+    forks = subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.writer", "--forks"],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert forks.stdin is not None and forks.stdout is not None
+    try:
+        for n in range(rounds):
+            size = rng.choice([0, 100, 20_000, 300_000])
+            out = root.parent / f"acked-{n}.txt"
+            forks.stdin.write(f"{root} crash 10000 c {size} {out}\n")
+            forks.stdin.flush()
+            pid = int(forks.stdout.readline())
+            assert wait_until(
+                lambda out=out: out.exists() and out.read_text().startswith("ready\n")
+            )
+            time.sleep(rng.uniform(0, 0.05))
+            os.kill(pid, signal.SIGKILL)
+            forks.stdin.write(f"wait {pid}\n")
+            forks.stdin.flush()
+            assert forks.stdout.readline().strip() == "done"
+            # Only whole lines were acknowledged (an id is printed after its append returned).
+            lines = out.read_text().split("\n")[1:-1]
+            acked.extend(lines)
+            # Every file state a crash leaves parses: whole blocks, maybe a torn unacked tail.
+            parsed = parse(path.read_bytes(), path)
+            ids = [m.id for m in parsed.session.messages]
+            assert len(ids) == len(set(ids))
+            missing = set(acked) - set(ids)
+            assert not missing, f"acknowledged messages lost: {sorted(missing)[:3]}"
+    finally:
+        forks.stdin.close()
+        forks.wait(PATIENCE)
+        forks.stdout.close()
     final = Vault(root).get("crash")
     assert set(acked) <= {m.id for m in final.messages}
     assert all(not m.edited for m in final.messages)
