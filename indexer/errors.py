@@ -5,6 +5,7 @@ Our exception hierarchy::
     IndexerError                INDEX_UNAVAILABLE
       InvalidQuery              INVALID_QUERY       a search query that cannot be parsed
       IndexUnavailable          INDEX_UNAVAILABLE   SQLite or tantivy cannot be opened or used
+        MirrorDamaged           INDEX_UNAVAILABLE   the SQLite mirror file is damaged (rebuilt)
 
 Raw `sqlite3.Error`, tantivy `ValueError` and `OSError` never cross the package boundary:
 `translate_errors()` turns them into `IndexUnavailable` with the cause chained.
@@ -17,7 +18,13 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ("IndexUnavailable", "IndexerError", "InvalidQuery", "translate_errors")
+__all__ = (
+    "IndexUnavailable",
+    "IndexerError",
+    "InvalidQuery",
+    "MirrorDamaged",
+    "translate_errors",
+)
 
 
 class IndexerError(Exception):
@@ -51,6 +58,11 @@ class IndexUnavailable(IndexerError):
     code = "INDEX_UNAVAILABLE"
 
 
+class MirrorDamaged(IndexUnavailable):
+    """A query met a damaged page of the SQLite mirror (SQLITE_CORRUPT, SQLITE_NOTADB): the
+    leader replaces the file and reads the session files again (indexer/worker.py)."""
+
+
 @contextmanager
 def translate_errors(what: str) -> Iterator[None]:
     """Re-raise low-level storage errors as `IndexUnavailable` (once, at the boundary)."""
@@ -59,6 +71,8 @@ def translate_errors(what: str) -> Iterator[None]:
     except IndexerError:
         raise
     except sqlite3.Error as exc:
+        if type(exc) is sqlite3.DatabaseError:  # corrupt or not a database
+            raise MirrorDamaged(f"{what}: the SQLite mirror is damaged", details=str(exc)) from exc
         raise IndexUnavailable(f"{what}: SQLite error", details=str(exc)) from exc
     except (ValueError, RuntimeError, OSError) as exc:
         raise IndexUnavailable(f"{what}: {type(exc).__name__}", details=str(exc)) from exc

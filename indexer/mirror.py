@@ -5,11 +5,22 @@ keys on). Every write runs inside `BEGIN IMMEDIATE`, so a writer waits for the w
 up front instead of failing half way; SQLITE_BUSY is retried here and never reaches a
 caller. Every change that tantivy must follow is queued in `fulltext_queue` in the same
 transaction (see docs/indexing.md).
+
+A damaged database is moved aside and a new one made in its place, at a start (`open`) or
+by a running leader (`repair`). Every connection remembers the file it opened (device,
+inode) and, before each use, compares it with the file now at the path: one whose file was
+replaced opens the new one. The old connection is abandoned, never closed: SQLite's close
+of the last connection to a file in WAL mode deletes `<path>-wal` and `-shm` by name, which
+by then are the new database's. Connections are opened, and the files moved, under a lock
+of their own (`mirror.sqlite3.lock`), so no connection ever pairs the new database with the
+old one's `-wal`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import fcntl
 import logging
 import os
 import re
@@ -22,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from vault import FileState, Message, SessionFile
-from vault.derived import claim_file, open_file
+from vault.derived import claim_dir, claim_file, open_file
 
 from .errors import IndexUnavailable
 from .rows import (
@@ -42,7 +53,9 @@ log = logging.getLogger("codearchitect.indexer.mirror")
 
 # Session fields copied into every tantivy document: a change re-indexes the whole file.
 DOC_SESSION_FIELDS = ("id", "title", *KEY_FIELDS, "topic")
-_DB_SUFFIXES = ("", "-wal", "-shm", "-journal", ".check")
+_DB_SUFFIXES = ("", "-wal", "-shm", "-journal", ".check", ".lock")
+_MOVED_SUFFIXES = ("", "-wal", "-shm")  # what a damaged database is made of
+Identity = tuple[int, int]  # (device, inode) of a database file
 _FILE_COLUMNS = (
     "id, path, ino, size, mtime_ns, hash, prefix_size, prefix_hash, prefix_count, "
     "body_offset, indexed_at_ns, status"
@@ -52,14 +65,25 @@ _FILE_COLUMNS = (
 class Mirror:
     """The SQLite database under `.codearchitect/index/`."""
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000, retry_seconds: float = 60.0):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        busy_timeout_ms: int = 5000,
+        retry_seconds: float = 60.0,
+        root: Path | None = None,
+    ):
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         self.retry_seconds = retry_seconds
+        # `.codearchitect/`: the index folder is claimed below it again when the database
+        # file was replaced (the whole folder may have been deleted).
+        self.root = root
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._all: list[tuple[sqlite3.Connection, Identity | None]] = []
         self._guard = threading.Lock()
         self._closed = False
+        self.moved_aside: Path | None = None  # where the last damaged file went
 
     # ------------------------------------------------------------------ connections
 
@@ -84,54 +108,136 @@ class Mirror:
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError):
                 raise IndexUnavailable("Cannot open the SQLite mirror", details=str(exc)) from exc
-            log.warning("mirror %s is corrupt (%s); moving it aside and rebuilding", self.path, exc)
-            self.close()
-            self._closed = False
-            stamp = time.strftime("%Y%m%dT%H%M%S")
-            for suffix in ("", "-wal", "-shm"):
-                src = Path(str(self.path) + suffix)
-                if os.path.lexists(src):
-                    os.replace(src, Path(f"{self.path}.corrupt-{stamp}{suffix}"))
-            self.check_marker.unlink(missing_ok=True)
-            return self._ensure_schema()
+            self._move_aside(exc)
+            self._ensure_schema()
+            return True
+
+    def repair(self) -> Path | None:
+        """Check the whole file now and replace it if it is damaged, as `open` does at a
+        start: for a running leader when a query met a damaged page (the `.check` marker).
+        Returns where the damaged file went, or None when it was sound (or another
+        process replaced it first)."""
+        self.moved_aside = None
+        self.open(check=True)
+        return self.moved_aside
+
+    def _move_aside(self, exc: BaseException) -> None:
+        """Move the damaged database (with its -wal and -shm) to `<name>.corrupt-<time>`.
+
+        Only the file this thread found damaged: if another process replaced it meanwhile,
+        the new one is left alone."""
+        log.warning("mirror %s is corrupt (%s); moving it aside and rebuilding", self.path, exc)
+        damaged = self.thread_identity()
+        self._abandon_thread_conn()
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        with self._gate(exclusive=True):
+            if damaged is not None and _identity(self.path) != damaged:
+                log.info("mirror %s was already replaced by another process", self.path)
+            else:
+                aside = Path(f"{self.path}.corrupt-{stamp}")
+                for suffix in _MOVED_SUFFIXES:
+                    src = Path(str(self.path) + suffix)
+                    if os.path.lexists(src):
+                        os.replace(src, Path(f"{aside}{suffix}"))
+                self.moved_aside = aside
+        self.check_marker.unlink(missing_ok=True)
 
     @property
     def check_marker(self) -> Path:
-        """Present when a query met a damaged page: the next `open` checks the whole file."""
+        """Present when a query met a damaged page: the leader (or the next open) checks
+        the whole file."""
         return Path(f"{self.path}.check")
 
     def _damaged(self, exc: BaseException) -> None:
-        """Remember a damaged database (SQLITE_CORRUPT/NOTADB raise plain DatabaseError)."""
-        if type(exc) is sqlite3.DatabaseError:
-            log.error("mirror %s: %s; it is checked at the next start", self.path, exc)
+        """Remember a damaged database (SQLITE_CORRUPT/NOTADB raise plain DatabaseError),
+        unless this thread's file has been replaced already (it reads a moved file)."""
+        if type(exc) is sqlite3.DatabaseError and self.thread_identity() == _identity(self.path):
+            log.error("mirror %s: %s; it is checked and rebuilt by the leader", self.path, exc)
             with contextlib.suppress(OSError):
                 os.close(open_file(self.check_marker, os.O_WRONLY | os.O_CREAT))
 
+    def identity(self) -> Identity | None:
+        """(device, inode) of the database file now at the path; None if there is none."""
+        return _identity(self.path)
+
+    def thread_identity(self) -> Identity | None:
+        """(device, inode) of the file this thread's connection opened (or last tried)."""
+        ident: Identity | None = getattr(self._local, "ident", None)
+        return ident
+
     def conn(self) -> sqlite3.Connection:
-        """This thread's connection."""
+        """This thread's connection, to the database file now at the path."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            if self._closed:
-                raise IndexUnavailable("The index is closed")
+        if conn is not None:
+            if conn.in_transaction or self._local.ident == _identity(self.path):
+                return conn
+            log.info("mirror %s was replaced; this thread reconnects", self.path)
+            self._abandon_thread_conn()
+        if self._closed:
+            raise IndexUnavailable("The index is closed")
+        replaced = self.thread_identity() is not None
+        if replaced and self.root is not None:
+            claim_dir(self.path.parent, self.root)
+        conn = self._connect()
+        if replaced:
+            self._ensure_schema()  # a follower may get here before the leader made it
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        with self._gate(exclusive=False):
+            if self.thread_identity() is not None:
+                for suffix in _DB_SUFFIXES:
+                    claim_file(Path(str(self.path) + suffix))
             conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=0
             )
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-            self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL"))
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA temp_store = MEMORY")
-            self._local.conn = conn
-            with self._guard:
-                self._all.append(conn)
+            self._local.ident = ident = _identity(self.path)
+            try:
+                conn.row_factory = sqlite3.Row
+                patience = getattr(self._local, "patience", None)
+                wait_ms = self.busy_timeout_ms
+                if patience is not None:
+                    wait_ms = int(min(self.busy_timeout_ms, patience * 1000))
+                conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+                self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+                conn.execute("PRAGMA synchronous = NORMAL")
+                conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute("PRAGMA temp_store = MEMORY")
+            except BaseException:
+                _abandon(conn)
+                raise
+        self._local.conn = conn
+        with self._guard:
+            self._all.append((conn, ident))
         return conn
 
+    def _abandon_thread_conn(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with self._guard:
+                self._all = [(c, i) for c, i in self._all if c is not conn]
+            _abandon(conn)
+
+    @contextmanager
+    def _gate(self, *, exclusive: bool) -> Iterator[None]:
+        """Shared while a connection opens, exclusive while a damaged file is moved aside."""
+        fd = open_file(Path(f"{self.path}.lock"), os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
+
     def close(self) -> None:
-        """Close every thread's connection."""
+        """Close every thread's connection (one whose file was replaced is abandoned)."""
+        current = _identity(self.path)
         with self._guard:
             self._closed = True
-            for conn in self._all:
+            for conn, ident in self._all:
+                if ident != current:
+                    _abandon(conn)
+                    continue
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
             self._all.clear()
@@ -226,7 +332,11 @@ class Mirror:
             for statement in _statements(DDL):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            set_state(conn, "created_ns", time.time_ns())
+            created = time.time_ns()
+            set_state(conn, "created_ns", created)
+            # Counted up from the creation time, not from 0: a process's cached full-text
+            # reader or overlay of an earlier mirror at this path never matches this one's.
+            set_state(conn, "fulltext_generation", created // 1000)
         log.info("created the SQLite mirror %s (schema %d)", self.path, SCHEMA_VERSION)
         return True
 
@@ -513,6 +623,21 @@ def _statements(ddl: str) -> Iterable[str]:
             if pending.strip(" \n;"):
                 yield pending.strip()
             pending = ""
+
+
+def _identity(path: Path) -> Identity | None:
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _abandon(conn: sqlite3.Connection) -> None:
+    """Never close this connection: its file was replaced (see the module docstring). One
+    reference is leaked on purpose, so not even the interpreter's exit runs SQLite's close;
+    the kernel closes its descriptors when the process ends. A few per repair, per process."""
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(conn))
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

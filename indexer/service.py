@@ -9,6 +9,7 @@ worker.py); without it, call `reconcile()` and `flush()` yourself (one-shot comm
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -17,7 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from vault import (
     Appended,
@@ -38,11 +39,11 @@ from vault.redaction import Redactions
 from . import queries, retrieval
 from .context import Context, build_context
 from .dump import dump_mirror
-from .errors import IndexUnavailable, translate_errors
+from .errors import IndexUnavailable, MirrorDamaged, translate_errors
 from .filters import check_key
 from .fulltext import FullText
 from .malloc import limit_arenas
-from .mirror import Mirror, get_state
+from .mirror import Identity, Mirror, get_state
 from .records import (
     ConversationPair,
     IndexStatus,
@@ -60,6 +61,7 @@ from .tool_filter import check_tool
 from .worker import Leadership, Worker
 
 _T = TypeVar("_T")
+_Query = TypeVar("_Query", bound=Callable[..., Any])
 
 __all__ = ("Indexer",)
 
@@ -67,11 +69,30 @@ log = logging.getLogger("codearchitect.indexer")
 
 # How long a write waits for a busy mirror before it answers anyway (the file holds it).
 WRITE_INDEX_PATIENCE = 2.0
+# How long a query that met a damaged mirror waits for the leader to replace it (then it is
+# asked again, and answers `stale` while the new mirror reads the files).
+REPAIR_WAIT = 30.0
 INDEX_BEHIND = VaultWarning(
     "INDEX_BEHIND",
     "Saved to the session file; the index is behind and catches up from the file"
     " (search may miss it for a moment)",
 )
+
+
+def _repairing(query: _Query) -> _Query:
+    """A read-only query that met a damaged mirror waits for the leader to replace it
+    (`Indexer._await_repair`), then runs once more on the new mirror."""
+
+    @functools.wraps(query)
+    def run(self: Indexer, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return query(self, *args, **kwargs)
+        except MirrorDamaged:
+            if not self._await_repair():
+                raise
+        return query(self, *args, **kwargs)
+
+    return cast(_Query, run)
 
 
 class Indexer:
@@ -87,7 +108,11 @@ class Indexer:
         self.vault = vault if isinstance(vault, Vault) else Vault(vault)
         self.settings = settings or IndexSettings()
         index_dir = self.vault.index_dir
-        self.mirror = Mirror(index_dir / DB_NAME, busy_timeout_ms=self.settings.busy_timeout_ms)
+        self.mirror = Mirror(
+            index_dir / DB_NAME,
+            busy_timeout_ms=self.settings.busy_timeout_ms,
+            root=self.vault.dir,
+        )
         self.fulltext = FullText(
             index_dir / FULLTEXT_DIR,
             heap_bytes=self.settings.writer_heap_bytes,
@@ -106,7 +131,8 @@ class Indexer:
         self.vault.seed_catalog(self._catalog_seed)
         self._opened = False
         self._checked = False
-        self._reconciled = False  # a reconcile has finished on this mirror (catching_up)
+        # The mirror file on which a reconcile has finished (see catching_up).
+        self._reconciled_on: Identity | None = None
         self.created = False  # True when open() found no usable mirror
 
     # ------------------------------------------------------------------ life cycle
@@ -298,6 +324,7 @@ class Indexer:
             time.sleep(0.02)
         return False
 
+    @_repairing
     def status(self) -> IndexStatus:
         """Files on disk versus the index, malformed files, lag, and who leads."""
         self.open()
@@ -574,6 +601,7 @@ class Indexer:
 
     # ------------------------------------------------------------------ queries
 
+    @_repairing
     def get_session(self, session_id: str) -> SessionRecord | None:
         """The session with this id, or None (`AmbiguousSession` if copies claim it)."""
         self.open()
@@ -584,6 +612,7 @@ class Indexer:
                 found = queries.get_session(conn, session_id)
         return found
 
+    @_repairing
     def session_ids_with_prefix(self, prefix: str, limit: int = 10) -> list[str]:
         """Up to `limit` session ids starting with `prefix` (the CLI's short ids)."""
         self.open()
@@ -609,6 +638,7 @@ class Indexer:
                 raise
             return query()
 
+    @_repairing
     def list_sessions(
         self, *, limit: int = 50, offset: int = 0, **filters: str | datetime | None
     ) -> list[SessionRecord]:
@@ -618,6 +648,7 @@ class Indexer:
         with translate_errors("Cannot query sessions"), self.mirror.read() as conn:
             return queries.list_sessions(conn, filters=filters, limit=limit, offset=offset)
 
+    @_repairing
     def get_messages(
         self,
         session_id: str,
@@ -645,6 +676,7 @@ class Indexer:
 
         return self._session_query(session_id, query)
 
+    @_repairing
     def recent_messages(
         self, limit: int = 10, session_id: str | None = None
     ) -> list[MessageRecord]:
@@ -657,6 +689,7 @@ class Indexer:
 
         return self._session_query(session_id, query)
 
+    @_repairing
     def count_messages(
         self, session_id: str | None = None, role: str | None = None, tool: str | None = None
     ) -> int:
@@ -671,6 +704,7 @@ class Indexer:
 
         return self._session_query(session_id, query)
 
+    @_repairing
     def conversation_pairs(
         self, session_id: str | None = None, limit: int = 10
     ) -> list[ConversationPair]:
@@ -683,6 +717,7 @@ class Indexer:
 
         return self._session_query(session_id, query)
 
+    @_repairing
     def search(
         self,
         query: str,
@@ -715,16 +750,46 @@ class Indexer:
         )
         return result if result.stale or not self.catching_up() else replace(result, stale=True)
 
+    @_repairing
     def catching_up(self) -> bool:
         """True until a first reconcile has finished on this mirror (a new or recreated
-        index may not hold every session file yet): answers are then marked `stale`,
-        never a confident 0 for a vault that has messages."""
-        if not self._reconciled:
+        index, also one a running leader just made in place of a damaged one, may not hold
+        every session file yet): answers are then marked `stale`, never a confident 0 for
+        a vault that has messages."""
+        current = self.mirror.identity()
+        if current is None or current != self._reconciled_on:
             self.open()
             with translate_errors("Cannot read index status"), self.mirror.read() as conn:
-                self._reconciled = get_state(conn, "last_reconcile_ns") is not None
-        return not self._reconciled
+                reconciled = get_state(conn, "last_reconcile_ns") is not None
+                on = self.mirror.thread_identity()
+            if not reconciled:
+                return True
+            self._reconciled_on = on
+        return False
 
+    def _await_repair(self) -> bool:
+        """This thread met a damaged mirror: wait (up to `REPAIR_WAIT`) until the leader
+        has replaced the file, or found it sound. True when the query should run again.
+
+        The leader is this process's worker or another server's (a follower whose leader
+        is gone takes the lead to do it). A one-shot command with no leader does not wait:
+        the `.check` marker makes the next start repair the mirror."""
+        damaged = self.mirror.thread_identity()
+        worker = self._worker
+        if worker is None:
+            if not self.leadership.held and self.leadership.try_acquire():
+                self.leadership.release()
+                return False  # nobody leads
+        else:
+            worker.request_repair()
+        deadline = time.monotonic() + REPAIR_WAIT
+        while time.monotonic() < deadline:
+            if self.mirror.identity() != damaged or not self.mirror.check_marker.exists():
+                return True
+            time.sleep(0.05)
+        return False
+
+    @_repairing
     def get_context(
         self,
         query: str,

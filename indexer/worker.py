@@ -6,6 +6,13 @@ The leader owns the tantivy writer, runs the watcher and the periodic reconcile,
 absorbs `fulltext_queue` into tantivy. Followers retry the lock every
 `leader_retry` seconds and take over, with a temp-file sweep and a full reconcile, when
 the leader is gone.
+
+The leader also keeps the mirror whole while it runs: when a query met a damaged page (the
+`.check` marker next to the database, or `request_repair` in this process) it checks the
+whole file and, if it is damaged, moves it aside and makes a new one (`Mirror.repair`,
+what a start does). Whenever the file at the mirror's path is not the one it led on (its
+own repair, another process's, or the index folder deleted), it leads again from scratch:
+the full-text index is recreated from the new mirror and every session file read again.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from filelock import FileLock, Timeout
 from vault.derived import claim_file
 
 from .fulltext import FullText
-from .mirror import Mirror, get_state
+from .mirror import Identity, Mirror, get_state
 from .settings import IndexSettings
 from .sync import Syncer
 from .watcher import RESCAN, FileChange, WatchState, watch
@@ -84,6 +91,8 @@ class Worker:
         self._wake = threading.Event()
         self._applied = threading.Condition()
         self._reconcile_needed = threading.Event()
+        self._repair_needed = threading.Event()
+        self._led_on: Identity | None = None  # the mirror file the full-text writer follows
         self._thread: threading.Thread | None = None
         self._watcher: threading.Thread | None = None
         self._next_reconcile = 0.0
@@ -106,6 +115,12 @@ class Worker:
 
     def kick(self) -> None:
         """Something was queued: absorb it now (leader) instead of at the next poll."""
+        self._wake.set()
+
+    def request_repair(self) -> None:
+        """A query met a damaged mirror: the leader checks it now (a follower tries to
+        take the lead at once, in case the leader is gone)."""
+        self._repair_needed.set()
         self._wake.set()
 
     def request_reconcile(self) -> None:
@@ -134,7 +149,8 @@ class Worker:
         while not self._stop.is_set():
             now = time.monotonic()
             try:
-                if not self.leadership.held and now >= next_try:
+                if not self.leadership.held and (now >= next_try or self._repair_needed.is_set()):
+                    self._repair_needed.clear()
                     next_try = now + self.settings.leader_retry
                     if self._lead():
                         self._became_leader()
@@ -151,6 +167,7 @@ class Worker:
     def _became_leader(self) -> None:
         log.info("this process now maintains the index")
         self.syncer.sweep_temp_files(self.settings.temp_max_age)
+        self._led_on = self.mirror.identity()
         if not self.fulltext.writing:
             self.fulltext.open_writer(self.mirror)
         # A full reconcile first (the old leader may have lagged), once the watcher watches:
@@ -165,6 +182,7 @@ class Worker:
             self._watcher.start()
 
     def _lead_once(self, now: float) -> None:
+        self._keep_mirror()
         self._absorb()
         if self._reconcile_needed.is_set() or now >= self._next_reconcile:
             self._reconcile_needed.clear()
@@ -179,6 +197,19 @@ class Worker:
             if report.changed:
                 log.info("reconcile: %s", report)
             self._absorb()
+
+    def _keep_mirror(self) -> None:
+        """Repair a mirror a query found damaged; follow a mirror file replaced under us."""
+        if self._repair_needed.is_set() or self.mirror.check_marker.exists():
+            self._repair_needed.clear()
+            aside = self.mirror.repair()  # raises while locked: the marker stays, next turn
+            if aside is not None:
+                log.warning("the damaged mirror was moved to %s; rebuilding from the files", aside)
+        if self.mirror.identity() != self._led_on:
+            log.warning("the mirror %s is a new file; indexing every file again", self.mirror.path)
+            self.fulltext.close_writer()
+            self.mirror.open()  # the schema, if no other process has made it yet
+            self._became_leader()  # a new full-text index from the new mirror, a reconcile
 
     def _absorb(self) -> None:
         while self.fulltext.apply_pending(self.mirror):

@@ -9,7 +9,9 @@ tantivy folder.
 
 from __future__ import annotations
 
+import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import RawServer, assert_index_equals_files, wait_until
+from .conftest import RawServer, assert_index_equals_files, tree, wait_until
 
 QUERIES = [
     "rotation",
@@ -69,7 +71,11 @@ def answers(server: RawServer) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for q in QUERIES:
         r = server.call("search_messages", {"query": q, "limit": 100})
-        out[q] = (r["total"], sorted((h["session_id"], h["message_id"]) for h in r["hits"]))
+        out[q] = (
+            (r["total"], sorted((h["session_id"], h["message_id"]) for h in r["hits"]))
+            if r["success"]
+            else ("error", r["error"])
+        )
     sessions = ask("list_sessions", {"limit": 100}, "sessions")
     out["sessions"] = (
         sessions
@@ -162,4 +168,106 @@ def test_restart_after_damage_gives_the_same_answers(
     after = converge(server, before)
     assert after == before
     server.close()
+    assert_index_equals_files(vault_root)
+
+
+# ---------------------------------------------------------------------- a running server
+
+MIRROR_DAMAGE = sorted(k for k in DAMAGE if k.startswith("sqlite_"))
+
+
+def settle_into_file(db: Path) -> None:
+    """Checkpoint the WAL into the database file and empty it (what SQLite's automatic
+    checkpoint does as a server runs), so damage done to the file reaches what the running
+    servers read: with the pages still in the WAL they would never meet it."""
+    conn = sqlite3.connect(db, timeout=60)
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    finally:
+        conn.close()
+    assert busy == 0
+
+
+def outside_state(root: Path) -> dict[str, bytes | str]:
+    """Every file beside the project (the servers' logs excepted) and in the test's HOME."""
+    state = {k: v for k, v in tree(root.parent, skip=root.name).items() if not k.endswith(".log")}
+    state.update({f"HOME/{k}": v for k, v in tree(Path(os.environ["HOME"])).items()})
+    return state
+
+
+def poll_until_whole(
+    server: RawServer, expected: dict[str, Any], timeout: float = 120
+) -> list[str]:
+    """Ask until the answers equal `expected`. Every answer on the way must be right, or
+    marked stale (search, count_messages), or an error (returned, so the caller can say
+    how many there were): never a wrong answer that claims to be current."""
+    errors: list[str] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        count = server.call("count_messages", {})
+        if not count["success"]:
+            errors.append(count["error"])
+        elif not count["stale"]:
+            assert count["count"] == expected["count"], count
+        found = server.call("search_messages", {"query": "rotation", "limit": 100})
+        if not found["success"]:
+            errors.append(found["error"])
+        elif not found["stale"]:
+            got = (
+                found["total"],
+                sorted((h["session_id"], h["message_id"]) for h in found["hits"]),
+            )
+            assert got == expected["rotation"], found
+        got_all = answers(server)
+        if got_all == expected:
+            return errors
+        assert time.monotonic() < deadline, f"never whole again: {got_all} != {expected}"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("damage", MIRROR_DAMAGE)
+def test_a_running_server_repairs_a_damaged_mirror(
+    vault_root: Path, raw_servers: Callable[..., RawServer], damage: str
+) -> None:
+    """Issue 14 item 10d: no restart. The leader moves the damaged file aside (where a
+    start puts it), makes a new mirror and reads the files again; queries meanwhile wait
+    for it or say stale; a second server on the project follows the new file."""
+    leader = raw_servers(vault_root)
+    seed(leader, vault_root)
+    assert wait_until(lambda: len(answers(leader)["malformed"]) == 1, timeout=60)
+    before = answers(leader)
+    follower = raw_servers(vault_root)
+    follower.initialize()
+    assert converge(follower, before) == before
+    assert leader.call("index_status", {})["leader"] is True
+    assert follower.call("index_status", {})["leader"] is False
+    index = vault_root / ".codearchitect" / "index"
+    outside = outside_state(vault_root)
+
+    settle_into_file(index / "mirror.sqlite3")
+    DAMAGE[damage](index)
+
+    for server in (leader, follower):
+        errors = poll_until_whole(server, before)
+        assert errors == [], errors  # a query that met the damage waited for the repair
+    assert leader.proc.poll() is None and follower.proc.poll() is None  # no restart
+    aside = sorted(p.name for p in index.glob("mirror.sqlite3.corrupt-*"))
+    assert aside and not aside[0].endswith(("-wal", "-shm")), aside
+    assert not (index / "mirror.sqlite3.check").exists()
+
+    # A message stored now is found by both servers, and counted.
+    stored = follower.call(
+        "store_message", {"content": "after the repair: a quokka", "role": "user", "session": "s1"}
+    )
+    assert stored["success"] and not stored.get("warnings"), stored
+    for server in (leader, follower):
+        assert wait_until(
+            lambda s=server: s.call("search_messages", {"query": "quokka"})["total"] == 1,
+            timeout=60,
+        )
+        counted = server.call("count_messages", {})
+        assert (counted["count"], counted["stale"]) == (before["count"] + 1, False)
+    assert outside_state(vault_root) == outside
+    follower.close()
+    leader.close()
     assert_index_equals_files(vault_root)
