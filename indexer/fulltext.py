@@ -47,6 +47,7 @@ _DOC_SELECT = (
     "FROM messages AS m JOIN sessions AS s ON s.file_id = m.file_id"
 )
 SNIPPET_CHARS = 200
+_OPEN_ATTEMPTS = 6  # a reader opening while the leader recreates the folder (~0.4 s)
 # Metadata JSON that may hold thinking or tool calls (only then is it decoded).
 _MAY_HAVE_VIEWS = re.compile(r'"(?:thinking|toolCalls|toolResults|toolName)"')
 
@@ -484,14 +485,23 @@ class FullText:
             return self._index
 
     def _open_reader(self) -> tantivy.Index | None:
-        if not _plain_folder(self.directory / "meta.json"):
-            return None  # none yet, or planted links the leader has not replaced yet
-        try:
-            index = tantivy.Index(self.schema, str(self.directory))
-        except ValueError as exc:
-            raise IndexUnavailable("Cannot open the full-text index", details=str(exc)) from exc
-        index.config_reader("manual")
-        return index
+        for attempt in range(_OPEN_ATTEMPTS):
+            if not _plain_folder(self.directory / "meta.json"):
+                return None  # none yet, or planted links the leader has not replaced yet
+            try:
+                index = tantivy.Index(self.schema, str(self.directory))
+            except ValueError as exc:
+                # The leader may be recreating the folder (a new mirror, see worker.py):
+                # a meta.json naming segments it has just removed. Look again.
+                if attempt == _OPEN_ATTEMPTS - 1:
+                    raise IndexUnavailable(
+                        "Cannot open the full-text index", details=str(exc)
+                    ) from exc
+                time.sleep(0.02 * (attempt + 1))
+                continue
+            index.config_reader("manual")
+            return index
+        return None
 
 
 def heading(title: str, topic: str | None, first: str) -> str:

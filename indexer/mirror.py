@@ -35,7 +35,7 @@ from typing import Any
 from vault import FileState, Message, SessionFile
 from vault.derived import claim_dir, claim_file, open_file
 
-from .errors import IndexUnavailable
+from .errors import IndexUnavailable, MirrorDamaged
 from .rows import (
     MESSAGE_INSERT,
     SESSION_INSERT,
@@ -105,7 +105,7 @@ class Mirror:
                 self._quick_check()
                 self.check_marker.unlink(missing_ok=True)
             return created
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, MirrorDamaged) as exc:
             if isinstance(exc, sqlite3.OperationalError):
                 raise IndexUnavailable("Cannot open the SQLite mirror", details=str(exc)) from exc
             self._move_aside(exc)
@@ -203,8 +203,11 @@ class Mirror:
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA foreign_keys = ON")
                 conn.execute("PRAGMA temp_store = MEMORY")
-            except BaseException:
+            except BaseException as exc:
+                self._damaged(exc)
                 _abandon(conn)
+                if type(exc) is sqlite3.DatabaseError:  # e.g. a garbage header
+                    raise MirrorDamaged("Cannot open the SQLite mirror", details=str(exc)) from exc
                 raise
         self._local.conn = conn
         with self._guard:
@@ -247,16 +250,23 @@ class Mirror:
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (`BEGIN IMMEDIATE`), committed on success."""
         conn = self.conn()
-        self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+        try:
+            self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+        except BaseException as exc:
+            self._damaged(exc)  # a garbage header fails here
+            raise
         try:
             yield conn
         except BaseException as exc:
             self._damaged(exc)
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise
         try:
             self._retry(lambda: conn.execute("COMMIT"))
-        except BaseException:
+        except BaseException as exc:
+            self._damaged(exc)
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise

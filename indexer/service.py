@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -86,13 +87,27 @@ def _repairing(query: _Query) -> _Query:
     @functools.wraps(query)
     def run(self: Indexer, *args: Any, **kwargs: Any) -> Any:
         try:
-            return query(self, *args, **kwargs)
+            with _damage_translated():
+                return query(self, *args, **kwargs)
         except MirrorDamaged:
             if not self._await_repair():
                 raise
-        return query(self, *args, **kwargs)
+        with _damage_translated():
+            return query(self, *args, **kwargs)
 
     return cast(_Query, run)
+
+
+@contextlib.contextmanager
+def _damage_translated() -> Iterator[None]:
+    """A damaged-database error that escaped a query's own `translate_errors` (a mirror
+    read in a callback, e.g. the search vocabulary) is `MirrorDamaged` too."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if type(exc) is not sqlite3.DatabaseError:
+            raise
+        raise MirrorDamaged("The SQLite mirror is damaged", details=str(exc)) from exc
 
 
 class Indexer:

@@ -9,6 +9,7 @@ tantivy folder.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.helpers.servers import run_cli
 
 from .conftest import RawServer, assert_index_equals_files, tree, wait_until
 
@@ -206,12 +209,12 @@ def poll_until_whole(
     while True:
         count = server.call("count_messages", {})
         if not count["success"]:
-            errors.append(count["error"])
+            errors.append(f"count_messages: {count['error']} {count['message']} {count['details']}")
         elif not count["stale"]:
             assert count["count"] == expected["count"], count
         found = server.call("search_messages", {"query": "rotation", "limit": 100})
         if not found["success"]:
-            errors.append(found["error"])
+            errors.append(f"search: {found['error']} {found['message']} {found['details']}")
         elif not found["stale"]:
             got = (
                 found["total"],
@@ -270,4 +273,52 @@ def test_a_running_server_repairs_a_damaged_mirror(
     assert outside_state(vault_root) == outside
     follower.close()
     leader.close()
+    assert_index_equals_files(vault_root)
+
+
+def test_a_follower_repairs_the_mirror_when_its_leader_is_gone(
+    vault_root: Path, raw_servers: Callable[..., RawServer]
+) -> None:
+    """The leader is killed right after the damage: the second server meets the damage
+    itself, takes the lead and repairs the mirror; a message it stores meanwhile is
+    acknowledged (the file holds it) and indexed after the repair."""
+    leader = raw_servers(vault_root)
+    seed(leader, vault_root)
+    assert wait_until(lambda: len(answers(leader)["malformed"]) == 1, timeout=60)
+    before = answers(leader)
+    follower = raw_servers(vault_root)
+    follower.initialize()
+    assert converge(follower, before) == before
+    index = vault_root / ".codearchitect" / "index"
+    settle_into_file(index / "mirror.sqlite3")
+    DAMAGE["sqlite_garbage_header"](index)
+    leader.kill()
+
+    stored = follower.call(
+        "store_message",
+        {"content": "stored during the repair: a wombat", "role": "user", "session": "s2"},
+    )
+    assert stored["success"], stored
+    searched = follower.call("search_messages", {"query": "wombat"})
+    assert searched["success"], searched
+
+    def whole() -> bool:
+        found = follower.call("search_messages", {"query": "wombat"})
+        counted = follower.call("count_messages", {})
+        return (found["total"], found["stale"], counted["count"], counted["stale"]) == (
+            1,
+            False,
+            before["count"] + 1,
+            False,
+        )
+
+    assert wait_until(whole, timeout=90)
+    assert follower.call("index_status", {})["leader"] is True
+    assert list(index.glob("mirror.sqlite3.corrupt-*"))
+    # A new process reads the same mirror: nothing the follower wrote is only in a file
+    # an abandoned connection could delete.
+    stats = run_cli(vault_root, "stats", "--json")
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["messages"] == before["count"] + 1
+    follower.close()
     assert_index_equals_files(vault_root)
