@@ -130,13 +130,19 @@ def test_planted_mirror_link_never_opens_the_target_database(
     (index / "mirror.sqlite3-wal").symlink_to(outside / "wal-would-be-created")
     (index / "mirror.sqlite3-shm").symlink_to(outside / "precious.txt")
     (index / "mirror.sqlite3.check").symlink_to(outside / "check-would-be-created")
+    (index / "mirror.sqlite3.lock").symlink_to(outside / "precious.txt")
     before = tree(outside)
     server = raw_servers(project)
     server.initialize()
     _store_and_find(server, "mirrorword")
     server.close()
     assert tree(outside) == before
-    for name in ("mirror.sqlite3", "mirror.sqlite3-wal", "mirror.sqlite3-shm"):
+    for name in (
+        "mirror.sqlite3",
+        "mirror.sqlite3-wal",
+        "mirror.sqlite3-shm",
+        "mirror.sqlite3.lock",
+    ):
         assert not (index / name).is_symlink()
     assert (index / "mirror.sqlite3").is_file()
 
