@@ -1,0 +1,76 @@
+"""The token estimate against real tokenizers, on samples kept in tests/fixtures.
+
+`tests/fixtures/token_samples.json` holds texts of the kinds BPE splits finely (code, JSON,
+paths, URLs, hex, base64, ids, CJK, emoji, other scripts, numbers, tables, tool-call lines
+as get_context shows them, indentation, keyboard mash) and prose, each with its token count
+under OpenAI's cl100k_base and o200k_base and Anthropic's legacy tokenizer, computed once by
+`python -m bench.tokens --fixture tests/fixtures/token_samples.json` (bench/tokens.py says
+where each vocabulary comes from). The counts are data here: no tokenizer is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from indexer.tokens import cut_to_tokens, estimate_tokens
+
+SAMPLES = json.loads(
+    (Path(__file__).parents[1] / "fixtures" / "token_samples.json").read_text(encoding="utf-8")
+)["samples"]
+REFERENCES = ("cl100k_base", "o200k_base", "claude-legacy")
+PROSE_CEILING = 2.2  # the most a prose sample may be overcounted (cl100k_base)
+
+
+def _id(sample: dict[str, object]) -> str:
+    return f"{sample['kind']}:{str(sample['text'])[:24]}"
+
+
+def test_the_fixture_covers_every_reference_and_kind() -> None:
+    assert all(set(s["tokens"]) == set(REFERENCES) for s in SAMPLES)
+    kinds = {s["kind"] for s in SAMPLES}
+    assert {"prose", "code", "json", "paths", "urls", "hex", "base64", "cjk", "emoji"} <= kinds
+    assert {"numbers", "table", "tool", "whitespace", "mash", "greek", "cyrillic"} <= kinds
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=_id)
+def test_never_undercounts_by_more_than_ten_percent(sample: dict[str, object]) -> None:
+    estimate = estimate_tokens(str(sample["text"]))
+    tokens = sample["tokens"]
+    assert isinstance(tokens, dict)
+    for name in REFERENCES:
+        assert estimate >= 0.9 * tokens[name], (name, estimate, tokens[name])
+
+
+def test_prose_is_not_overcounted_past_the_ceiling() -> None:
+    prose = [s for s in SAMPLES if s["kind"] == "prose"]
+    assert len(prose) >= 5
+    for s in prose:
+        assert estimate_tokens(s["text"]) <= PROSE_CEILING * s["tokens"]["cl100k_base"], s["text"]
+    total = sum(estimate_tokens(s["text"]) for s in prose)
+    assert total <= 1.7 * sum(s["tokens"]["cl100k_base"] for s in prose)
+
+
+def test_english_lines_cost_less_than_the_same_letters_elsewhere() -> None:
+    english = (
+        "Could you explain the difference between a process and a thread, with an "
+        "example of when each of them is the better choice for the server?"
+    )
+    shuffled = " ".join(w[::-1] for w in english.split())  # no stop words left
+    assert estimate_tokens(english) < estimate_tokens(shuffled)
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=_id)
+def test_cut_agrees_with_the_estimate(sample: dict[str, object]) -> None:
+    text = str(sample["text"])
+    whole = estimate_tokens(text)
+    assert cut_to_tokens(text, whole) == text
+    for budget in (1, whole // 3, whole // 2, whole - 1):
+        cut = cut_to_tokens(text, budget)
+        assert text.startswith(cut)
+        assert estimate_tokens(cut) <= budget or cut == ""
+        if cut and cut != text:  # ends between words
+            assert not re.match(r"\S", text[len(cut)])
