@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 CHECKOUT := $(CURDIR)
 
 .PHONY: install install-user run test test-shared lint pytest stress bench bench-quick \
-	bench-retrieval bench-peers clean
+	bench-retrieval bench-peers bench-tokens clean
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) >&2
@@ -74,6 +74,14 @@ bench: $(STAMP)
 bench-retrieval: $(STAMP)
 	$(BIN)/python -m bench.retrieval --size quick --out bench/results/retrieval-quick
 	$(BIN)/python -m bench.locomo --out bench/results/locomo
+
+# The token estimate against real tokenizers (bench/tokens.py); installs them once: the
+# [bench] extra, and the anthropic 0.37.1 wheel without its dependencies (for its
+# tokenizer.json alone).
+bench-tokens: $(STAMP)
+	@$(BIN)/python -m pip install --quiet -e '.[bench]' >&2
+	@$(BIN)/python -m pip install --quiet --no-deps anthropic==0.37.1 >&2
+	$(BIN)/python -m bench.tokens --out bench/results/tokens.json
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --size quick
