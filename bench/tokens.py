@@ -277,19 +277,21 @@ def table(result: dict[str, Any]) -> str:
         lines.append(f"not used: {why}")
     head = f"{'reference':<14}{'source':<12}{'n':>7}{'min':>7}{'p1':>7}{'p5':>7}{'median':>8}"
     lines += ["", head + f"{'p99':>7}{'sum':>7}", "-" * (len(head) + 14)]
+    lowest: list[str] = []
     for name, by_source in result["results"].items():
+        lowest.append(f"\nlowest ratios, {name}:")
         for source, r in by_source.items():
             if source == "lowest":
+                lowest += [
+                    f"  {w['ratio']:.3f} ({w['tokens']} tokens, {w['source']}) {w['text']!r}"
+                    for w in r
+                ]
                 continue
             lines.append(
                 f"{name:<14}{source:<12}{r['n']:>7}{r['min']:>7.3f}{r['p1']:>7.3f}"
                 f"{r['p5']:>7.3f}{r['median']:>8.3f}{r['p99']:>7.3f}{r['sum']:>7.3f}"
             )
-    for name, by_source in result["results"].items():
-        lines.append(f"\nlowest ratios, {name}:")
-        for w in by_source["lowest"]:
-            lines.append(f"  {w['ratio']:.3f} ({w['tokens']} tokens, {w['source']}) {w['text']!r}")
-    return "\n".join(lines)
+    return "\n".join(lines + lowest)
 
 
 def context_cost(

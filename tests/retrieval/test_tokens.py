@@ -74,3 +74,12 @@ def test_cut_agrees_with_the_estimate(sample: dict[str, object]) -> None:
         assert estimate_tokens(cut) <= budget or cut == ""
         if cut and cut != text:  # ends between words
             assert not re.match(r"\S", text[len(cut)])
+
+
+def test_the_bench_summary_reads_ratios_per_message() -> None:
+    from bench.tokens import ratios
+
+    summary = ratios([9, 20, 30, 5], [10, 10, 10, 0])  # the text of 0 tokens is left out
+    assert summary["n"] == 3
+    assert summary["min"] == 0.9 and summary["median"] == 2.0
+    assert summary["sum"] == round(59 / 30, 3)
