@@ -88,14 +88,23 @@ def estimate_tokens(text: str) -> int:
 
 
 def cut_to_tokens(text: str, budget: int) -> str:
-    """The longest prefix of `text` that ends between words and fits in `budget` tokens
-    (found by bisection over the word ends; the prefix returned always fits)."""
+    """A prefix of `text` that ends between words and fits in `budget` tokens by this same
+    estimate: a galloping search, then bisection, over the word ends (the cost grows with
+    the prefix kept, not the text). It is the longest such prefix unless a longer one costs
+    less (words that make a line English can lower the estimate); it always fits."""
     if budget <= 0:
         return ""
     if estimate_tokens(text) <= budget:
         return text
     ends = [m.end() for m in _WORD.finditer(text)]
-    low, high = 0, len(ends)  # ends[:low] fit; ends[high:] do not
+    low, high = 0, len(ends)  # the first `low` words fit; more than `high` do not
+    step = 16
+    while low + step < high:
+        if estimate_tokens(text[: ends[low + step - 1]]) > budget:
+            high = low + step - 1
+            break
+        low += step
+        step *= 2
     while low < high:
         mid = (low + high + 1) // 2
         if estimate_tokens(text[: ends[mid - 1]]) <= budget:
@@ -113,16 +122,16 @@ def piece_counts(text: str) -> list[float]:
         words = _WORD.findall(line)
         prefix = "e" if english and _english_line(words) else "o"
         for word in words:
-            for kind, count in _word_counts(word, prefix):
+            pieces = _cached(word, prefix) if len(word) <= _CACHED else _word_counts(word, prefix)
+            for kind, count in pieces:
                 n[kind] += count
     n[_INDEX["newline"]] = text.count("\n")
     n[_INDEX["spaces"]] = len(_SPACES.findall(text))
     return n
 
 
-@functools.lru_cache(maxsize=1 << 16)
 def _word_counts(word: str, prefix: str) -> tuple[tuple[int, int], ...]:
-    """(kind index, count) of one whitespace-free word (cached: words repeat)."""
+    """(kind index, count) of one whitespace-free word."""
     if len(word) >= 12 and word.isascii() and len(_CHANGE.findall(word)) * 6 >= len(word):
         return ((_INDEX["random"], len(word)),)
     out: list[tuple[int, int]] = []
@@ -137,6 +146,10 @@ def _word_counts(word: str, prefix: str) -> tuple[tuple[int, int], ...]:
         else:
             out.append((_INDEX[_script(ord(c))], 1))
     return tuple(out)
+
+
+_CACHED = 40  # words up to this long are cached (they repeat; long ones rarely do)
+_cached = functools.lru_cache(maxsize=1 << 15)(_word_counts)
 
 
 def _letters(run: str, prefix: str) -> Iterator[tuple[int, int]]:
