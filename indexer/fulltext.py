@@ -91,7 +91,8 @@ class FullText:
         self._seen: tuple[int, int] | None = None
         self._reader_lock = threading.Lock()
         self._write_lock = threading.Lock()  # apply_pending vs. bulk
-        self._overlay: tuple[tuple[int, int, int], tantivy.Searcher] | None = None
+        # (generation, applied, top, whole) of the queue state it holds, and its searcher
+        self._overlay: tuple[tuple[int, int, int, bool], tantivy.Searcher] | None = None
         self._overlay_lock = threading.Lock()
         self._overlay_index: tantivy.Index | None = None
         self._overlay_writer: tantivy.IndexWriter | None = None
@@ -233,14 +234,17 @@ class FullText:
 
     def _recreate(self, mirror: Mirror) -> tantivy.Index:
         self.close_writer()
-        empty_dir(self.directory)  # through a descriptor of the real folder: no link followed
-        index = tantivy.Index(self.schema, str(self.directory))
+        # The rebuild is queued before the old index goes: a search meanwhile (any
+        # process) sees it pending and answers from an overlay of the mirror, never from
+        # the new, empty index as if nothing matched.
         with mirror.write() as conn:
             generation = int(get_state(conn, "fulltext_generation") or 0) + 1
             set_state(conn, "fulltext_generation", generation)
             set_state(conn, "fulltext_version", FULLTEXT_VERSION)
             set_state(conn, "fulltext_seq", 0)
             mirror.enqueue(conn, "all", None)
+        empty_dir(self.directory)  # through a descriptor of the real folder: no link followed
+        index = tantivy.Index(self.schema, str(self.directory))
         log.info("created the full-text index %s (generation %d)", self.directory, generation)
         return index
 
@@ -332,6 +336,11 @@ class FullText:
         """
         pending = self._pending(mirror)
         main_index = self._refresh(pending)
+        if main_index is None and not pending.whole:
+            # No committed index to read (lost, or not made yet): what the mirror holds is
+            # answered as during a rebuild, not as "nothing matches".
+            with mirror.read() as conn:
+                pending = self._pending_rebuild(conn, pending.applied, pending.generation)
         filters = list(filters)
         clauses = [(tantivy.Occur.Must, query)] + [(tantivy.Occur.Must, f) for f in filters]
         excluded = list(clauses)
@@ -385,7 +394,7 @@ class FullText:
                 f"{e[2]}/{e[3]}" for e in entries if e[1] == "msg" and int(e[2]) not in files
             )
             cached = self._overlay  # one read: a snapshot even if another thread refills it
-            fresh = cached is not None and cached[0] == (generation, applied, top)
+            fresh = cached is not None and cached[0] == (generation, applied, top, False)
             searcher = cached[1] if cached is not None and fresh else None
             if any(e[1] == "all" for e in entries):
                 return self._pending_rebuild(conn, applied, generation, top, files, keys)
@@ -432,14 +441,14 @@ class FullText:
                 applied, generation, top, frozenset(), frozenset(), None, None, outdated, outdated
             )
         cached = self._overlay
-        if cached is not None and cached[0] == (generation, applied, top):
+        if cached is not None and cached[0] == (generation, applied, top, True):
             return _Pending(applied, generation, top, files, keys, (), cached[1], True, outdated)
         rows_all = tuple(conn.execute(_DOC_SELECT).fetchall())
         return _Pending(applied, generation, top, files, keys, rows_all, None, True, outdated)
 
     def _overlay_searcher(self, pending: _Pending) -> tantivy.Searcher:
         """A searcher over an in-RAM index of `pending.rows` (see the module docstring)."""
-        version = (pending.generation, pending.applied, pending.top)
+        version = (pending.generation, pending.applied, pending.top, pending.whole)
         with self._overlay_lock:
             cached = self._overlay
             if cached is not None and cached[0] == version:

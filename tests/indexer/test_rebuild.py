@@ -8,12 +8,14 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
+import tantivy
 
 from indexer import Indexer
 from indexer.dump import expected_dump
 from indexer.errors import IndexUnavailable
 from indexer.fulltext import FullText
 from indexer.mirror import get_state
+from tests.helpers.polling import PATIENCE
 from vault import Vault
 
 from .conftest import FAST
@@ -143,5 +145,59 @@ def test_a_rebuild_while_another_process_leads_queues_one_all_entry(vault: Vault
             assert ix.status().fulltext_pending == 0
             assert ix.search("word3", limit=500).total == SESSIONS
             assert ix.dump() == expected_dump(vault)
+    finally:
+        leader.close()
+
+
+def _small(vault: Vault) -> dict[str, int]:
+    """A few sessions, indexed and absorbed; the hit counts of some queries."""
+    for n in range(4):
+        vault.store_session(f"User: c++ templates {n}\nAI: jwt rotation {n}", f"topic {n}")
+    with Indexer(vault, FAST) as ix:
+        ix.reconcile()
+        assert ix.flush(PATIENCE)
+        return {q: ix.search(q).total for q in QUERIES}
+
+
+QUERIES = ("c++", "jwt -oauth", "rota*", "templates")
+
+
+def test_a_lost_fulltext_index_is_answered_from_the_mirror(vault: Vault) -> None:
+    """Found while chasing test_rebuild[tantivy_meta_lost]: with `fulltext/meta.json` gone
+    and no leader yet to recreate it, a search answered "no hits" as if nothing matched.
+    It now answers from the mirror, as during a rebuild."""
+    expected = _small(vault)
+    assert all(expected.values())
+    (vault.index_dir / "fulltext" / "meta.json").unlink()
+    with Indexer(vault, FAST) as ix:  # not started: nobody recreates the index
+        assert {q: ix.search(q).total for q in QUERIES} == expected
+
+
+def test_a_search_while_the_leader_recreates_the_index_is_never_empty(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The leader recreating a lost index queues the rebuild before it replaces the
+    folder: a search at that moment (another process) answers from the mirror. It used
+    to create the new, empty index first, and a search in between found nothing."""
+    expected = _small(vault)
+    (vault.index_dir / "fulltext" / "meta.json").unlink()
+    seen: list[dict[str, int]] = []
+    real_index = tantivy.Index
+
+    def probe(*args: Any, **kwargs: Any) -> Any:
+        made = real_index(*args, **kwargs)
+        if len(args) > 1 and not seen:  # the on-disk index, just made (the overlay's: RAM)
+            seen.append({})
+            with Indexer(vault, FAST) as reader:
+                seen[0] = {q: reader.search(q).total for q in QUERIES}
+        return made
+
+    monkeypatch.setattr(tantivy, "Index", probe)
+    leader = Indexer(vault, FAST).start()
+    try:
+        monkeypatch.undo()
+        assert seen and all(s == expected for s in seen), seen
+        assert leader.flush(PATIENCE)
+        assert {q: leader.search(q).total for q in QUERIES} == expected
     finally:
         leader.close()
