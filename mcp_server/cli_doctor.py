@@ -97,11 +97,12 @@ def doctor(forget: tuple[str, ...], root: Path | None, as_json: bool) -> None:
 
 
 @click.command()
-@click.argument("message_id")
+@click.argument("message_ids", nargs=-1, required=True)
 @root_option
-def restore(message_id: str, root: Path | None) -> None:
-    """Put back an acknowledged message that an outside edit removed (see doctor), in its
-    place by time among the session's messages.
+def restore(message_ids: tuple[str, ...], root: Path | None) -> None:
+    """Put back acknowledged messages that an outside edit removed (see doctor), each in
+    its place by time among its session's messages; in the order given, stopping at the
+    first that cannot be restored (those before it stay restored).
 
     Example:
 
@@ -110,8 +111,9 @@ def restore(message_id: str, root: Path | None) -> None:
     with errors():
         index = open_index(root, must_exist=True)
         try:
-            session_id, position = index.vault.restore_acked(message_id)
+            for message_id in message_ids:
+                session_id, position = index.vault.restore_acked(message_id)
+                click.echo(f"restored {message_id} to {session_id} as message {position + 1}")
             index.reconcile()
         finally:
             index.close()
-    click.echo(f"restored {message_id} to {session_id} as message {position + 1}")

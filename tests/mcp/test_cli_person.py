@@ -277,3 +277,25 @@ def test_doctor_forget_accepts_a_removal_that_was_meant(project: Path) -> None:
     # forgotten, so `restore` has nothing to put back
     code, _, err = run("restore", ids[1], "--root", str(project))
     assert code == 1 and "[MESSAGE_NOT_FOUND]" in err
+
+
+def test_restore_takes_several_ids_in_order_and_stops_at_the_first_it_cannot(
+    project: Path,
+) -> None:
+    vault = Vault(project)
+    ids = [m.id for m in vault.get("auth-work").messages]
+    path = vault.locate("auth-work")
+    for mid in (ids[1], ids[3], ids[4]):
+        _remove_block(path, mid)
+    code, out, _ = run("restore", ids[3], ids[1], "--root", str(project))
+    assert code == 0
+    assert out.splitlines() == [
+        f"restored {ids[3]} to auth-work as message 3",
+        f"restored {ids[1]} to auth-work as message 2",
+    ]
+    code, out, err = run("restore", ids[4], "m-not-there", ids[0], "--root", str(project))
+    assert code == 1 and "[MESSAGE_NOT_FOUND]" in err
+    assert out.splitlines() == [f"restored {ids[4]} to auth-work as message 5"]
+    assert [m.id for m in vault.get("auth-work").messages] == ids
+    code, out, _ = run("doctor", "--root", str(project))
+    assert code == 0 and out.splitlines()[-1] == "ok"
