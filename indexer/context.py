@@ -35,7 +35,7 @@ __all__ = ("Context", "ContextMessage", "ContextSession", "Pointer", "build_cont
 
 CANDIDATES = 30
 NEIGHBOURS = 1  # turns taken on each side of a hit
-NEIGHBOUR_LAG = 10  # a neighbour's priority: its hit's rank plus this (measured, retrieval.md)
+NEIGHBOUR_LAG = 20  # a neighbour's priority: its hit's rank plus this (measured, retrieval.md)
 MAX_BUDGET = 1_000_000
 ENVELOPE = 16  # the result's own fields
 SESSION_OVERHEAD = 18  # a session's id, date and framing, plus its title

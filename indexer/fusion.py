@@ -1,12 +1,13 @@
 """Fusing the two sides of hybrid search (docs/retrieval.md, "The fusion rule").
 
 Each side's candidate scores (BM25, cosine) are put on one scale by z-scoring them over
-that side's candidates; a message's fused score is the weighted sum over the sides that
-found it. Then conversation context: a message is lifted by its best neighbour in the same
-session (the turn just before or after it, among the candidates), `NEIGHBOUR_LIFT` times
-that neighbour's fused score, or lowered by `NEIGHBOUR_LIFT` x `NEIGHBOUR_FLOOR` when no
-neighbour is a candidate: an answer right after a question that matches, or a question
-right before an answer that matches, rises.
+that side's candidates; a message's fused score is the weighted sum of its two z-scores,
+where a side that did not find the message counts that side's last candidate's score (the
+most the message can have scored there). Then conversation context: a message is lifted by
+its best neighbour in the same session (a turn at most `NEIGHBOUR_WINDOW` places before or
+after it, among the candidates), `NEIGHBOUR_LIFT` times that neighbour's fused score, or
+lowered by `NEIGHBOUR_LIFT` x `NEIGHBOUR_FLOOR` when no neighbour is a candidate: an answer
+after a question that matches, or a question before an answer that matches, rises.
 
 Chosen by measurement on LoCoMo (bench/locomo.py) over reciprocal rank fusion, whose
 k = 60 with deep lists let messages found half-way down both lists outrank the best of
@@ -19,13 +20,21 @@ import statistics
 from collections.abc import Hashable, Mapping, Sequence
 from typing import TypeVar
 
-__all__ = ("NEIGHBOUR_FLOOR", "NEIGHBOUR_LIFT", "SEMANTIC_WEIGHT", "fuse", "lift_by_neighbours")
+__all__ = (
+    "NEIGHBOUR_FLOOR",
+    "NEIGHBOUR_LIFT",
+    "NEIGHBOUR_WINDOW",
+    "SEMANTIC_WEIGHT",
+    "fuse",
+    "lift_by_neighbours",
+)
 
 K = TypeVar("K", bound=Hashable)
 
 SEMANTIC_WEIGHT = 1.0  # the semantic side's weight; the keyword side's is 1
 NEIGHBOUR_LIFT = 0.5
 NEIGHBOUR_FLOOR = -1.0  # a missing neighbour counts as this z-score
+NEIGHBOUR_WINDOW = 2  # turns on each side of a message that count as its neighbours
 
 
 def zscores(scored: Sequence[tuple[K, float]]) -> dict[K, float]:
@@ -47,12 +56,15 @@ def fuse(
     semantic: Sequence[tuple[K, float]],
     semantic_weight: float = SEMANTIC_WEIGHT,
 ) -> dict[K, float]:
-    """key -> z(keyword score) + semantic_weight x z(semantic score), over the sides
-    that found the key."""
-    fused = dict(zscores(keyword))
-    for key, z in zscores(semantic).items():
-        fused[key] = fused.get(key, 0.0) + semantic_weight * z
-    return fused
+    """key -> z(keyword score) + semantic_weight x z(semantic score), for every key
+    either side found; a side that did not find a key counts its lowest z-score (its last
+    candidate's: the key scored at most that there). A side with no candidates counts 0."""
+    kw, sem = zscores(keyword), zscores(semantic)
+    kw_floor, sem_floor = min(kw.values(), default=0.0), min(sem.values(), default=0.0)
+    return {
+        key: kw.get(key, kw_floor) + semantic_weight * sem.get(key, sem_floor)
+        for key in {**kw, **sem}
+    }
 
 
 def lift_by_neighbours(

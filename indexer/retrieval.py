@@ -22,7 +22,7 @@ from vault.message_views import search_text_json
 from .errors import translate_errors
 from .filters import MessageFilter, check_page, search_filters
 from .fulltext import FullText
-from .fusion import fuse, lift_by_neighbours
+from .fusion import NEIGHBOUR_WINDOW, fuse, lift_by_neighbours
 from .mirror import Mirror
 from .query import compile_query, natural_query
 from .records import SearchHit, SearchResult
@@ -31,7 +31,7 @@ from .semantic import SemanticIndex, SemanticUnavailable, VectorHit
 __all__ = ("CANDIDATES", "MODES", "Stores", "resolve_mode", "search")
 
 MODES = ("keyword", "semantic", "hybrid")
-CANDIDATES = 100  # per side, before fusion
+CANDIDATES = 200  # per side, before fusion (docs/retrieval.md: measured)
 SNIPPET_CHARS = 200
 PARALLEL = True  # hybrid: keyword side in a thread of its own
 
@@ -187,8 +187,8 @@ def _by_meaning(
 def _neighbours(
     stores: Stores, keys: list[tuple[str, str]]
 ) -> dict[tuple[str, str], list[tuple[str, str]]]:
-    """For each (session id, message id): the ones among `keys` right before and after
-    it in its session file."""
+    """For each (session id, message id): the ones among `keys` at most
+    `NEIGHBOUR_WINDOW` places before or after it in its session file."""
     if not keys:
         return {}
     values = ",".join("(?, ?)" for _ in keys)
@@ -203,7 +203,11 @@ def _neighbours(
     at = {(r["file_id"], r["position"]): (r["sid"], r["mid"]) for r in rows}
     out: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for (file_id, position), key in at.items():
-        near = [at.get((file_id, position + d)) for d in (-1, 1)]
+        near = [
+            at.get((file_id, position + d))
+            for d in range(-NEIGHBOUR_WINDOW, NEIGHBOUR_WINDOW + 1)
+            if d != 0
+        ]
         out[key] = [n for n in near if n is not None]
     return out
 

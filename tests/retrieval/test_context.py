@@ -162,3 +162,28 @@ def test_neighbours_obey_the_filters_and_the_budget(story: Indexer) -> None:
     shown = [m for s in small.sessions for m in s.messages]
     assert [m.offset for m in shown if m.hit] == [3]  # the hit first, neighbours if room
     assert len(shown) < 3
+
+
+def test_the_first_fifteen_hits_come_before_any_hits_neighbours(index: Indexer) -> None:
+    """A neighbour of the hit ranked r is taken only after every hit ranked up to
+    r + NEIGHBOUR_LAG (20): the ranking already lifts the turns around a match (the
+    neighbour lift), so the first 15 hits all come before any hit's surroundings."""
+    # Turns around a hit cost more than a hit with its session's header, so a left-out hit
+    # never leaves room that a neighbour (whose session is already paid for) could take.
+    chat = " ".join(["and then some small talk about the weather"] * 8)
+    for i in range(15):
+        sid = f"walk-{i:02d}"
+        index.create_session(sid, title=f"walk {i}")
+        index.append_message(sid, "user", f"before walk {i}: {chat}")
+        index.append_message(sid, "assistant", f"we saw a grey heron on walk {i}")
+        index.append_message(sid, "user", f"after walk {i}: {chat}")
+    seen_neighbours = False
+    for budget in range(150, 1600, 40):
+        ctx = index.get_context("grey heron", budget, mode="keyword")
+        shown = [m for s in ctx.sessions for m in s.messages]
+        hit_ranks = {m.rank for m in shown if m.hit}
+        for m in shown:
+            if not m.hit:
+                seen_neighbours = True
+                assert set(range(1, 16)) <= hit_ranks, (budget, m.rank, sorted(hit_ranks))
+    assert seen_neighbours  # the largest budgets do hold neighbours

@@ -86,11 +86,25 @@ def test_semantic_results_obey_every_filter(index: Indexer) -> None:
 
 def test_fusion_adds_z_scores_and_lifts_by_the_best_neighbour() -> None:
     fused = fuse([("a", 3.0), ("b", 1.0)], [("b", 0.9), ("c", 0.1)])
-    assert fused == pytest.approx({"a": 1.0, "b": 0.0, "c": -1.0})  # b: -1 + 1
+    # z-scores: keyword a 1, b -1; semantic b 1, c -1. A side that did not find a key
+    # counts its last candidate's z-score (-1): a = 1 - 1, b = -1 + 1, c = -1 - 1.
+    assert fused == pytest.approx({"a": 0.0, "b": 0.0, "c": -2.0})
     lifted = lift_by_neighbours(fused, {"b": ["a"], "c": ["x"]}, lift=0.5, floor=-1.0)
     # b is lifted by its neighbour a; a and c have no scored neighbour: the floor
-    assert lifted == pytest.approx({"a": 0.5, "b": 0.5, "c": -1.5})
+    assert lifted == pytest.approx({"a": -0.5, "b": 0.0, "c": -2.5})
     assert fuse([("a", 2.0), ("a", 1.0)], []) == {"a": 0.0}  # the first (best) score counts
+
+
+def test_a_key_one_side_missed_never_outranks_its_best_on_that_side() -> None:
+    """Found by one side only, a key is not counted as that side's average candidate (z 0)
+    but as its last one: the key scored at most that there."""
+    keyword = [("top", 9.0), ("mid", 5.0), ("low", 1.0)]
+    semantic = [("top", 0.9), ("mid", 0.5), ("low", 0.1), ("only_semantic", 0.8)]
+    fused = fuse(keyword, semantic)
+    assert fused["only_semantic"] < fused["mid"]  # mid: found by both, as high on each
+    # a side with no candidates at all (no content word) leaves the other side's order
+    alone = fuse([], semantic)
+    assert sorted(alone, key=alone.__getitem__) == ["low", "mid", "only_semantic", "top"]
 
 
 def test_hybrid_brings_the_answer_after_a_matching_question(index: Indexer) -> None:
@@ -104,6 +118,22 @@ def test_hybrid_brings_the_answer_after_a_matching_question(index: Indexer) -> N
     ids = [h.message_id for h in hits]
     assert ids[0] == question and answer in ids  # the answer shares no word with the query
     assert index.search("colour committee logo", mode="keyword").total == 1
+
+
+def test_hybrid_lifts_an_answer_two_turns_after_the_question(index: Indexer) -> None:
+    """The neighbour lift reaches two turns: an answer that comes after an interjection
+    rises with the question that matches."""
+    question = index.append_message(None, "user", "which colour did the committee pick?")
+    sid = question.session_id
+    index.append_message(sid, "assistant", "let me check the minutes")
+    answer = index.append_message(sid, "assistant", "teal, after a long vote").message.id
+    for i in range(8):
+        _conversation(index, f"unrelated chat number {i} about lunch", f"sandwiches {i}")
+    for i in range(3):  # each matches a query word; lifted by one turn it outranks the answer
+        _conversation(index, f"the colour chart, page {i}", f"noted, page {i}")
+    embed_all(index)
+    ids = [h.message_id for h in index.search("colour committee", mode="hybrid", limit=4).hits]
+    assert ids[0] == question.message.id and answer in ids
 
 
 def test_hybrid_fuses_and_says_who_found_each_hit(index: Indexer) -> None:
