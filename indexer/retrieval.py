@@ -31,7 +31,7 @@ from .semantic import SemanticIndex, SemanticUnavailable, VectorHit
 __all__ = ("CANDIDATES", "MODES", "Stores", "resolve_mode", "search")
 
 MODES = ("keyword", "semantic", "hybrid")
-CANDIDATES = 200  # per side, before fusion (docs/retrieval.md: measured)
+CANDIDATES = 150  # per side, before fusion (docs/retrieval.md: measured)
 SNIPPET_CHARS = 200
 PARALLEL = True  # hybrid: keyword side in a thread of its own
 
@@ -233,13 +233,15 @@ class _Snippets:
 
     def __init__(self, semantic: SemanticIndex) -> None:
         self._semantic = semantic
-        self.pending: dict[tuple[str, str], tuple[str, int]] = {}  # key -> (text, chunk)
+        # key -> (content, metadata, chunk): the text embedded is made only for hits returned
+        self.pending: dict[tuple[str, str], tuple[str, str, int]] = {}
 
     def fill(self, hit: SearchHit) -> SearchHit:
         found = self.pending.get((hit.session_id, hit.message_id))
         if found is None:
             return hit
-        content, chunk = found
+        raw, metadata, chunk = found
+        content = search_text_json(raw, metadata)  # the text embedded
         text = content
         if chunk > 0:
             chunks = self._semantic.embedder().chunks(content)
@@ -281,8 +283,11 @@ def _vector_hits(
             snippet="",
             found_by=("semantic",),
         )
-        text = search_text_json(row["content"], row["metadata"])  # the text embedded
-        snippets.pending[(hit.session_id, hit.message_id)] = (text, v.chunk)
+        snippets.pending[(hit.session_id, hit.message_id)] = (
+            row["content"],
+            row["metadata"],
+            v.chunk,
+        )
         out.append((v, hit))
     return out, snippets
 
