@@ -359,6 +359,8 @@ class FullText:
         if main_index is not None and not pending.whole:
             sources.append((main_index.searcher(), tantivy.Query.boolean_query(excluded)))
         stale = pending.rows is None and pending.top > pending.applied
+        # The mirror says documents were committed, but there is no index to read them from.
+        stale = stale or (main_index is None and pending.applied > 0 and not pending.whole)
         if pending.overlay is not None or pending.rows:
             overlay = pending.overlay or self._overlay_searcher(pending)
             sources.append((overlay, tantivy.Query.boolean_query(clauses)))
@@ -487,9 +489,18 @@ class FullText:
                     self._index.reload()
                     break
                 except ValueError as exc:  # a segment merged away under us: read meta again
-                    if attempt == 2:
-                        raise IndexUnavailable("Cannot reload the full-text index") from exc
-                    time.sleep(0.01)
+                    if attempt < 2:
+                        time.sleep(0.01)
+                    elif self._writer is None:  # the folder itself was recreated: open it
+                        self._index = self._open_reader()
+                        if self._index is None:
+                            return None
+                    else:
+                        # The folder went away under our writer (the index folder deleted):
+                        # nothing to read until the leader recreates it (worker.py); the
+                        # search says stale meanwhile.
+                        log.warning("cannot reload the full-text index (%s)", exc)
+                        return None
             self._seen = seen
             return self._index
 

@@ -9,17 +9,17 @@ transaction (see docs/indexing.md).
 A damaged database is moved aside and a new one made in its place, at a start (`open`) or
 by a running leader (`repair`). Every connection remembers the file it opened (device,
 inode) and, before each use, compares it with the file now at the path: one whose file was
-replaced opens the new one. The old connection is abandoned, never closed: SQLite's close
-of the last connection to a file in WAL mode deletes `<path>-wal` and `-shm` by name, which
-by then are the new database's. Connections are opened, and the files moved, under a lock
-of their own (`mirror.sqlite3.lock`), so no connection ever pairs the new database with the
+replaced is closed and the new file opened. (Closing it is safe: SQLite's close of the
+last connection to a file in WAL mode checkpoints and deletes `<path>-wal` and `-shm` by
+name, the new database's by then, but only while the file it opened is still at the path;
+see SQLITE_FCNTL_HAS_MOVED.) Connections are opened, and the files moved, under a lock of
+their own (`mirror.sqlite3.lock`), so no connection ever pairs the new database with the
 old one's `-wal`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import logging
 import os
@@ -47,7 +47,7 @@ from .rows import (
 )
 from .schema import DDL, KEY_FIELDS, SCHEMA_VERSION, TABLES
 
-__all__ = ("Mirror", "get_state", "set_state")
+__all__ = ("Identity", "Mirror", "get_state", "identity_of", "set_state")
 
 log = logging.getLogger("codearchitect.indexer.mirror")
 
@@ -128,10 +128,10 @@ class Mirror:
         the new one is left alone."""
         log.warning("mirror %s is corrupt (%s); moving it aside and rebuilding", self.path, exc)
         damaged = self.thread_identity()
-        self._abandon_thread_conn()
+        self._close_thread_conn()
         stamp = time.strftime("%Y%m%dT%H%M%S")
         with self._gate(exclusive=True):
-            if damaged is not None and _identity(self.path) != damaged:
+            if damaged is not None and identity_of(self.path) != damaged:
                 log.info("mirror %s was already replaced by another process", self.path)
             else:
                 aside = Path(f"{self.path}.corrupt-{stamp}")
@@ -151,14 +151,14 @@ class Mirror:
     def _damaged(self, exc: BaseException) -> None:
         """Remember a damaged database (SQLITE_CORRUPT/NOTADB raise plain DatabaseError),
         unless this thread's file has been replaced already (it reads a moved file)."""
-        if type(exc) is sqlite3.DatabaseError and self.thread_identity() == _identity(self.path):
+        if type(exc) is sqlite3.DatabaseError and self.thread_identity() == identity_of(self.path):
             log.error("mirror %s: %s; it is checked and rebuilt by the leader", self.path, exc)
             with contextlib.suppress(OSError):
                 os.close(open_file(self.check_marker, os.O_WRONLY | os.O_CREAT))
 
     def identity(self) -> Identity | None:
         """(device, inode) of the database file now at the path; None if there is none."""
-        return _identity(self.path)
+        return identity_of(self.path)
 
     def thread_identity(self) -> Identity | None:
         """(device, inode) of the file this thread's connection opened (or last tried)."""
@@ -169,10 +169,10 @@ class Mirror:
         """This thread's connection, to the database file now at the path."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
-            if conn.in_transaction or self._local.ident == _identity(self.path):
+            if conn.in_transaction or self._local.ident == identity_of(self.path):
                 return conn
             log.info("mirror %s was replaced; this thread reconnects", self.path)
-            self._abandon_thread_conn()
+            self._close_thread_conn()
         if self._closed:
             raise IndexUnavailable("The index is closed")
         replaced = self.thread_identity() is not None
@@ -191,7 +191,7 @@ class Mirror:
             conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=0
             )
-            self._local.ident = ident = _identity(self.path)
+            self._local.ident = ident = identity_of(self.path)
             try:
                 conn.row_factory = sqlite3.Row
                 patience = getattr(self._local, "patience", None)
@@ -205,7 +205,7 @@ class Mirror:
                 conn.execute("PRAGMA temp_store = MEMORY")
             except BaseException as exc:
                 self._damaged(exc)
-                _abandon(conn)
+                _close(conn)
                 if type(exc) is sqlite3.DatabaseError:  # e.g. a garbage header
                     raise MirrorDamaged("Cannot open the SQLite mirror", details=str(exc)) from exc
                 raise
@@ -214,13 +214,13 @@ class Mirror:
             self._all.append((conn, ident))
         return conn
 
-    def _abandon_thread_conn(self) -> None:
+    def _close_thread_conn(self) -> None:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         self._local.conn = None
         if conn is not None:
             with self._guard:
                 self._all = [(c, i) for c, i in self._all if c is not conn]
-            _abandon(conn)
+            _close(conn)
 
     @contextmanager
     def _gate(self, *, exclusive: bool) -> Iterator[None]:
@@ -233,16 +233,11 @@ class Mirror:
             os.close(fd)
 
     def close(self) -> None:
-        """Close every thread's connection (one whose file was replaced is abandoned)."""
-        current = _identity(self.path)
+        """Close every thread's connection."""
         with self._guard:
             self._closed = True
-            for conn, ident in self._all:
-                if ident != current:
-                    _abandon(conn)
-                    continue
-                with contextlib.suppress(sqlite3.Error):
-                    conn.close()
+            for conn, _ in self._all:
+                _close(conn)
             self._all.clear()
         self._local = threading.local()
 
@@ -635,7 +630,8 @@ def _statements(ddl: str) -> Iterable[str]:
             pending = ""
 
 
-def _identity(path: Path) -> Identity | None:
+def identity_of(path: Path) -> Identity | None:
+    """(device, inode) of the file at `path` (not following a link); None if none."""
     try:
         st = os.stat(path, follow_symlinks=False)
     except (FileNotFoundError, NotADirectoryError):
@@ -643,11 +639,9 @@ def _identity(path: Path) -> Identity | None:
     return (st.st_dev, st.st_ino)
 
 
-def _abandon(conn: sqlite3.Connection) -> None:
-    """Never close this connection: its file was replaced (see the module docstring). One
-    reference is leaked on purpose, so not even the interpreter's exit runs SQLite's close;
-    the kernel closes its descriptors when the process ends. A few per repair, per process."""
-    ctypes.pythonapi.Py_IncRef(ctypes.py_object(conn))
+def _close(conn: sqlite3.Connection) -> None:
+    with contextlib.suppress(sqlite3.Error):
+        conn.close()
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

@@ -135,7 +135,7 @@ class Indexer:
             state_root=self.vault.dir,
         )
         self.syncer = Syncer(self.vault, self.mirror)
-        self.leadership = Leadership(index_dir / LEADER_LOCK)
+        self.leadership = Leadership(index_dir / LEADER_LOCK, self.vault.dir)
         self.semantic = SemanticIndex(self.mirror, index_dir, self.vault.dir, embedder=embedder)
         self.stores = retrieval.Stores(self.mirror, self.fulltext, self.semantic)
         self._worker: Worker | None = None

@@ -26,10 +26,10 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from vault.derived import claim_file
+from vault.derived import claim_dir, claim_file
 
 from .fulltext import FullText
-from .mirror import Identity, Mirror, get_state
+from .mirror import Identity, Mirror, get_state, identity_of
 from .settings import IndexSettings
 from .sync import Syncer
 from .watcher import RESCAN, FileChange, WatchState, watch
@@ -42,9 +42,11 @@ log = logging.getLogger("codearchitect.indexer.worker")
 class Leadership:
     """The non-blocking kernel lock that elects the one writer of derived state."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, root: Path | None = None) -> None:
         self.path = path
+        self.root = root  # `.codearchitect/`: the lock's folder is claimed below it
         self._lock = FileLock(path, thread_local=False, blocking=False)
+        self._locked: tuple[int, int] | None = None  # (device, inode) of the file we lock
 
     @property
     def held(self) -> bool:
@@ -53,12 +55,21 @@ class Leadership:
     def try_acquire(self) -> bool:
         if self._lock.is_locked:
             return True
+        if self.root is not None:
+            claim_dir(self.path.parent, self.root)  # the index folder may have been deleted
         claim_file(self.path)  # a planted link or FIFO would keep every process a follower
         try:
             self._lock.acquire(blocking=False)
         except Timeout:
             return False
+        self._locked = identity_of(self.path)
         return True
+
+    def lost(self) -> bool:
+        """Held, but the file at the lock's path is not the one locked (deleted with the
+        index folder, say): another process can lock the new one, so this one must not go
+        on leading."""
+        return self._lock.is_locked and identity_of(self.path) != self._locked
 
     def release(self) -> None:
         if self._lock.is_locked:
@@ -167,9 +178,10 @@ class Worker:
     def _became_leader(self) -> None:
         log.info("this process now maintains the index")
         self.syncer.sweep_temp_files(self.settings.temp_max_age)
-        self._led_on = self.mirror.identity()
         if not self.fulltext.writing:
             self.fulltext.open_writer(self.mirror)
+        # The file the writer was opened on (it read the mirror through this thread).
+        self._led_on = self.mirror.thread_identity() or self.mirror.identity()
         # A full reconcile first (the old leader may have lagged), once the watcher watches:
         # a change made after the reconcile read a file but before the watch began would
         # otherwise wait for the next periodic reconcile. Without a watcher: at once.
@@ -182,6 +194,13 @@ class Worker:
             self._watcher.start()
 
     def _lead_once(self, now: float) -> None:
+        if self.leadership.lost():
+            log.warning("the leader lock %s was removed; electing again", self.leadership.path)
+            self.fulltext.close_writer()
+            self.leadership.release()
+            if not self._lead():
+                return  # another process leads now
+            self._became_leader()
         self._keep_mirror()
         self._absorb()
         if self._reconcile_needed.is_set() or now >= self._next_reconcile:

@@ -13,6 +13,8 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.servers import run_cli
+from tests.helpers.servers import run_cli, server_env
 
 from .conftest import RawServer, assert_index_equals_files, tree, wait_until
 
@@ -176,7 +178,17 @@ def test_restart_after_damage_gives_the_same_answers(
 
 # ---------------------------------------------------------------------- a running server
 
-MIRROR_DAMAGE = sorted(k for k in DAMAGE if k.startswith("sqlite_"))
+# What a running server must repair or follow: the SQLite file damaged, or the whole index
+# folder (mirror, tantivy, leader lock) deleted under it.
+MIRROR_DAMAGE = [*sorted(k for k in DAMAGE if k.startswith("sqlite_")), "delete_index_folder"]
+
+
+def drop_index_at_once(index: Path) -> None:
+    """`drop_index` under running servers: renamed away first, so the folder vanishes at
+    once instead of while rmtree races the servers writing into it."""
+    gone = index.with_name("index.gone")
+    os.rename(index, gone)
+    shutil.rmtree(gone)
 
 
 def settle_into_file(db: Path) -> None:
@@ -248,14 +260,17 @@ def test_a_running_server_repairs_a_damaged_mirror(
     outside = outside_state(vault_root)
 
     settle_into_file(index / "mirror.sqlite3")
-    DAMAGE[damage](index)
+    (drop_index_at_once if damage == "delete_index_folder" else DAMAGE[damage])(index)
 
     for server in (leader, follower):
         errors = poll_until_whole(server, before)
         assert errors == [], errors  # a query that met the damage waited for the repair
     assert leader.proc.poll() is None and follower.proc.poll() is None  # no restart
     aside = sorted(p.name for p in index.glob("mirror.sqlite3.corrupt-*"))
-    assert aside and not aside[0].endswith(("-wal", "-shm")), aside
+    if damage == "delete_index_folder":
+        assert aside == []  # nothing was damaged: a new folder, a new mirror
+    else:
+        assert aside and not aside[0].endswith(("-wal", "-shm")), aside
     assert not (index / "mirror.sqlite3.check").exists()
 
     # A message stored now is found by both servers, and counted.
@@ -315,10 +330,87 @@ def test_a_follower_repairs_the_mirror_when_its_leader_is_gone(
     assert wait_until(whole, timeout=90)
     assert follower.call("index_status", {})["leader"] is True
     assert list(index.glob("mirror.sqlite3.corrupt-*"))
-    # A new process reads the same mirror: nothing the follower wrote is only in a file
-    # an abandoned connection could delete.
+    # A new process reads the same mirror the follower wrote.
     stats = run_cli(vault_root, "stats", "--json")
     assert stats.returncode == 0, stats.stderr
     assert json.loads(stats.stdout)["messages"] == before["count"] + 1
     follower.close()
+    assert_index_equals_files(vault_root)
+
+
+# Two threads of one process, each with its own mirror connection, doing what it is told.
+_TWO_THREADS = """
+import queue, sys, threading
+from indexer import Indexer
+
+ix = Indexer(sys.argv[1])  # no connection in the main thread: only a and b hold one
+jobs = {"a": queue.Queue(), "b": queue.Queue()}
+done = queue.Queue()
+
+def work(name):
+    while True:
+        job = jobs[name].get()
+        if job is None:
+            return
+        done.put(job())
+
+threads = [threading.Thread(target=work, args=(n,), daemon=True) for n in jobs]
+for t in threads:
+    t.start()
+for line in sys.stdin:
+    who, what = line.split()
+    if what == "count":
+        jobs[who].put(ix.count_messages)
+    else:
+        jobs[who].put(lambda: ix.append_message("s1", "user", "written after the swap").message.id)
+    print(done.get(), flush=True)
+"""
+
+
+def test_a_process_that_follows_a_replaced_mirror_never_deletes_its_new_wal(
+    vault_root: Path, raw_servers: Callable[..., RawServer]
+) -> None:
+    """SQLite's close of the last connection to a file in WAL mode deletes `<path>-wal`
+    and `-shm` by name: after a swap those are the new mirror's. A process whose threads
+    held connections to the damaged file, replaced by a command that has exited since,
+    closes them as it meets the new file: a message one thread wrote to the new mirror,
+    still only in its WAL, must stay visible to every new process after the other thread
+    closed the last connection to the old file."""
+    server = raw_servers(vault_root)
+    seed(server, vault_root)
+    assert wait_until(lambda: len(answers(server)["malformed"]) == 1, timeout=60)
+    before = answers(server)["count"]
+    server.close()
+    child = subprocess.Popen(
+        [sys.executable, "-c", _TWO_THREADS, str(vault_root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=server_env(),
+    )
+    assert child.stdin is not None and child.stdout is not None
+
+    def ask(line: str) -> str:
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(line + "\n")
+        child.stdin.flush()
+        return child.stdout.readline().strip()
+
+    try:
+        assert ask("a count") == ask("b count") == str(before)  # both threads connected
+        index = vault_root / ".codearchitect" / "index"
+        settle_into_file(index / "mirror.sqlite3")
+        DAMAGE["sqlite_garbage_header"](index)
+        reindexed = run_cli(vault_root, "reindex")  # moves it aside, rebuilds, exits
+        assert reindexed.returncode == 0, reindexed.stderr
+        assert list(index.glob("mirror.sqlite3.corrupt-*"))
+        assert ask("a store").startswith("m")  # thread a: the new mirror, in its WAL
+        assert ask("b count") == str(before + 1)  # thread b closes the last old connection
+        stats = run_cli(vault_root, "stats", "--json")  # a new process, while a still runs
+        assert stats.returncode == 0, stats.stderr
+        assert json.loads(stats.stdout)["messages"] == before + 1
+    finally:
+        child.stdin.close()
+        child.wait(30)
+        child.stdout.close()
     assert_index_equals_files(vault_root)
