@@ -240,6 +240,20 @@ def poll_until_whole(
         time.sleep(0.2)
 
 
+def two_servers(
+    root: Path, raw_servers: Callable[..., RawServer]
+) -> tuple[RawServer, RawServer, dict[str, Any]]:
+    """A seeded leader and a second server on the project, both giving the same answers."""
+    leader = raw_servers(root)
+    seed(leader, root)
+    assert wait_until(lambda: len(answers(leader)["malformed"]) == 1, timeout=60)
+    before = answers(leader)
+    follower = raw_servers(root)
+    follower.initialize()
+    assert converge(follower, before) == before
+    return leader, follower, before
+
+
 @pytest.mark.parametrize("damage", MIRROR_DAMAGE)
 def test_a_running_server_repairs_a_damaged_mirror(
     vault_root: Path, raw_servers: Callable[..., RawServer], damage: str
@@ -247,13 +261,7 @@ def test_a_running_server_repairs_a_damaged_mirror(
     """Issue 14 item 10d: no restart. The leader moves the damaged file aside (where a
     start puts it), makes a new mirror and reads the files again; queries meanwhile wait
     for it or say stale; a second server on the project follows the new file."""
-    leader = raw_servers(vault_root)
-    seed(leader, vault_root)
-    assert wait_until(lambda: len(answers(leader)["malformed"]) == 1, timeout=60)
-    before = answers(leader)
-    follower = raw_servers(vault_root)
-    follower.initialize()
-    assert converge(follower, before) == before
+    leader, follower, before = two_servers(vault_root, raw_servers)
     assert leader.call("index_status", {})["leader"] is True
     assert follower.call("index_status", {})["leader"] is False
     index = vault_root / ".codearchitect" / "index"
@@ -297,13 +305,7 @@ def test_a_follower_repairs_the_mirror_when_its_leader_is_gone(
     """The leader is killed right after the damage: the second server meets the damage
     itself, takes the lead and repairs the mirror; a message it stores meanwhile is
     acknowledged (the file holds it) and indexed after the repair."""
-    leader = raw_servers(vault_root)
-    seed(leader, vault_root)
-    assert wait_until(lambda: len(answers(leader)["malformed"]) == 1, timeout=60)
-    before = answers(leader)
-    follower = raw_servers(vault_root)
-    follower.initialize()
-    assert converge(follower, before) == before
+    leader, follower, before = two_servers(vault_root, raw_servers)
     index = vault_root / ".codearchitect" / "index"
     settle_into_file(index / "mirror.sqlite3")
     DAMAGE["sqlite_garbage_header"](index)
