@@ -359,8 +359,6 @@ class FullText:
         if main_index is not None and not pending.whole:
             sources.append((main_index.searcher(), tantivy.Query.boolean_query(excluded)))
         stale = pending.rows is None and pending.top > pending.applied
-        # The mirror says documents were committed, but there is no index to read them from.
-        stale = stale or (main_index is None and pending.applied > 0 and not pending.whole)
         if pending.overlay is not None or pending.rows:
             overlay = pending.overlay or self._overlay_searcher(pending)
             sources.append((overlay, tantivy.Query.boolean_query(clauses)))
@@ -498,7 +496,7 @@ class FullText:
                     else:
                         # The folder went away under our writer (the index folder deleted):
                         # nothing to read until the leader recreates it (worker.py); the
-                        # search says stale meanwhile.
+                        # search answers from the mirror meanwhile (see `search`).
                         log.warning("cannot reload the full-text index (%s)", exc)
                         return None
             self._seen = seen
