@@ -14,17 +14,19 @@ humps (`getUserName` -> get, User, Name). Each piece is charged by its kind (`WE
   changes), per character;
 - digits per group of three; an ASCII punctuation mark; a non-ASCII character by range
   (Latin, other two-byte scripts, CJK, other three-byte, four-byte such as emoji);
-- a newline; a run of two or more spaces.
+- a newline; a run of two or more spaces (almost always a token of its own);
+- one more for a text of one to three words (a rare word alone splits in three).
 
 The sum is rounded up. The weights were fitted (a linear program: the smallest total
 estimate with every message at or above 0.93 of the largest reference count).
 
 The rule: no message is undercounted by more than 10% by OpenAI's cl100k_base or
 o200k_base or Anthropic's legacy (pre-Claude-3) tokenizer. Measured by
-`python -m bench.tokens` (load 10.6) on 78,090 messages of the shared data, estimate /
-reference per message: lowest 0.933 for each; median 1.614 (cl100k_base), 1.636
-(o200k_base), 1.560 (claude-legacy); 1st percentile 1.257, 1.300, 1.214
-(docs/retrieval.md, "Context within a budget").
+`python -m bench.tokens` (load 6.7) on 78,090 messages of the shared data, estimate /
+reference per message: lowest 0.933 for each; median 1.619 (cl100k_base), 1.643
+(o200k_base), 1.565 (claude-legacy); 1st percentile 1.269, 1.312, 1.222. On 68,935
+ShareGPT messages left out of the fit: lowest 0.901, 0.917, 0.909 (docs/retrieval.md,
+"Context within a budget").
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ WEIGHTS: dict[str, float] = {
     "ow3": 1.44, "ow5": 1.93, "ow7": 3.1, "ow9": 4.22, "ow11": 4.79, "ow99": 4.79,
     "elong": 0.3, "olong": 0.3, "upper": 0.61, "odd": 0.55, "random": 0.8,
     "digits": 1.76, "punct": 0.87, "latin": 1.62, "greek": 1.6, "two": 1.16, "cjk": 2.01, "three": 2.56,
-    "four": 3.0, "newline": 0.85, "spaces": 0.53,
+    "four": 3.0, "newline": 0.85, "spaces": 0.9, "short": 1.0,
 }  # fmt: skip
 _KINDS = (
     *(f"{c}w{n}" for c in "eo" for n in (3, 5, 7, 9, 11, 99)),
@@ -68,6 +70,7 @@ _KINDS = (
     "four",
     "newline",
     "spaces",
+    "short",
 )
 _INDEX = {k: i for i, k in enumerate(_KINDS)}
 
@@ -118,8 +121,10 @@ def piece_counts(text: str) -> list[float]:
     """How many pieces of each kind (`_KINDS`) `text` holds: what the weights multiply."""
     n = [0.0] * len(_KINDS)
     english = _english_message(text)
+    words_seen = 0
     for line in text.split("\n"):
         words = _WORD.findall(line)
+        words_seen += len(words)
         prefix = "e" if english and _english_line(words) else "o"
         for word in words:
             pieces = _cached(word, prefix) if len(word) <= _CACHED else _word_counts(word, prefix)
@@ -127,6 +132,7 @@ def piece_counts(text: str) -> list[float]:
                 n[kind] += count
     n[_INDEX["newline"]] = text.count("\n")
     n[_INDEX["spaces"]] = len(_SPACES.findall(text))
+    n[_INDEX["short"]] = 1 if 0 < words_seen <= 3 else 0
     return n
 
 

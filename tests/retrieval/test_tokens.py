@@ -22,7 +22,8 @@ SAMPLES = json.loads(
     (Path(__file__).parents[1] / "fixtures" / "token_samples.json").read_text(encoding="utf-8")
 )["samples"]
 REFERENCES = ("cl100k_base", "o200k_base", "claude-legacy")
-PROSE_CEILING = 2.2  # the most a prose sample may be overcounted (cl100k_base)
+PROSE_CEILING = 2.2  # the most a prose sample of 10+ tokens may be overcounted (cl100k_base)
+SHORT_SLACK = 3  # a shorter one may cost this many tokens more than it takes
 
 
 def _id(sample: dict[str, object]) -> str:
@@ -49,7 +50,9 @@ def test_prose_is_not_overcounted_past_the_ceiling() -> None:
     prose = [s for s in SAMPLES if s["kind"] == "prose"]
     assert len(prose) >= 5
     for s in prose:
-        assert estimate_tokens(s["text"]) <= PROSE_CEILING * s["tokens"]["cl100k_base"], s["text"]
+        tokens = s["tokens"]["cl100k_base"]
+        ceiling = PROSE_CEILING * tokens if tokens >= 10 else tokens + SHORT_SLACK
+        assert estimate_tokens(s["text"]) <= ceiling, s["text"]
     total = sum(estimate_tokens(s["text"]) for s in prose)
     assert total <= 1.7 * sum(s["tokens"]["cl100k_base"] for s in prose)
 
