@@ -354,11 +354,13 @@ class SemanticIndex:
         The answer is kept until the mirror changes: counting 400,000 messages costs
         ~5 ms, and every search in the default mode asks. A change is seen through this
         thread's connection: `PRAGMA data_version` moves when another connection commits,
-        `total_changes` when this one does."""
+        `total_changes` when this one does; a mirror file replaced under the process (a
+        repair) by the file's identity, as a new connection may reuse the old one's id."""
         with self.mirror.read() as conn:
             where, params = filters.sql()
             stamp = (
                 id(conn),
+                self.mirror.thread_identity(),  # a replaced mirror file: a new connection
                 conn.execute("PRAGMA data_version").fetchone()[0],
                 conn.total_changes,
                 self.store().store_id(),

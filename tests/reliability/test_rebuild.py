@@ -416,3 +416,51 @@ def test_a_process_that_follows_a_replaced_mirror_never_deletes_its_new_wal(
         child.wait(30)
         child.stdout.close()
     assert_index_equals_files(vault_root)
+
+
+def test_semantic_vectors_come_back_after_a_running_repair(
+    vault_root: Path, raw_servers: Callable[..., RawServer]
+) -> None:
+    """The vectors' rows live in the mirror (by message pk): a new mirror has none. The
+    leader embeds again, from the content-addressed cache, and search by meaning answers
+    as before the damage, in both servers."""
+    config = vault_root / ".codearchitect" / "config.json"
+    config.parent.mkdir(parents=True)
+    config.write_text(json.dumps({"semantic": {"enabled": True, "model": "hash"}}))
+    leader = raw_servers(vault_root)
+    seed(leader, vault_root)
+    assert wait_until(lambda: len(answers(leader)["malformed"]) == 1, timeout=60)
+    count = leader.call("count_messages", {})["count"]
+
+    def meaning(server: RawServer) -> Any:
+        found = server.call("search_messages", {"query": "key rotation", "mode": "semantic"})
+        if not found["success"] or found["stale"]:
+            return None
+        return sorted((h["session_id"], h["message_id"]) for h in found["hits"])
+
+    def whole(server: RawServer) -> bool:
+        semantic = server.call("index_status", {})["semantic"]
+        counted = server.call("count_messages", {})
+        return (semantic.get("pending"), semantic.get("embedded"), counted) == (
+            0,
+            count,
+            {"success": True, "count": count, "stale": False},
+        )
+
+    assert wait_until(lambda: whole(leader), timeout=90)
+    by_meaning = meaning(leader)
+    assert by_meaning, "semantic search found nothing before the damage"
+    follower = raw_servers(vault_root)
+    follower.initialize()
+    assert meaning(follower) == by_meaning
+    index = vault_root / ".codearchitect" / "index"
+    settle_into_file(index / "mirror.sqlite3")
+    DAMAGE["sqlite_garbage_header"](index)
+
+    for server in (leader, follower):
+        assert wait_until(lambda s=server: whole(s), timeout=90)
+        assert wait_until(lambda s=server: meaning(s) == by_meaning, timeout=60)
+    assert list(index.glob("mirror.sqlite3.corrupt-*"))
+    follower.close()
+    leader.close()
+    assert_index_equals_files(vault_root)
