@@ -20,7 +20,8 @@ def test_a_variant_is_in_force_while_it_runs_and_restored_after() -> None:
     with _applied(VARIANTS["old"]):
         assert (retrieval.CANDIDATES, retrieval.NEIGHBOUR_WINDOW) == (100, 1)
         assert context.NEIGHBOUR_LAG == 10 and retrieval.fuse is _fuse_mean
-    assert (retrieval.CANDIDATES, retrieval.NEIGHBOUR_WINDOW, context.NEIGHBOUR_LAG) == before
+    after = (retrieval.CANDIDATES, retrieval.NEIGHBOUR_WINDOW, context.NEIGHBOUR_LAG)
+    assert after == before
     assert retrieval.fuse is fusion.fuse
     # the taken variant is the indexer's rule as it stands
     taken = VARIANTS["taken"]
