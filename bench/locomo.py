@@ -256,11 +256,25 @@ async def _search(client: Any, question: str, mode: str, ids: dict[str, str]) ->
 
 async def _context(client: Any, question: str, budget: int, ids: dict[str, str]) -> set[str]:
     data = await _call(client, "get_context", {"query": question, "max_tokens": budget})
+    at = _by_offset(ids)
     return {
-        ids.get(f"{s['session_id']}/{m['message_id']}", "?")
+        at.get(f"{s['session_id']}/{m['offset']}", "?")
         for s in data["sessions"]
         for m in s["messages"]
     }
+
+
+def _by_offset(ids: dict[str, str]) -> dict[str, str]:
+    """`"<session id>/<offset>" -> dia_id` from `_store`'s map, which lists each session's
+    messages in their order (get_context names a message by its session and offset)."""
+    out: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for key, dia in ids.items():
+        sid = key.rsplit("/", 1)[0]
+        offset = seen.get(sid, 0)
+        seen[sid] = offset + 1
+        out[f"{sid}/{offset}"] = dia
+    return out
 
 
 async def _run_conversation(

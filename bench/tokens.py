@@ -299,9 +299,10 @@ def context_cost(
 ) -> dict[str, Any]:
     """What get_context returns, in real tokens: for the LoCoMo vaults bench.locomo stored
     under `work` (`<out>/work/<conversation>`), the first `questions` questions of each asked
-    at each budget; the tool's JSON text (as the MCP server sends it) counted by each
-    reference, whole and by part: message contents, the framing around each message, the
-    session headers, the `omitted` pointers, and the envelope."""
+    at each budget; the tool's text (as the MCP server sends it) counted by each reference,
+    whole (mean, and the largest as a share of max_tokens) and by part: message contents,
+    the framing around each message, the session headers, the `omitted` pointers."""
+    from indexer.context import render
     from mcp_server.app import App
     from mcp_server.results import ok
 
@@ -318,51 +319,57 @@ def context_cost(
             index = app.index(None)
             for q in conv.questions[:questions]:
                 for budget in budgets:
-                    rows.append(_parts(index.get_context(q.text, budget), budget, ok, refs))
+                    ctx = index.get_context(q.text, budget)
+                    rows.append(_parts(ctx, render(ctx), budget, ok, refs))
         finally:
             app.close()
     out: dict[str, Any] = {"references": [r.name for r in refs], "missing": missing}
     for budget in budgets:
         pick = [r for r in rows if r["budget"] == budget]
-        out[str(budget)] = {
-            key: round(statistics.mean(r[key] for r in pick), 1)
-            for key in pick[0]
-            if key != "budget"
-        } | {"asked": len(pick)}
+        out[str(budget)] = (
+            {
+                key: round(statistics.mean(r[key] for r in pick), 1)
+                for key in pick[0]
+                if key != "budget"
+            }
+            | {
+                f"{ref.name} whole, largest / max_tokens": round(
+                    max(r[f"{ref.name} whole"] for r in pick) / budget, 3
+                )
+                for ref in refs
+            }
+            | {"asked": len(pick)}
+        )
     return out
 
 
-def _parts(ctx: Any, budget: int, ok: Any, refs: list[Reference]) -> dict[str, Any]:
+def _parts(ctx: Any, rendered: str, budget: int, ok: Any, refs: list[Reference]) -> dict[str, Any]:
     data = ctx.to_dict()
 
     def text(value: Any) -> str:
-        return (
-            str(ok(value).content[0].text)
-            if isinstance(value, dict)
-            else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        )
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
+    whole = str(ok(data, rendered).content[0].text)  # exactly what the tool sends
     contents = [m["content"] for s in data["sessions"] for m in s["messages"]]
     messages = [{**m, "content": ""} for s in data["sessions"] for m in s["messages"]]
     heads = [{**s, "messages": []} for s in data["sessions"]]
+    pointers = data["omitted"]["best"]
     row: dict[str, Any] = {
         "budget": budget,
         "estimate": ctx.tokens,
         "messages": len(messages),
         "sessions": len(heads),
-        "omitted": len(data["omitted"]),
+        "omitted": data["omitted"]["count"],
+        "pointers": len(pointers),
     }
     for ref in refs:
-        whole = ref.count([text(data)])[0]
         parts = {
+            "whole": ref.count([whole])[0],
             "contents": sum(ref.count(contents)) if contents else 0,
             "message framing": sum(ref.count([text(m) for m in messages])) if messages else 0,
             "session headers": sum(ref.count([text(h) for h in heads])) if heads else 0,
-            "omitted pointers": sum(ref.count([text(p) for p in data["omitted"]]))
-            if data["omitted"]
-            else 0,
+            "omitted pointers": sum(ref.count([text(p) for p in pointers])) if pointers else 0,
         }
-        row[f"{ref.name} whole"] = whole
         row |= {f"{ref.name} {k}": v for k, v in parts.items()}
     return row
 

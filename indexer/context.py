@@ -6,21 +6,27 @@
    question before an answer, the answer after a question); neighbours must pass the
    filters too. Every message gets a priority: a hit its rank, a neighbour its hit's rank
    plus `NEIGHBOUR_LAG` (the best of these when several hits bring it).
-3. Fill the budget in priority order. A message is taken whole if it fits; a message that
-   does not fit is shortened (cut between words, never inside one, and marked) when at
-   least `MIN_SHORTENED` tokens are left, else left out. Smaller later messages may still
-   fit. Each session costs its header (id, title, date) once.
-4. Group what was taken by session, sessions and messages in time order; consecutive
-   messages form a stretch (`stretches`: first and last offset), so overlapping or touching
-   stretches are merged; each session is headed by its title and date. What was left out
-   is listed as pointers (session id, message id, offset) for `get_messages`.
+3. Fill the budget in priority order. The budget pays for the whole result as the tool
+   sends it (`render`: the compact JSON of mcp_server/results.py), each piece estimated as
+   it is serialized: the envelope once, a session's header (id, title, date) once, each
+   message's entry (offset, role, content, and `hit`/`cut`/`date` where they apply). A
+   message is taken whole if it fits; one that does not is shortened (cut between words,
+   never inside one, and marked) when at least `MIN_SHORTENED` tokens of its text fit, else
+   left out. Smaller later messages may still fit.
+4. Group what was taken by session, sessions and messages in time order. The hits left out
+   are counted in `omitted`, and the best `POINTERS` of them are listed as
+   `[session_id, offset]` for `get_messages` when the room left pays for them.
+5. Check the whole: `tokens` is the estimate of the rendered result (its own digits
+   included); while it exceeds `max_tokens` (pieces do not add up exactly), the lowest
+   priority piece is dropped: a pointer, else the last message taken.
 
 Token counts are estimates (indexer/tokens.py); `tokens` never exceeds `max_tokens`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import json
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -29,31 +35,43 @@ from vault.message_views import plain_text_json
 
 from .records import parse_bound
 from .retrieval import Stores, search
-from .tokens import MESSAGE_OVERHEAD, cut_to_tokens, estimate_tokens
+from .tokens import cut_to_tokens, estimate_tokens
 
-__all__ = ("Context", "ContextMessage", "ContextSession", "Pointer", "build_context")
+__all__ = ("Context", "ContextMessage", "ContextSession", "Pointer", "build_context", "render")
 
 CANDIDATES = 30
 NEIGHBOURS = 1  # turns taken on each side of a hit
 NEIGHBOUR_LAG = 20  # a neighbour's priority: its hit's rank plus this (measured, retrieval.md)
+MIN_BUDGET = 100  # the result's own fields take ~30 (the tool's minimum too)
 MAX_BUDGET = 1_000_000
-ENVELOPE = 16  # the result's own fields
-SESSION_OVERHEAD = 18  # a session's id, date and framing, plus its title
+POINTERS = 3  # the most omitted hits listed as [session_id, offset]
 MIN_SHORTENED = 48
 MARKER = "[… cut here: about {n} more tokens; get_messages reads the whole message]"
 
 
 @dataclass(frozen=True)
 class ContextMessage:
-    message_id: str
-    role: str
-    created_at: str
     offset: int  # position in the session: get_messages(session, offset=…, limit=1)
+    role: str
     content: str
-    tokens: int
-    rank: int  # 1 = the most relevant hit; a neighbour has its hit's rank
     hit: bool = True  # found by the search (False: a turn around a hit)
-    truncated: bool = False
+    cut: bool = False  # shortened: the content ends with MARKER
+    day_differs: bool = False  # sent on another day than its session's date: shows `date`
+    # Not in the result (the tool's JSON): for callers in Python.
+    message_id: str = ""
+    created_at: str = ""
+    rank: int = 0  # 1 = the most relevant hit; a neighbour has its hit's rank
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"offset": self.offset, "role": self.role}
+        if self.day_differs:
+            data["date"] = self.created_at
+        data["content"] = self.content
+        if self.hit:
+            data["hit"] = True
+        if self.cut:
+            data["cut"] = True
+        return data
 
 
 @dataclass(frozen=True)
@@ -63,58 +81,74 @@ class ContextSession:
     date: str  # the session's creation time (canonical UTC)
     messages: tuple[ContextMessage, ...]
 
-    @property
-    def stretches(self) -> list[tuple[int, int]]:
-        """Runs of consecutive offsets: (first, last)."""
-        runs: list[tuple[int, int]] = []
-        for m in self.messages:
-            if runs and m.offset == runs[-1][1] + 1:
-                runs[-1] = (runs[-1][0], m.offset)
-            else:
-                runs.append((m.offset, m.offset))
-        return runs
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "title": self.title,
+            "date": self.date,
+            "messages": [m.to_dict() for m in self.messages],
+        }
+
+    def header(self) -> dict[str, Any]:
+        return {**self.to_dict(), "messages": []}
 
 
 @dataclass(frozen=True)
 class Pointer:
-    """A relevant message left out: fetch it with get_messages(session, offset, limit=1)."""
+    """A hit left out: fetch it with get_messages(session, offset, limit=1)."""
 
     session_id: str
-    message_id: str
-    role: str
-    created_at: str
     offset: int
-    tokens: int
+    message_id: str
     rank: int
 
 
 @dataclass(frozen=True)
 class Context:
-    query: str
     mode: str
     max_tokens: int
-    tokens: int
+    tokens: int  # the estimate of `render(self)`
     sessions: tuple[ContextSession, ...]
-    omitted: tuple[Pointer, ...]
+    omitted: tuple[Pointer, ...]  # every hit left out, best first
+    pointers: int = 0  # how many of `omitted` the result lists
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "query": self.query,
             "mode": self.mode,
-            "max_tokens": self.max_tokens,
             "tokens": self.tokens,
-            "sessions": [
-                {
-                    "session_id": s.session_id,
-                    "title": s.title,
-                    "date": s.date,
-                    "stretches": [list(r) for r in s.stretches],
-                    "messages": [asdict(m) for m in s.messages],
-                }
-                for s in self.sessions
-            ],
-            "omitted": [asdict(p) for p in self.omitted],
+            "sessions": [s.to_dict() for s in self.sessions],
+            "omitted": {
+                "count": len(self.omitted),
+                "best": [[p.session_id, p.offset] for p in self.omitted[: self.pointers]],
+            },
         }
+
+
+def render(context: Context) -> str:
+    """The result as the tool sends it (its text content): the JSON of its
+    structuredContent with mcp_server/results.py's `success` field, compact, with a line
+    break before each session header, each message and `omitted` (whitespace JSON
+    ignores). One line per piece: the token estimate reads a line's words as English or not
+    by the line, so each piece costs in the whole what it cost when it was estimated alone."""
+    data = context.to_dict()
+    sessions = ",".join(
+        "\n"
+        + _dumps(ContextSession(s["session_id"], s["title"], s["date"], ()).header())[:-2]
+        + ",".join("\n" + _dumps(m) for m in s["messages"])
+        + "]}"
+        for s in data["sessions"]
+    )
+    head = _dumps({"success": True, "mode": data["mode"], "tokens": data["tokens"]})[:-1]
+    return f'{head},"sessions":[{sessions}],\n"omitted":{_dumps(data["omitted"])}}}'
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _cost(value: Any) -> int:
+    """A piece of the result as serialized, on its own line, plus the comma that joins it."""
+    return estimate_tokens(_dumps(value)) + 2
 
 
 @dataclass(frozen=True)
@@ -151,9 +185,9 @@ def build_context(
     if (
         not isinstance(max_tokens, int)
         or isinstance(max_tokens, bool)
-        or not 1 <= max_tokens <= MAX_BUDGET
+        or not MIN_BUDGET <= max_tokens <= MAX_BUDGET
     ):
-        raise InvalidInput(f"'max_tokens' must be 1..{MAX_BUDGET}", field="max_tokens")
+        raise InvalidInput(f"'max_tokens' must be {MIN_BUDGET}..{MAX_BUDGET}", field="max_tokens")
     low, high = parse_bound(after, "after"), parse_bound(before, "before")
     result = search(
         stores,
@@ -167,85 +201,134 @@ def build_context(
     )
     keys = [(h.session_id, h.message_id) for h in result.hits]
     ranked = _with_neighbours(stores, keys, role, low, high)
+    empty = Context(result.mode, max_tokens, max_tokens, (), (Pointer("", 0, "", 0),) * CANDIDATES)
+    remaining = max_tokens - estimate_tokens(render(empty))
 
-    remaining = max_tokens - ENVELOPE
-    taken: dict[str, list[ContextMessage]] = {}
-    heads: dict[str, _Msg] = {}
+    taken: list[tuple[_Msg, ContextMessage]] = []  # in priority order
+    paid: set[str] = set()  # sessions whose header is paid for
     omitted: list[Pointer] = []
     for _, rank, hit, msg in ranked:
-        header = 0 if msg.session_id in taken else _header_cost(msg)
-        body = estimate_tokens(msg.content)
-        cost = header + MESSAGE_OVERHEAD + body
+        header = 0 if msg.session_id in paid else _cost(_head(msg).header())
+        whole = _entry(msg, msg.content, rank, hit=hit, cut=False)
+        cost = header + _cost(whole.to_dict())
         if cost <= remaining:
-            kept = _kept(msg, msg.content, body, rank, hit=hit, truncated=False)
-            remaining -= cost
-        elif remaining - header - MESSAGE_OVERHEAD >= MIN_SHORTENED:
-            room = remaining - header - MESSAGE_OVERHEAD
-            marker = MARKER.format(n=body)
-            text = cut_to_tokens(msg.content, room - estimate_tokens(marker) - 1)
-            shortened = (text.rstrip() + "\n" + marker) if text.strip() else marker
-            spent = estimate_tokens(shortened)
-            if spent > room:  # estimates do not add up exactly: never overspend
-                omitted.append(_pointer(msg, body, rank))
-                continue
-            kept = _kept(msg, shortened, spent, rank, hit=hit, truncated=True)
-            remaining -= header + MESSAGE_OVERHEAD + spent
+            kept: ContextMessage | None = whole
         else:
+            kept, cost = _shortened(msg, rank, hit, remaining - header)
+            cost += header
+        if kept is None:
             if hit:  # a neighbour left out is not worth a pointer
-                omitted.append(_pointer(msg, body, rank))
+                omitted.append(_pointer(msg, rank))
             continue
-        taken.setdefault(msg.session_id, []).append(kept)
+        remaining -= cost
+        paid.add(msg.session_id)
+        taken.append((msg, kept))
+    pointers = 0
+    for p in omitted[:POINTERS]:
+        cost = _cost([p.session_id, p.offset])
+        if cost > remaining:
+            break
+        remaining -= cost
+        pointers += 1
+    return _within(result.mode, max_tokens, taken, omitted, pointers)
+
+
+def _within(
+    mode: str,
+    max_tokens: int,
+    taken: list[tuple[_Msg, ContextMessage]],
+    omitted: list[Pointer],
+    pointers: int,
+) -> Context:
+    """The result, its `tokens` the estimate of its own rendering; while that exceeds the
+    budget, the lowest priority piece goes: a pointer, else the last message taken (a hit
+    joins `omitted`)."""
+    while True:
+        context = _settled(_assemble(mode, max_tokens, taken, omitted, pointers))
+        if context.tokens <= max_tokens or not (pointers or taken):
+            return context
+        if pointers:
+            pointers -= 1
+            continue
+        msg, dropped = taken.pop()
+        if dropped.hit:
+            omitted = sorted([*omitted, _pointer(msg, dropped.rank)], key=lambda p: p.rank)
+
+
+def _assemble(
+    mode: str,
+    max_tokens: int,
+    taken: list[tuple[_Msg, ContextMessage]],
+    omitted: list[Pointer],
+    pointers: int,
+) -> Context:
+    grouped: dict[str, list[ContextMessage]] = {}
+    heads: dict[str, _Msg] = {}
+    for msg, kept in taken:
+        grouped.setdefault(msg.session_id, []).append(kept)
         heads.setdefault(msg.session_id, msg)
     sessions = [
-        ContextSession(
-            sid,
-            heads[sid].title,
-            heads[sid].date,
-            tuple(sorted(msgs, key=lambda m: m.offset)),
-        )
-        for sid, msgs in taken.items()
+        replace(_head(heads[sid]), messages=tuple(sorted(msgs, key=lambda m: m.offset)))
+        for sid, msgs in grouped.items()
     ]
     sessions.sort(key=lambda s: (s.date, s.messages[0].created_at, s.session_id))
-    return Context(
-        query=query,
-        mode=result.mode,
-        max_tokens=max_tokens,
-        tokens=max_tokens - remaining,
-        sessions=tuple(sessions),
-        omitted=tuple(omitted),
-    )
+    return Context(mode, max_tokens, 0, tuple(sessions), tuple(omitted), pointers)
 
 
-def _header_cost(msg: _Msg) -> int:
-    return SESSION_OVERHEAD + estimate_tokens(msg.title)
+def _settled(context: Context) -> Context:
+    """`tokens` set to the estimate of the rendering that holds it (its digits count too:
+    a few rounds settle it; the estimate only grows with the number's digit groups)."""
+    tokens = estimate_tokens(render(context))
+    for _ in range(8):
+        context = replace(context, tokens=tokens)
+        again = estimate_tokens(render(context))
+        if again == tokens:
+            break
+        tokens = max(tokens, again)
+    return context
 
 
-def _kept(
-    msg: _Msg, content: str, tokens: int, rank: int, *, hit: bool, truncated: bool
-) -> ContextMessage:
+def _head(msg: _Msg) -> ContextSession:
+    return ContextSession(msg.session_id, msg.title, msg.date, ())
+
+
+def _entry(msg: _Msg, content: str, rank: int, *, hit: bool, cut: bool) -> ContextMessage:
     return ContextMessage(
-        message_id=msg.message_id,
-        role=msg.role,
-        created_at=msg.created_at,
         offset=msg.position,
+        role=msg.role,
         content=content,
-        tokens=tokens + MESSAGE_OVERHEAD,
-        rank=rank,
         hit=hit,
-        truncated=truncated,
+        cut=cut,
+        day_differs=msg.created_at[:10] != msg.date[:10],
+        message_id=msg.message_id,
+        created_at=msg.created_at,
+        rank=rank,
     )
 
 
-def _pointer(msg: _Msg, tokens: int, rank: int) -> Pointer:
-    return Pointer(
-        msg.session_id,
-        msg.message_id,
-        msg.role,
-        msg.created_at,
-        msg.position,
-        tokens + MESSAGE_OVERHEAD,
-        rank,
-    )
+def _shortened(msg: _Msg, rank: int, hit: bool, room: int) -> tuple[ContextMessage | None, int]:
+    """The message cut between words, with its marker, so that its entry costs at most
+    `room`; (None, 0) when less than MIN_SHORTENED tokens of text would be left or no cut
+    fits (estimates of a text and of its JSON differ a little:
+    a few tries, each asking for less by what the last overshot)."""
+    marker = MARKER.format(n=estimate_tokens(msg.content))
+    frame = _cost(_entry(msg, "", rank, hit=hit, cut=True).to_dict())
+    want = room - frame - estimate_tokens(marker) - 1
+    if want < MIN_SHORTENED:  # not worth a cut: leave it out
+        return None, 0
+    for _ in range(3):
+        text = cut_to_tokens(msg.content, want)
+        shortened = (text.rstrip() + "\n" + marker) if text.strip() else marker
+        kept = _entry(msg, shortened, rank, hit=hit, cut=True)
+        cost = _cost(kept.to_dict())
+        if cost <= room:
+            return kept, cost
+        want -= cost - room
+    return None, 0
+
+
+def _pointer(msg: _Msg, rank: int) -> Pointer:
+    return Pointer(msg.session_id, msg.position, msg.message_id, rank)
 
 
 def _with_neighbours(

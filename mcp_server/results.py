@@ -25,8 +25,14 @@ class ToolFailed(Exception):
         self.result = result
 
 
-def ok(payload: dict[str, Any]) -> CallToolResult:
+def ok(payload: dict[str, Any], text: str | None = None) -> CallToolResult:
+    """A success; `text`: the payload's JSON as the tool lays it out (get_context's line
+    breaks), else compact JSON."""
     data = {"success": True, **payload}
+    if text is not None:
+        return CallToolResult(
+            content=[TextContent(type="text", text=text)], structured_content=data
+        )
     try:
         text = _json(data)
     except ValueError:

@@ -20,6 +20,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, CallToolResult, ToolAnnotations
 from pydantic import AfterValidator, Field
 
+from indexer.context import render
 from vault import InvalidInput, SessionNotFound
 from vault.paths import check_session_id
 from vault.redaction import Redactions
@@ -27,7 +28,7 @@ from vault.redaction import Redactions
 from .app import App
 from .arguments import literal_strings
 from .errors import ProtocolError, error_payload
-from .results import fail, run_tool, warning_fields
+from .results import fail, ok, run_tool, warning_fields
 from .views import message_view, pair_view, session_view
 
 __all__ = ("build_server",)
@@ -525,7 +526,7 @@ def build_server(app: App) -> VaultServer:
         ],
         max_tokens: Annotated[
             int,
-            Field(description="Token budget for the result (estimated)", ge=100, le=200_000),
+            Field(description="Token budget for the whole result (estimated)", ge=100, le=200_000),
         ],
         session: SessionFilter = None,
         role: Role | None = None,
@@ -538,22 +539,24 @@ def build_server(app: App) -> VaultServer:
         Finds the messages most relevant to `query` (hybrid search when semantic search
         is on), each with the turns around it (the question before an answer, the answer
         after a question); fills max_tokens in rank order with whole messages (one that
-        does not fit is shortened at a word boundary with a visible marker, or left out);
-        groups them by session in time order, each session headed by its title and date,
-        with its stretches of consecutive turns. `omitted` lists relevant messages left out:
-        fetch one with get_messages {"session": session_id, "offset": offset, "limit": 1}.
+        does not fit is shortened at a word boundary with a visible marker and `cut`, or
+        left out); groups them by session in time order, each session headed by its title
+        and date. A message is {offset, role, content}, plus `hit` if the search found it.
+        The budget covers this whole result: `tokens` (its estimate) <= max_tokens.
+        `omitted`: how many hits were left out and the best few as [session_id, offset];
+        read one, or a whole stretch, with get_messages {"session": …, "offset": …}.
         The progression: search_messages to find, get_context to read within a budget,
         get_messages for a whole stretch.
         Example: {"query": "how did we fix the nginx proxy timeout", "max_tokens": 2000}
         """
 
-        def body() -> dict[str, Any]:
+        try:
             context = app.index(project).get_context(
                 query, max_tokens, session_id=session, role=role, after=after, before=before
             )
-            return context.to_dict()
-
-        return run_tool(body)
+        except Exception as exc:
+            return fail(exc)
+        return ok(context.to_dict(), render(context))  # the text the budget paid for
 
     @mcp.vault_tool("Conversation exchanges", read_only=True)
     def conversation_pairs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -9,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexer import Indexer
-from indexer.context import MARKER
+from indexer.context import MARKER, MAX_BUDGET, Context, render
 from indexer.tokens import cut_to_tokens, estimate_tokens
+from mcp_server.results import ok
 from vault import InvalidInput
 
 from .conftest import embed_all
@@ -35,25 +37,95 @@ def _all_messages(ctx):  # type: ignore[no-untyped-def]
     return [m for s in ctx.sessions for m in s.messages]
 
 
-@pytest.mark.parametrize("budget", [120, 300, 800, 5000])
+def _text(ctx: Context) -> str:
+    """The result exactly as the get_context tool sends it: its text is the JSON of its
+    structuredContent."""
+    result = ok(ctx.to_dict(), render(ctx))
+    text = str(result.content[0].text)
+    assert json.loads(text) == result.structured_content
+    return text
+
+
+@pytest.mark.parametrize("budget", [100, 120, 300, 800, 5000])
 def test_stays_within_budget_and_points_at_the_rest(filled: Indexer, budget: int) -> None:
     ctx = filled.get_context("nginx proxy timeout", budget)
     assert ctx.mode == "hybrid"
-    assert ctx.tokens <= budget
-    shown = {(s.session_id, m.message_id) for s in ctx.sessions for m in s.messages}
-    left = {(p.session_id, p.message_id) for p in ctx.omitted}
+    assert ctx.tokens == estimate_tokens(_text(ctx)) <= budget  # the whole result
+    shown = {(s.session_id, m.offset) for s in ctx.sessions for m in s.messages}
+    left = {(p.session_id, p.offset) for p in ctx.omitted}
     assert not shown & left
     for p in ctx.omitted:  # a pointer fetches exactly that message
         assert filled.get_messages(p.session_id, offset=p.offset, limit=1)[0].id == p.message_id
+    data = ctx.to_dict()
+    assert data["omitted"]["count"] == len(ctx.omitted)
+    assert (
+        data["omitted"]["best"]
+        == [[p.session_id, p.offset] for p in ctx.omitted][:3][: len(data["omitted"]["best"])]
+    )
     for m in _all_messages(ctx):
-        if m.truncated:
+        entry = m.to_dict()
+        assert set(entry) <= {"offset", "role", "content", "hit", "cut", "date"}
+        assert entry.get("hit", False) is m.hit and entry.get("cut", False) is m.cut
+        if m.cut:
             assert "get_messages" in m.content and m.content.endswith("]")
             body = m.content.rsplit("\n", 1)[0]
-            original = next(x.content for x in filled.get_messages("ops-1") if x.id == m.message_id)
+            original = filled.get_messages("ops-1", offset=m.offset, limit=1)[0].content
             assert original.startswith(body)  # a prefix, cut between words
             assert original[len(body)] == " "
     if budget == 5000:
         assert not ctx.omitted or all(p.session_id == "cook" for p in ctx.omitted)
+
+
+def test_the_whole_result_fits_every_budget(filled: Indexer, story: Indexer) -> None:
+    """The budget pays for everything the agent reads: the estimate of the tool's text,
+    envelope, headers, entries and pointers included, at every budget from the smallest."""
+    budgets = [*range(100, 400, 7), *range(400, 3000, 113)]
+    for query in ("nginx proxy timeout", "restart the nginx proxy upstream", "heron kingfisher"):
+        for budget in budgets:
+            ctx = filled.get_context(query, budget, mode="keyword")
+            text = _text(ctx)
+            assert ctx.tokens == estimate_tokens(text) <= budget, (query, budget)
+    # the budget buys contents
+    sizes = [len(_all_messages(filled.get_context("nginx", b, mode="keyword"))) for b in budgets]
+    assert sizes[0] < sizes[-1]
+
+
+def test_the_result_is_lean(story: Indexer) -> None:
+    ctx = story.get_context("heron", 2000, mode="keyword")
+    data = json.loads(_text(ctx))
+    assert set(data) == {"success", "mode", "tokens", "sessions", "omitted"}
+    (session,) = data["sessions"]
+    assert set(session) == {"session_id", "title", "date", "messages"}
+    assert [set(m) for m in session["messages"]] == [
+        {"offset", "role", "content"},
+        {"offset", "role", "content", "hit"},
+        {"offset", "role", "content"},
+    ]
+    assert session["messages"][1]["hit"] is True
+    assert data["omitted"] == {"count": 0, "best": []}
+
+
+def test_a_message_from_another_day_shows_its_date(index: Indexer) -> None:
+    index.append_message("trip", "user", "book the ferry", created_at="2023-05-08T10:00:00.000Z")
+    index.append_message("trip", "assistant", "ferry booked", created_at="2023-05-08T10:01:00.000Z")
+    index.append_message("trip", "user", "ferry was late", created_at="2023-05-10T09:00:00.000Z")
+    ctx = index.get_context("ferry", 2000, mode="keyword")
+    (session,) = ctx.to_dict()["sessions"]
+    dates = {m["offset"]: m.get("date") for m in session["messages"]}
+    assert dates == {0: None, 1: None, 2: "2023-05-10T09:00:00.000Z"}
+
+
+def test_pointers_are_paid_for(filled: Indexer) -> None:
+    """Pointers appear only when the room left pays for them; the count is always there."""
+    seen = False
+    for budget in range(100, 700, 11):
+        ctx = filled.get_context("nginx proxy timeout", budget)
+        data = json.loads(_text(ctx))
+        assert data["omitted"]["count"] == len(ctx.omitted)
+        assert len(data["omitted"]["best"]) <= min(3, len(ctx.omitted))
+        seen = seen or bool(data["omitted"]["best"])
+        assert ctx.tokens <= budget
+    assert seen
 
 
 def test_pairs_grouped_by_session_in_time_order(filled: Indexer) -> None:
@@ -71,18 +143,17 @@ def test_pairs_grouped_by_session_in_time_order(filled: Indexer) -> None:
 def test_a_message_that_does_not_fit_is_shortened_or_left_out(filled: Indexer) -> None:
     ctx = filled.get_context("restart the nginx proxy upstream timeouts", 400, session_id="ops-1")
     messages = _all_messages(ctx)
-    assert any(m.truncated for m in messages) or ctx.omitted
+    assert any(m.cut for m in messages) or ctx.omitted
     assert all(s.session_id == "ops-1" for s in ctx.sessions)
-    assert (
-        MARKER.split("{n}")[0] in "".join(m.content for m in messages if m.truncated) or ctx.omitted
-    )
+    assert MARKER.split("{n}")[0] in "".join(m.content for m in messages if m.cut) or ctx.omitted
 
 
 def test_filters_apply_and_budget_is_checked(filled: Indexer) -> None:
     ctx = filled.get_context("nginx", 2000, role="assistant")
     assert {m.role for m in _all_messages(ctx)} == {"assistant"}
-    with pytest.raises(InvalidInput):
-        filled.get_context("nginx", 0)
+    for bad in (0, 99, MAX_BUDGET + 1, True):
+        with pytest.raises(InvalidInput):
+            filled.get_context("nginx", bad)
 
 
 def test_works_without_semantic_search(vault_root) -> None:  # type: ignore[no-untyped-def]
@@ -140,25 +211,20 @@ def test_a_hit_brings_the_turns_around_it_and_stretches_merge(story: Indexer) ->
     by_offset = {m.offset: m for m in session.messages}
     assert sorted(by_offset) == [2, 3, 4]  # the question before the answer, and after
     assert by_offset[3].hit and not by_offset[2].hit and not by_offset[4].hit
-    assert session.stretches == [(2, 4)]
     # two hits whose surroundings overlap make one stretch, each message once
     ctx = story.get_context("kingfisher lake", 2000, mode="keyword")
     (session,) = ctx.sessions
     offsets = [m.offset for m in session.messages]
     assert len(offsets) == len(set(offsets))
     assert {5, 6, 7, 8} <= set(offsets)
-    assert (5, 8) in session.stretches or any(a <= 5 and b >= 8 for a, b in session.stretches)
-    data = ctx.to_dict()["sessions"][0]
-    assert data["date"] == session.date and data["stretches"] == [
-        list(r) for r in session.stretches
-    ]
+    assert offsets == sorted(offsets)
 
 
 def test_neighbours_obey_the_filters_and_the_budget(story: Indexer) -> None:
     ctx = story.get_context("heron", 2000, mode="keyword", role="assistant")
     assert [m.offset for s in ctx.sessions for m in s.messages] == [3]
-    small = story.get_context("heron", 75, mode="keyword")  # room for the hit alone
-    assert small.tokens <= 75
+    small = story.get_context("heron", 220, mode="keyword")  # room for the hit alone
+    assert small.tokens <= 220
     shown = [m for s in small.sessions for m in s.messages]
     assert [m.offset for m in shown if m.hit] == [3]  # the hit first, neighbours if room
     assert len(shown) < 3
@@ -169,7 +235,8 @@ def test_the_first_fifteen_hits_come_before_any_hits_neighbours(index: Indexer) 
     r + NEIGHBOUR_LAG (20): the ranking already lifts the turns around a match (the
     neighbour lift), so the first 15 hits all come before any hit's surroundings."""
     # Turns around a hit cost more than a hit with its session's header, so a left-out hit
-    # never leaves room that a neighbour (whose session is already paid for) could take.
+    # never leaves room for a whole neighbour (whose session is already paid for); the room
+    # left may still hold a shortened one.
     chat = " ".join(["and then some small talk about the weather"] * 8)
     for i in range(15):
         sid = f"walk-{i:02d}"
@@ -178,12 +245,12 @@ def test_the_first_fifteen_hits_come_before_any_hits_neighbours(index: Indexer) 
         index.append_message(sid, "assistant", f"we saw a grey heron on walk {i}")
         index.append_message(sid, "user", f"after walk {i}: {chat}")
     seen_neighbours = False
-    for budget in range(150, 1600, 40):
+    for budget in range(150, 3000, 40):
         ctx = index.get_context("grey heron", budget, mode="keyword")
         shown = [m for s in ctx.sessions for m in s.messages]
         hit_ranks = {m.rank for m in shown if m.hit}
         for m in shown:
-            if not m.hit:
+            if not m.hit and not m.cut:
                 seen_neighbours = True
                 assert set(range(1, 16)) <= hit_ranks, (budget, m.rank, sorted(hit_ranks))
     assert seen_neighbours  # the largest budgets do hold neighbours

@@ -4,6 +4,7 @@ recall within a budget."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from mcp import Client
 
+from indexer.tokens import estimate_tokens
 from mcp_server.cli import cli
 from tests.mcp.test_stdio_e2e import server_params
 
@@ -73,16 +75,22 @@ async def test_semantic_search_and_context_over_stdio(vault_root: Path) -> None:
         ]
 
         r = await client.call_tool(
-            "get_context", {"query": "database planner not using my index", "max_tokens": 100}
+            "get_context", {"query": "database planner not using my index", "max_tokens": 300}
         )
         ctx = r.structured_content
-        assert ctx["success"] and ctx["tokens"] <= 100
-        shown = [m["content"] for s in ctx["sessions"] for m in s["messages"]]
-        assert any("Postgres" in c or "ANALYZE" in c for c in shown)
-        assert ctx["omitted"]
-        pointer = ctx["omitted"][0]
-        r = await client.call_tool(
-            "get_messages",
-            {"session": pointer["session_id"], "offset": pointer["offset"], "limit": 1},
-        )
-        assert r.structured_content["messages"][0]["id"] == pointer["message_id"]
+        text = r.content[0].text  # what the agent reads: the budget paid for all of it
+        assert ctx["success"] and json.loads(text) == ctx
+        assert ctx["tokens"] == estimate_tokens(text) <= 300
+        shown = {
+            (s["session_id"], m["offset"]): m["content"]
+            for s in ctx["sessions"]
+            for m in s["messages"]
+        }
+        assert any("Postgres" in c or "ANALYZE" in c for c in shown.values())
+        assert ctx["omitted"]["count"] > 0  # eight messages do not fit in 300 tokens
+        for session, offset in ctx["omitted"]["best"]:  # a pointer reads a message not shown
+            r = await client.call_tool(
+                "get_messages", {"session": session, "offset": offset, "limit": 1}
+            )
+            assert len(r.structured_content["messages"]) == 1
+            assert (session, offset) not in shown

@@ -53,7 +53,7 @@ def test_get_context_shows_the_call_and_its_result(index: Indexer) -> None:
     result = index.append_message(
         "db", "tool", "Running upgrade 3f2a -> 9c1d", {"toolUseId": "toolu_1", "toolName": "Bash"}
     )
-    context = index.get_context("alembic upgrade head", 500, mode="keyword")
+    context = index.get_context("alembic upgrade head", 800, mode="keyword")
     (session,) = context.sessions
     shown = {m.message_id: m.content for m in session.messages}
     assert shown[call] == "🔧 Bash: alembic upgrade head"
