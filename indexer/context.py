@@ -244,7 +244,8 @@ def _within(
     budget, the lowest priority piece goes: a pointer, else the last message taken (a hit
     joins `omitted`)."""
     while True:
-        context = _settled(_assemble(mode, max_tokens, taken, omitted, pointers))
+        sessions = _grouped(taken)
+        context = _settled(Context(mode, max_tokens, 0, sessions, tuple(omitted), pointers))
         if context.tokens <= max_tokens or not (pointers or taken):
             return context
         if pointers:
@@ -255,13 +256,8 @@ def _within(
             omitted = sorted([*omitted, _pointer(msg, dropped.rank)], key=lambda p: p.rank)
 
 
-def _assemble(
-    mode: str,
-    max_tokens: int,
-    taken: list[tuple[_Msg, ContextMessage]],
-    omitted: list[Pointer],
-    pointers: int,
-) -> Context:
+def _grouped(taken: list[tuple[_Msg, ContextMessage]]) -> tuple[ContextSession, ...]:
+    """The messages taken, by session: sessions and messages in time order."""
     grouped: dict[str, list[ContextMessage]] = {}
     heads: dict[str, _Msg] = {}
     for msg, kept in taken:
@@ -272,7 +268,7 @@ def _assemble(
         for sid, msgs in grouped.items()
     ]
     sessions.sort(key=lambda s: (s.date, s.messages[0].created_at, s.session_id))
-    return Context(mode, max_tokens, 0, tuple(sessions), tuple(omitted), pointers)
+    return tuple(sessions)
 
 
 def _settled(context: Context) -> Context:

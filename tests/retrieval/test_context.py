@@ -90,6 +90,20 @@ def test_the_whole_result_fits_every_budget(filled: Indexer, story: Indexer) -> 
     assert sizes[0] < sizes[-1]
 
 
+def test_prose_among_code_fits_too(index: Indexer) -> None:
+    """A result of code and ids with some prose: alone, a prose message is read as English
+    (cheaper); the whole text may not be. The check of the whole keeps the rule."""
+    # (at 8 of these budgets the whole costs more than its pieces did, and pieces go)
+    prose = "we rotated the deployment credentials and the certificates because the auditors requested it"
+    code = " ".join(f"deployKey{j} = rotate(KEYS[{j}], period=PERIOD_{j})" for j in range(6))
+    for i in range(12):
+        index.append_message(f"ops-{i}", "user", f"{prose} {i}" if i % 4 == 0 else code)
+        index.append_message(f"ops-{i}", "assistant", f"{code} {i}")
+    for budget in range(100, 1600, 9):
+        ctx = index.get_context("rotate deploy keys", budget, mode="keyword")
+        assert ctx.tokens == estimate_tokens(_text(ctx)) <= budget, budget
+
+
 def test_the_result_is_lean(story: Indexer) -> None:
     ctx = story.get_context("heron", 2000, mode="keyword")
     data = json.loads(_text(ctx))
