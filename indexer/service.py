@@ -816,8 +816,9 @@ class Indexer:
         before: str | datetime | None = None,
         mode: str | None = None,
     ) -> Context:
-        """The conversation pairs most relevant to `query`, within `max_tokens` (estimated),
-        grouped by session in time order, with pointers to what did not fit
+        """The conversation pairs most relevant to `query`, grouped by session in time
+        order, with a count of the hits that did not fit; the whole result as the tool sends
+        it (`indexer.context.render`) within `max_tokens` (estimated; 100..1,000,000)
         (indexer/context.py, docs/retrieval.md)."""
         self.open()
         return build_context(
