@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -271,6 +273,30 @@ def test_a_broken_setting_never_turns_redaction_off(vault_root: Path) -> None:
     (vault_root / ".codearchitect" / "config.json").write_text("{not json")
     assert vault.append_message("s", "user", AWS.text).redacted.total == 2
     assert "cannot be read" in vault.redactor().config.problems[0]
+
+
+def test_a_planted_fifo_or_link_at_the_setting_reads_as_no_setting(
+    vault_root: Path, tmp_path: Path
+) -> None:
+    """A cloned project's config.json may be a FIFO (reading it blocked every write, found by
+    the hostile-tree stress run) or a link to a file outside (never followed)."""
+    config = vault_root / ".codearchitect" / "config.json"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(config)
+    vault = Vault(vault_root)
+    stored: list[int] = []
+    writer = threading.Thread(
+        target=lambda: stored.append(vault.append_message("s", "user", AWS.text).redacted.total),
+        daemon=True,
+    )
+    writer.start()
+    writer.join(30)
+    assert stored == [2], "the write blocked on the FIFO, or redaction was off"
+    config.unlink()
+    outside = tmp_path / "outside.json"
+    outside.write_text('{"redaction": {"enabled": false}}')
+    config.symlink_to(outside)
+    assert vault.append_message("s", "user", AWS.text).redacted.total == 2
 
 
 # ---------------------------------------------------------------- MCP

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..derived import read_file
+
 __all__ = ("CONFIG_NAME", "RedactionConfig", "read_config")
 
 CONFIG_NAME = "config.json"
@@ -43,9 +45,12 @@ def read_config(vault_dir: Path, kinds: frozenset[str]) -> RedactionConfig:
     """The project's settings; defaults when the file or the section is missing."""
     path = vault_dir / CONFIG_NAME
     try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return RedactionConfig()
+        # A link, FIFO or folder planted there reads as missing (vault/derived.py): never
+        # followed outside the vault, never a read that blocks every write.
+        text = read_file(path)
+        if text is None:
+            return RedactionConfig()
+        data: Any = json.loads(text.decode("utf-8"))
     except (OSError, ValueError) as exc:
         return RedactionConfig(problems=(f"{path}: cannot be read ({exc}); defaults used",))
     section = data.get("redaction") if isinstance(data, dict) else None
