@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from . import files
-from .errors import UnreadableSessionFile
+from .errors import SymlinkRefused, UnreadableSessionFile
 from .files import FileState
 
 __all__ = ("Catalog",)
@@ -218,8 +218,8 @@ class Catalog:
         for path in list(self._unknown):
             try:
                 current = files.stat_file(path)
-            except OSError:
-                current = None
+            except (OSError, SymlinkRefused):
+                current = None  # gone, or a link now: not a session file either way
             if current is None:
                 self.drop(path)
                 continue

@@ -77,7 +77,16 @@ def _plant(rng: random.Random, where: Path, outside: Path) -> str:
     """Put a random hostile entry at `where` (whatever was there is removed)."""
     if os.path.lexists(where):
         _remove(where)
-    where.parent.mkdir(parents=True, exist_ok=True)
+    # Its folders must be real folders: an earlier round may have planted a file, a FIFO
+    # or a link (planting through a link would write outside) where one of them goes.
+    # Only folders below .codearchitect/ are looked at.
+    folder = where.parent
+    below = [folder, *folder.parents]
+    below = below[: [p.name for p in below].index(".codearchitect")]
+    for part in reversed(below):
+        if os.path.lexists(part) and (part.is_symlink() or not part.is_dir()):
+            _remove(part)
+    folder.mkdir(parents=True, exist_ok=True)
     kind = rng.choice(["dir-link", "file-link", "db-link", "rel-link", "fifo", "folder", "junk"])
     if kind == "dir-link":
         where.symlink_to(outside, target_is_directory=True)

@@ -112,3 +112,22 @@ def test_a_copy_in_a_settled_folder_is_ambiguous_after_the_quick_interval(
     with pytest.raises(AmbiguousSession) as info:
         vault.append_message("day-1", "user", "which file?")
     assert sorted(info.value.paths) == sorted([first.path, copy])
+
+
+def test_a_file_with_no_id_replaced_by_a_link_does_not_block_new_sessions(
+    vault: Vault, tmp_path: Path
+) -> None:
+    # Found by make stress's hostile trees: junk under sessions/ (no id: the catalogue
+    # watches it in case an editor is still writing it) became a link while the server ran,
+    # and every new session was refused with SYMLINK_REFUSED.
+    first = vault.append_message("known", "user", "hello")
+    junk = first.path.parent / "z-2.md"
+    junk.write_bytes(os.urandom(200))
+    vault.append_message("known", "user", "the catalogue has read the junk")
+    outside = tmp_path / "outside.md"
+    outside.write_text("not ours\n")
+    junk.unlink()
+    junk.symlink_to(outside)
+    created = vault.append_message("brand-new", "user", "a new session")
+    assert created.path.parent == first.path.parent and created.path != junk
+    assert outside.read_text() == "not ours\n" and junk.is_symlink()
