@@ -7,20 +7,23 @@
    filters too. Every message gets a priority: a hit its rank, a neighbour its hit's rank
    plus `NEIGHBOUR_LAG` (the best of these when several hits bring it).
 3. Fill the budget in priority order. The budget pays for the whole result as the tool
-   sends it (`render`: the compact JSON of mcp_server/results.py), each piece estimated as
-   it is serialized: the envelope once, a session's header (id, title, date) once, each
-   message's entry (offset, role, content, and `hit`/`cut`/`date` where they apply). A
+   sends it (`render`: the compact JSON of mcp_server/results.py), piece by piece
+   (indexer/context_cost.py): the envelope once, a session's header (id, title, date) once,
+   each message's entry (offset, role, content, and `hit`/`cut`/`date` where they apply);
+   our JSON framing at its measured real cost, what a user wrote (contents, titles, session
+   ids) at the conservative estimate. A
    message is taken whole if it fits; one that does not is shortened (cut between words,
    never inside one, and marked) when at least `MIN_SHORTENED` tokens of its text fit, else
    left out. Smaller later messages may still fit.
 4. Group what was taken by session, sessions and messages in time order. The hits left out
    are counted in `omitted`, and the best `POINTERS` of them are listed as
    `[session_id, offset]` for `get_messages` when the room left pays for them.
-5. Check the whole: `tokens` is the estimate of the rendered result (its own digits
-   included); while it exceeds `max_tokens` (pieces do not add up exactly), the lowest
-   priority piece is dropped: a pointer, else the last message taken.
+5. Check the whole: `tokens` is `result_cost` of the result (its own digits included);
+   while it exceeds `max_tokens`, the lowest priority piece is dropped: a pointer, else the
+   last message taken.
 
-Token counts are estimates (indexer/tokens.py); `tokens` never exceeds `max_tokens`.
+Token counts are estimates (indexer/context_cost.py, indexer/tokens.py); `tokens` never
+exceeds `max_tokens`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from vault import InvalidInput
 from vault.message_views import plain_text_json
 
 from .records import parse_bound
+from .context_cost import entry_cost, header_cost, pointer_cost, result_cost
 from .retrieval import Stores, search
 from .tokens import cut_to_tokens, estimate_tokens
 
@@ -107,7 +111,7 @@ class Pointer:
 class Context:
     mode: str
     max_tokens: int
-    tokens: int  # the estimate of `render(self)`
+    tokens: int  # result_cost of `self.to_dict()`: what `render(self)` costs
     sessions: tuple[ContextSession, ...]
     omitted: tuple[Pointer, ...]  # every hit left out, best first
     pointers: int = 0  # how many of `omitted` the result lists
@@ -128,8 +132,7 @@ def render(context: Context) -> str:
     """The result as the tool sends it (its text content): the JSON of its
     structuredContent with mcp_server/results.py's `success` field, compact, with a line
     break before each session header, each message and `omitted` (whitespace JSON
-    ignores). One line per piece: the token estimate reads a line's words as English or not
-    by the line, so each piece costs in the whole what it cost when it was estimated alone."""
+    ignores), as indexer/context_cost.py priced it."""
     data = context.to_dict()
     sessions = ",".join(
         "\n"
@@ -144,11 +147,6 @@ def render(context: Context) -> str:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def _cost(value: Any) -> int:
-    """A piece of the result as serialized, on its own line, plus the comma that joins it."""
-    return estimate_tokens(_dumps(value)) + 2
 
 
 @dataclass(frozen=True)
@@ -202,15 +200,15 @@ def build_context(
     keys = [(h.session_id, h.message_id) for h in result.hits]
     ranked = _with_neighbours(stores, keys, role, low, high)
     empty = Context(result.mode, max_tokens, max_tokens, (), (Pointer("", 0, "", 0),) * CANDIDATES)
-    remaining = max_tokens - estimate_tokens(render(empty))
+    remaining = max_tokens - result_cost(empty.to_dict())
 
     taken: list[tuple[_Msg, ContextMessage]] = []  # in priority order
     paid: set[str] = set()  # sessions whose header is paid for
     omitted: list[Pointer] = []
     for _, rank, hit, msg in ranked:
-        header = 0 if msg.session_id in paid else _cost(_head(msg).header())
+        header = 0 if msg.session_id in paid else header_cost(_head(msg).header())
         whole = _entry(msg, msg.content, rank, hit=hit, cut=False)
-        cost = header + _cost(whole.to_dict())
+        cost = header + entry_cost(whole.to_dict())
         if cost <= remaining:
             kept: ContextMessage | None = whole
         else:
@@ -225,7 +223,7 @@ def build_context(
         taken.append((msg, kept))
     pointers = 0
     for p in omitted[:POINTERS]:
-        cost = _cost([p.session_id, p.offset])
+        cost = pointer_cost([p.session_id, p.offset])
         if cost > remaining:
             break
         remaining -= cost
@@ -240,7 +238,7 @@ def _within(
     omitted: list[Pointer],
     pointers: int,
 ) -> Context:
-    """The result, its `tokens` the estimate of its own rendering; while that exceeds the
+    """The result, its `tokens` the cost of itself; while that exceeds the
     budget, the lowest priority piece goes: a pointer, else the last message taken (a hit
     joins `omitted`)."""
     while True:
@@ -272,12 +270,12 @@ def _grouped(taken: list[tuple[_Msg, ContextMessage]]) -> tuple[ContextSession, 
 
 
 def _settled(context: Context) -> Context:
-    """`tokens` set to the estimate of the rendering that holds it (its digits count too:
-    a few rounds settle it; the estimate only grows with the number's digit groups)."""
-    tokens = estimate_tokens(render(context))
+    """`tokens` set to the cost of the result that holds it (its digits count too: a few
+    rounds settle it; the cost only grows with the number's digits)."""
+    tokens = result_cost(context.to_dict())
     for _ in range(8):
         context = replace(context, tokens=tokens)
-        again = estimate_tokens(render(context))
+        again = result_cost(context.to_dict())
         if again == tokens:
             break
         tokens = max(tokens, again)
@@ -308,7 +306,7 @@ def _shortened(msg: _Msg, rank: int, hit: bool, room: int) -> tuple[ContextMessa
     fits (estimates of a text and of its JSON differ a little:
     a few tries, each asking for less by what the last overshot)."""
     marker = MARKER.format(n=estimate_tokens(msg.content))
-    frame = _cost(_entry(msg, "", rank, hit=hit, cut=True).to_dict())
+    frame = entry_cost(_entry(msg, "", rank, hit=hit, cut=True).to_dict())
     want = room - frame - estimate_tokens(marker) - 1
     if want < MIN_SHORTENED:  # not worth a cut: leave it out
         return None, 0
@@ -316,7 +314,7 @@ def _shortened(msg: _Msg, rank: int, hit: bool, room: int) -> tuple[ContextMessa
         text = cut_to_tokens(msg.content, want)
         shortened = (text.rstrip() + "\n" + marker) if text.strip() else marker
         kept = _entry(msg, shortened, rank, hit=hit, cut=True)
-        cost = _cost(kept.to_dict())
+        cost = entry_cost(kept.to_dict())
         if cost <= room:
             return kept, cost
         want -= cost - room

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from indexer import Indexer
 from indexer.context import MARKER, MAX_BUDGET, Context, render
+from indexer.context_cost import result_cost
 from indexer.tokens import cut_to_tokens, estimate_tokens
 from mcp_server.results import ok
 from vault import InvalidInput
@@ -46,11 +47,16 @@ def _text(ctx: Context) -> str:
     return text
 
 
+def _cost(ctx: Context) -> int:
+    """What the tool's text costs, priced from the text itself (parsed back)."""
+    return result_cost(json.loads(_text(ctx)))
+
+
 @pytest.mark.parametrize("budget", [100, 120, 300, 800, 5000])
 def test_stays_within_budget_and_points_at_the_rest(filled: Indexer, budget: int) -> None:
     ctx = filled.get_context("nginx proxy timeout", budget)
     assert ctx.mode == "hybrid"
-    assert ctx.tokens == estimate_tokens(_text(ctx)) <= budget  # the whole result
+    assert ctx.tokens == _cost(ctx) <= budget  # the whole result
     shown = {(s.session_id, m.offset) for s in ctx.sessions for m in s.messages}
     left = {(p.session_id, p.offset) for p in ctx.omitted}
     assert not shown & left
@@ -77,23 +83,21 @@ def test_stays_within_budget_and_points_at_the_rest(filled: Indexer, budget: int
 
 
 def test_the_whole_result_fits_every_budget(filled: Indexer, story: Indexer) -> None:
-    """The budget pays for everything the agent reads: the estimate of the tool's text,
+    """The budget pays for everything the agent reads: the cost of the tool's text,
     envelope, headers, entries and pointers included, at every budget from the smallest."""
     budgets = [*range(100, 400, 7), *range(400, 3000, 113)]
     for query in ("nginx proxy timeout", "restart the nginx proxy upstream", "heron kingfisher"):
         for budget in budgets:
             ctx = filled.get_context(query, budget, mode="keyword")
-            text = _text(ctx)
-            assert ctx.tokens == estimate_tokens(text) <= budget, (query, budget)
+            assert ctx.tokens == _cost(ctx) <= budget, (query, budget)
     # the budget buys contents
     sizes = [len(_all_messages(filled.get_context("nginx", b, mode="keyword"))) for b in budgets]
     assert sizes[0] < sizes[-1]
 
 
 def test_prose_among_code_fits_too(index: Indexer) -> None:
-    """A result of code and ids with some prose: alone, a prose message is read as English
-    (cheaper); the whole text may not be. The check of the whole keeps the rule."""
-    # (at 8 of these budgets the whole costs more than its pieces did, and pieces go)
+    """A result of code and ids with some prose: each content is priced alone (a prose
+    message as English, cheaper), and the pieces add up to the whole at every budget."""
     prose = "we rotated the deployment credentials and the certificates because the auditors requested it"
     code = " ".join(f"deployKey{j} = rotate(KEYS[{j}], period=PERIOD_{j})" for j in range(6))
     for i in range(12):
@@ -101,7 +105,7 @@ def test_prose_among_code_fits_too(index: Indexer) -> None:
         index.append_message(f"ops-{i}", "assistant", f"{code} {i}")
     for budget in range(100, 1600, 9):
         ctx = index.get_context("rotate deploy keys", budget, mode="keyword")
-        assert ctx.tokens == estimate_tokens(_text(ctx)) <= budget, budget
+        assert ctx.tokens == _cost(ctx) <= budget, budget
 
 
 def test_the_result_is_lean(story: Indexer) -> None:
@@ -237,8 +241,8 @@ def test_a_hit_brings_the_turns_around_it_and_stretches_merge(story: Indexer) ->
 def test_neighbours_obey_the_filters_and_the_budget(story: Indexer) -> None:
     ctx = story.get_context("heron", 2000, mode="keyword", role="assistant")
     assert [m.offset for s in ctx.sessions for m in s.messages] == [3]
-    small = story.get_context("heron", 220, mode="keyword")  # room for the hit alone
-    assert small.tokens <= 220
+    small = story.get_context("heron", 130, mode="keyword")  # room for the hit alone
+    assert small.tokens <= 130
     shown = [m for s in small.sessions for m in s.messages]
     assert [m.offset for m in shown if m.hit] == [3]  # the hit first, neighbours if room
     assert len(shown) < 3
@@ -268,3 +272,4 @@ def test_the_first_fifteen_hits_come_before_any_hits_neighbours(index: Indexer) 
                 seen_neighbours = True
                 assert set(range(1, 16)) <= hit_ranks, (budget, m.rank, sorted(hit_ranks))
     assert seen_neighbours  # the largest budgets do hold neighbours
+

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from mcp import Client
 
-from indexer.tokens import estimate_tokens
+from indexer.context_cost import result_cost
 from mcp_server.cli import cli
 from tests.mcp.test_stdio_e2e import server_params
 
@@ -80,7 +80,7 @@ async def test_semantic_search_and_context_over_stdio(vault_root: Path) -> None:
         ctx = r.structured_content
         text = r.content[0].text  # what the agent reads: the budget paid for all of it
         assert ctx["success"] and json.loads(text) == ctx
-        assert ctx["tokens"] == estimate_tokens(text) <= 300
+        assert ctx["tokens"] == result_cost(json.loads(text)) <= 300
         shown = {
             (s["session_id"], m["offset"]): m["content"]
             for s in ctx["sessions"]
