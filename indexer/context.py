@@ -36,8 +36,8 @@ from typing import Any
 from vault import InvalidInput
 from vault.message_views import plain_text_json
 
-from .records import parse_bound
 from .context_cost import entry_cost, header_cost, pointer_cost, result_cost
+from .records import parse_bound
 from .retrieval import Stores, search
 from .tokens import cut_to_tokens, estimate_tokens
 

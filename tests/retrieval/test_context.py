@@ -272,4 +272,3 @@ def test_the_first_fifteen_hits_come_before_any_hits_neighbours(index: Indexer) 
                 seen_neighbours = True
                 assert set(range(1, 16)) <= hit_ranks, (budget, m.rank, sorted(hit_ranks))
     assert seen_neighbours  # the largest budgets do hold neighbours
-

@@ -1,0 +1,79 @@
+"""What a get_context result is charged, against real tokenizers, on pieces kept in
+tests/fixtures.
+
+`tests/fixtures/context_framing.json` holds pieces of a result exactly as `render` lays
+them out (an entry `\\n{…},`, a session header `\\n{…,"messages":[]},`, a pointer `[…],`,
+an empty result's envelope): `frame-*` pieces with nothing a user wrote in them (empty
+contents and titles; offsets, dates, roles, modes and counts of every width), then every
+text of tests/fixtures/token_samples.json as a message's content and as a title. Their
+counts under cl100k_base, o200k_base and claude-legacy were computed once by
+`python -m bench.tokens --fixture tests/fixtures/context_framing.json`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from indexer.context_cost import entry_cost, header_cost, pointer_cost, result_cost
+
+SAMPLES = json.loads(
+    (Path(__file__).parents[1] / "fixtures" / "context_framing.json").read_text(encoding="utf-8")
+)["samples"]
+REFERENCES = ("cl100k_base", "o200k_base", "claude-legacy")
+
+
+def _cost(sample: dict[str, Any]) -> int:
+    kind = sample["kind"].removeprefix("frame-")
+    value = json.loads(sample["text"].strip().removesuffix(","))
+    if kind == "entry":
+        return entry_cost(value)
+    if kind == "header":
+        assert value["messages"] == []
+        return header_cost(value)
+    if kind == "pointer":
+        return pointer_cost(value)
+    assert kind == "envelope" and value["sessions"] == []
+    return result_cost(value)
+
+
+def _id(sample: dict[str, Any]) -> str:
+    return f"{sample['kind']}:{sample['text'].strip()[:40]}"
+
+
+def test_the_fixture_covers_every_piece() -> None:
+    kinds = {s["kind"] for s in SAMPLES}
+    assert kinds == {f"{p}{k}" for p in ("frame-", "") for k in ("entry", "header")} | {
+        "frame-pointer",
+        "frame-envelope",
+    }
+    assert all(set(s["tokens"]) == set(REFERENCES) for s in SAMPLES)
+
+
+@pytest.mark.parametrize("sample", [s for s in SAMPLES if s["kind"].startswith("frame-")], ids=_id)
+def test_the_framing_is_never_undercharged(sample: dict[str, Any]) -> None:
+    """Our own JSON is charged at least what every reference counts."""
+    cost = _cost(sample)
+    for name in REFERENCES:
+        assert cost >= sample["tokens"][name], (name, cost, sample["tokens"][name])
+
+
+@pytest.mark.parametrize(
+    "sample", [s for s in SAMPLES if not s["kind"].startswith("frame-")], ids=_id
+)
+def test_a_piece_with_a_users_text_keeps_the_estimates_rule(sample: dict[str, Any]) -> None:
+    """Never undercounted by more than 10% (the rule of indexer/tokens.py)."""
+    cost = _cost(sample)
+    for name in REFERENCES:
+        assert cost >= 0.9 * sample["tokens"][name], (name, cost, sample["tokens"][name])
+
+
+def test_the_framing_is_charged_what_it_costs_not_more() -> None:
+    """The point of pricing the framing apart: an entry's framing is charged at most a
+    few tokens over the largest count, not twice it (the estimate charged ~35 for ~15)."""
+    frames = [s for s in SAMPLES if s["kind"] == "frame-entry"]
+    for s in frames:
+        assert _cost(s) <= max(s["tokens"].values()) + 4, s["text"]
