@@ -53,11 +53,13 @@ class App:
         With `background=True` the opening runs in a thread, so that `serve` answers
         `initialize` and `tools/list` at once however large the vault (opening checks the
         SQLite mirror, which reads it whole); tool calls wait for the open. With `hold`,
-        that thread waits until `hold` is set: `serve` sets it once the MCP SDK is
-        imported, because the open competes with that import: the whole-file check reads
-        the mirror from disk when it is not in the page cache (7.9 s at 400,000 messages
-        on this machine's disk), which slowed the SDK's import from 1.4 s to 8 s, and a
-        reconcile contends for the GIL.
+        that thread waits until `hold` is set: `serve` sets it once the client's handshake
+        (initialize, tools/list) is done, at the first other request or a second after the
+        MCP SDK is loaded, because the open competes with the import and the handshake:
+        the whole-file check reads the mirror from disk when it is not in the page cache
+        (7.9 s at 400,000 messages on this machine's disk), which slowed the SDK's import
+        from 1.4 s to 8 s, and a reconcile contends for the GIL (tools/list on an indexed
+        400k vault: 1.3 s median when the open began right after the import).
         """
         with self._lock:
             if self._started:

@@ -17,7 +17,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, BinaryIO
 
 import anyio
@@ -146,12 +146,33 @@ async def _answer_refusal(ctx: Any, params: Refusal) -> Any:
     raise MCPError(code=INVALID_PARAMS, message=message, data=envelope)
 
 
-async def serve_stdio(server: Any, limit: int = MAX_LINE_BYTES) -> None:
-    """Run an `MCPServer` over stdin/stdout with `LimitedLines` as its input."""
+class _Observed:
+    """Lines passed through unchanged, each shown to `seen` first."""
+
+    def __init__(self, lines: AsyncIterator[str], seen: Callable[[str], None]) -> None:
+        self.lines = lines
+        self.seen = seen
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self
+
+    async def __anext__(self) -> str:
+        line = await self.lines.__anext__()
+        self.seen(line)
+        return line
+
+
+async def serve_stdio(
+    server: Any, limit: int = MAX_LINE_BYTES, seen: Callable[[str], None] | None = None
+) -> None:
+    """Run an `MCPServer` over stdin/stdout with `LimitedLines` as its input; `seen` is
+    shown each incoming line before the server reads it."""
     from mcp.server.stdio import stdio_server
 
     low = server._lowlevel_server
     low.add_request_handler(REFUSED, Refusal, _answer_refusal)
     lines: Any = LimitedLines(sys.stdin.buffer, limit)  # any async iterator of lines will do
+    if seen is not None:
+        lines = _Observed(lines, seen)
     async with stdio_server(stdin=lines) as (read, write):
         await low.run(read, write, low.create_initialization_options())

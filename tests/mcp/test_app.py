@@ -28,3 +28,21 @@ def test_the_index_opens_only_when_the_hold_is_released(vault_root: Path) -> Non
     finally:
         hold.set()
         app.close()
+
+
+def test_the_handshake_leaves_the_gate_shut_and_the_first_real_request_opens_it() -> None:
+    import json
+
+    from mcp_server.serve import handshake_gate
+
+    gate = threading.Event()
+    seen = handshake_gate(gate)
+    for method in ("initialize", "notifications/initialized", "tools/list", "ping"):
+        seen(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": {}}))
+    assert not gate.is_set()  # the open waits: nothing competes with the handshake
+    seen(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {}}))
+    assert gate.is_set()
+    for line in ("not json", "[1, 2]"):  # anything unexpected opens it too
+        other = threading.Event()
+        handshake_gate(other)(line)
+        assert other.is_set()
