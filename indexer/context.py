@@ -36,7 +36,7 @@ from typing import Any
 from vault import InvalidInput
 from vault.message_views import plain_text_json
 
-from .context_cost import entry_cost, header_cost, pointer_cost, result_cost
+from .context_cost import entry_cost, envelope_cost, header_cost, pointer_cost, result_cost
 from .records import parse_bound
 from .retrieval import Stores, search
 from .tokens import cut_to_tokens, estimate_tokens
@@ -93,9 +93,6 @@ class ContextSession:
             "messages": [m.to_dict() for m in self.messages],
         }
 
-    def header(self) -> dict[str, Any]:
-        return {**self.to_dict(), "messages": []}
-
 
 @dataclass(frozen=True)
 class Pointer:
@@ -136,7 +133,7 @@ def render(context: Context) -> str:
     data = context.to_dict()
     sessions = ",".join(
         "\n"
-        + _dumps(ContextSession(s["session_id"], s["title"], s["date"], ()).header())[:-2]
+        + _dumps({**s, "messages": []})[:-2]
         + ",".join("\n" + _dumps(m) for m in s["messages"])
         + "]}"
         for s in data["sessions"]
@@ -199,14 +196,14 @@ def build_context(
     )
     keys = [(h.session_id, h.message_id) for h in result.hits]
     ranked = _with_neighbours(stores, keys, role, low, high)
-    empty = Context(result.mode, max_tokens, max_tokens, (), (Pointer("", 0, "", 0),) * CANDIDATES)
-    remaining = max_tokens - result_cost(empty.to_dict())
+    # The envelope at its dearest: `tokens` and the omitted count at their largest.
+    remaining = max_tokens - envelope_cost({"tokens": max_tokens, "omitted": {"count": CANDIDATES}})
 
     taken: list[tuple[_Msg, ContextMessage]] = []  # in priority order
     paid: set[str] = set()  # sessions whose header is paid for
     omitted: list[Pointer] = []
     for _, rank, hit, msg in ranked:
-        header = 0 if msg.session_id in paid else header_cost(_head(msg).header())
+        header = 0 if msg.session_id in paid else header_cost(_head(msg).to_dict())
         whole = _entry(msg, msg.content, rank, hit=hit, cut=False)
         cost = header + entry_cost(whole.to_dict())
         if cost <= remaining:

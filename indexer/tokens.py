@@ -38,9 +38,8 @@ from collections.abc import Iterator
 
 from .stopwords import STOP_WORDS
 
-__all__ = ("MESSAGE_OVERHEAD", "WEIGHTS", "cut_to_tokens", "estimate_tokens")
+__all__ = ("WEIGHTS", "cut_to_tokens", "estimate_tokens")
 
-MESSAGE_OVERHEAD = 4
 
 # Piece kind -> tokens (fitted: see the module's docstring). A hump of letters: e/o (on an
 # English line or not) + w + the bucket's longest length (99: 12 letters or more, which also
