@@ -8,7 +8,7 @@ The result is priced by its parts, as `render` (indexer/context.py) lays them ou
   {"count":N,"best":[…]}}`;
 - a session header: `\\n{"session_id":"…","title":"…","date":"…","messages":[…]},`;
 - a message entry: `\\n{"offset":N,"role":"…","content":"…"},`, with `"date":"…"`,
-  `"hit":true`, `"cut":true` where they apply;
+  `"near":true`, `"cut":true` where they apply;
 - a pointer: `["…",N],`.
 
 The framing constants are the largest count, over OpenAI's cl100k_base and o200k_base and
@@ -33,9 +33,9 @@ ENVELOPE = 27  # success, mode (any of the three), tokens, sessions, omitted, co
 HEADER = 17  # session_id, title, date, messages
 ENTRY = 12  # offset, role, content
 ENTRY_DATE = 3  # `,"date":` in an entry
-FLAG = 4  # `,"hit":true` or `,"cut":true`
+FLAG = 4  # `,"near":true` or `,"cut":true`
 POINTER = 3  # `[`, quotes, comma, `]`
-DATE = 16  # "2023-07-12T16:33:00.000Z": 15 (cl100k_base, o200k_base), 16 (claude-legacy)
+DATE = 12  # "2023-07-12T16:33Z" (to the minute, as get_context shows dates): at most 12
 ROLE = 1  # user, assistant, system, tool: one token each in all three
 
 
@@ -62,7 +62,7 @@ def entry_cost(message: dict[str, Any]) -> int:
     cost = ENTRY + _number(message["offset"]) + ROLE + _text(message["content"])
     if "date" in message:
         cost += ENTRY_DATE + DATE
-    return cost + FLAG * (bool(message.get("hit")) + bool(message.get("cut")))
+    return cost + FLAG * (bool(message.get("near")) + bool(message.get("cut")))
 
 
 def pointer_cost(pointer: list[Any]) -> int:

@@ -541,7 +541,8 @@ def build_server(app: App) -> VaultServer:
         after a question); fills max_tokens in rank order with whole messages (one that
         does not fit is shortened at a word boundary with a visible marker and `cut`, or
         left out); groups them by session in time order, each session headed by its title
-        and date. A message is {offset, role, content}, plus `hit` if the search found it.
+        and date (UTC, to the minute). A message is {offset, role, content}, plus
+        `near` if it is a turn around a hit rather than a hit.
         The budget covers this whole result: `tokens` (its estimate) <= max_tokens.
         `omitted`: how many hits were left out and the best few as [session_id, offset];
         read one, or a whole stretch, with get_messages {"session": …, "offset": …}.

@@ -70,8 +70,8 @@ def test_stays_within_budget_and_points_at_the_rest(filled: Indexer, budget: int
     )
     for m in _all_messages(ctx):
         entry = m.to_dict()
-        assert set(entry) <= {"offset", "role", "content", "hit", "cut", "date"}
-        assert entry.get("hit", False) is m.hit and entry.get("cut", False) is m.cut
+        assert set(entry) <= {"offset", "role", "content", "near", "cut", "date"}
+        assert entry.get("near", False) is not m.hit and entry.get("cut", False) is m.cut
         if m.cut:
             assert "get_messages" in m.content and m.content.endswith("]")
             body = m.content.rsplit("\n", 1)[0]
@@ -114,13 +114,26 @@ def test_the_result_is_lean(story: Indexer) -> None:
     assert set(data) == {"success", "mode", "tokens", "sessions", "omitted"}
     (session,) = data["sessions"]
     assert set(session) == {"session_id", "title", "date", "messages"}
-    assert [set(m) for m in session["messages"]] == [
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\dZ", session["date"])  # to the minute
+    assert [set(m) for m in session["messages"]] == [  # the hit, and the turns near it
+        {"offset", "role", "content", "near"},
         {"offset", "role", "content"},
-        {"offset", "role", "content", "hit"},
-        {"offset", "role", "content"},
+        {"offset", "role", "content", "near"},
     ]
-    assert session["messages"][1]["hit"] is True
+    assert session["messages"][0]["near"] is session["messages"][2]["near"] is True
     assert data["omitted"] == {"count": 0, "best": []}
+
+
+def test_a_larger_budget_searches_deeper(index: Indexer) -> None:
+    """30 hits at the least, one per 40 tokens of budget beyond: a large budget is not
+    left empty while matching messages remain."""
+    for i in range(80):
+        index.append_message(f"walk-{i % 8}", "user", f"the heron stood in pond {i}")
+    small = index.get_context("heron pond", 1200, mode="keyword")
+    large = index.get_context("heron pond", 4000, mode="keyword")
+    hits = [sum(m.hit for s in c.sessions for m in s.messages) for c in (small, large)]
+    assert hits[0] <= 30 < hits[1] <= 100
+    assert large.tokens <= 4000
 
 
 def test_a_message_from_another_day_shows_its_date(index: Indexer) -> None:
@@ -130,7 +143,7 @@ def test_a_message_from_another_day_shows_its_date(index: Indexer) -> None:
     ctx = index.get_context("ferry", 2000, mode="keyword")
     (session,) = ctx.to_dict()["sessions"]
     dates = {m["offset"]: m.get("date") for m in session["messages"]}
-    assert dates == {0: None, 1: None, 2: "2023-05-10T09:00:00.000Z"}
+    assert dates == {0: None, 1: None, 2: "2023-05-10T09:00Z"}  # to the minute
 
 
 def test_pointers_are_paid_for(filled: Indexer) -> None:

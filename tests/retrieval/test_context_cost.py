@@ -6,8 +6,8 @@ them out (an entry `\\n{…},`, a session header `\\n{…,"messages":[]},`, a po
 an empty result's envelope): `frame-*` pieces with nothing a user wrote in them (empty
 contents and titles; offsets, dates, roles, modes and counts of every width), then every
 text of tests/fixtures/token_samples.json as a message's content and as a title. Their
-counts under cl100k_base, o200k_base and claude-legacy were computed once by
-`python -m bench.tokens --fixture tests/fixtures/context_framing.json`.
+counts under cl100k_base, o200k_base and claude-legacy were computed by
+`python -m bench.framing`, which lays the pieces out with `render` itself.
 """
 
 from __future__ import annotations
