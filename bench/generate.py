@@ -183,7 +183,7 @@ def generate(
         total_bytes += len(data)
         count += len(msgs)
     both = {a: {x["message_id"] for x in found.get(a, [])} for a, _ in pair_terms}
-    manifest = {
+    manifest: dict[str, Any] = {
         "generator_version": GEN_VERSION,
         "sessions": sessions,
         "messages": count,

@@ -165,12 +165,12 @@ def _clock(moment: datetime) -> Iterator[None]:
     """Pin the clock `store_session` reads, so the session is dated as in LoCoMo."""
     import vault.vault as module
 
-    saved = module.utc_now
-    module.utc_now = lambda: moment
+    saved = module.utc_now  # type: ignore[attr-defined]  # patched: not part of its API
+    module.utc_now = lambda: moment  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        module.utc_now = saved
+        module.utc_now = saved  # type: ignore[attr-defined]
 
 
 async def _call(client: Any, tool: str, args: dict[str, Any]) -> dict[str, Any]:

@@ -58,7 +58,7 @@ __all__ = ("main", "peers")
 def find_python(explicit: str | None) -> str | None:
     """A Python ≥ 3.12: the one given, one on PATH, or one pyenv installed."""
     candidates = [explicit] if explicit else []
-    candidates += [shutil.which(n) for n in ("python3.13", "python3.12")]
+    candidates += [p for n in ("python3.13", "python3.12") if (p := shutil.which(n))]
     candidates += sorted(
         glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[2-9]*/bin/python")), reverse=True
     )

@@ -151,7 +151,7 @@ def _sharegpt(limit: int) -> list[dict[str, Any]]:
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         raw = fh.read(60_000_000)
     decoder = json.JSONDecoder()
-    i, out = raw.index("{"), []
+    i, out = raw.index("{"), list[dict[str, Any]]()
     while len(out) < limit:
         try:
             obj, j = decoder.raw_decode(raw, i)
@@ -408,8 +408,8 @@ def _latency(work: Path, params: dict[str, int]) -> dict[str, Any]:
         with index.mirror.read() as conn:
             pks = [r[0] for r in conn.execute("SELECT pk FROM messages ORDER BY pk")]
         rng = np.random.default_rng(3)
-        for start in range(0, len(pks), 50_000):
-            part = pks[start : start + 50_000]
+        for first in range(0, len(pks), 50_000):
+            part = pks[first : first + 50_000]
             vecs = rng.standard_normal((len(part), 384)).astype(np.float32)
             vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
             rows = store.append([os.urandom(16) for _ in part], vecs)

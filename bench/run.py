@@ -183,7 +183,7 @@ def run(size_name: str, cache: Path, results: Path | None, seed: int, keep: bool
     shutil.copytree(source / ".codearchitect", work / ".codearchitect")
     fts_db = cache / f"work-{size_name}-fts5.sqlite3"
     r = Runner(work, manifest_path, timeout=3600)
-    everything = {"check_terms": 10**9, "check_pairs": 10**9}
+    everything: dict[str, Any] = {"check_terms": 10**9, "check_pairs": 10**9}
 
     step("baseline: FTS5 build over the same files")
     r.phase("fts5_build", db=str(fts_db))

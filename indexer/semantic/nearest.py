@@ -22,7 +22,7 @@ from .view import PREFILTER_MIN_ROWS, top_k
 if TYPE_CHECKING:
     from .index import SemanticIndex
 
-__all__ = ("VectorHit", "nearest_messages", "plain")
+__all__ = ("PREFILTER_MIN_ROWS", "VectorHit", "nearest_messages", "plain")
 
 SELECTIVE_ROWS = 20_000  # a filter passing fewer rows: score just those
 PREFILTER_EXTRA = 256  # rows rescored exactly beyond 3 x wanted + 32
