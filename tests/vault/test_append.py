@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,9 +16,9 @@ from vault import (
     SessionDeleted,
     SessionNotFound,
     Vault,
+    files,
     parse,
 )
-from vault import vault as vault_module
 
 
 def test_unknown_named_session_is_created_with_that_id(vault: Vault) -> None:
@@ -190,17 +191,18 @@ def test_rewrite_retries_then_conflicts_when_the_file_keeps_changing(
     vault: Vault, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = vault.append_message("c", "user", "x")
-    real_stat = vault_module.files.stat_file
+    real_stat = files.stat_file
     calls = {"n": 0}
 
-    def changing_stat(path: Path):  # an editor touching the file between read and replace
+    # an editor touching the file between read and replace
+    def changing_stat(path: Path) -> files.FileState | None:
         state = real_stat(path)
         if path == first.path and state is not None:
             calls["n"] += 1
             return type(state)(state.ino, state.size + calls["n"], state.mtime_ns)
         return state
 
-    monkeypatch.setattr(vault_module.files, "stat_file", changing_stat)
+    monkeypatch.setattr(files, "stat_file", changing_stat)
     before = first.path.read_bytes()
     with pytest.raises(Conflict) as info:
         vault.patch("c", title="never")
@@ -213,10 +215,12 @@ def test_editor_replacing_the_file_during_append_is_retried(
     vault: Vault, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = vault.append_message("r", "user", "one")
-    real_append = vault_module.files.append_bytes
+    real_append = files.append_bytes
     done = {"replaced": False}
 
-    def append_then_editor_saves(path: Path, data: bytes, expected):
+    def append_then_editor_saves(
+        path: Path, data: bytes, expected: files.FileState
+    ) -> files.FileState:
         state = real_append(path, data, expected)
         if not done["replaced"]:
             done["replaced"] = True
@@ -227,7 +231,7 @@ def test_editor_replacing_the_file_during_append_is_retried(
         return state
 
     before = first.path.read_bytes()
-    monkeypatch.setattr(vault_module.files, "append_bytes", append_then_editor_saves)
+    monkeypatch.setattr(files, "append_bytes", append_then_editor_saves)
     result = vault.append_message("r", "user", "two")
     assert result.appended
     assert [m.content for m in vault.get("r").messages] == ["one", "two"]
@@ -276,7 +280,9 @@ def test_unsafe_session_ids_are_refused(vault: Vault, vault_root: Path, bad: str
         ({"role": "user", "content": "x", "message_id": "has space"}, "id"),
     ],
 )
-def test_bad_message_arguments(vault: Vault, vault_root: Path, kwargs: dict, field: str) -> None:
+def test_bad_message_arguments(
+    vault: Vault, vault_root: Path, kwargs: dict[str, Any], field: str
+) -> None:
     with pytest.raises(InvalidInput) as info:
         vault.append_message("s", **kwargs)
     assert info.value.field == field

@@ -53,7 +53,7 @@ _tricky_lines = st.sampled_from(
         "\x00",
     ]
 )
-_any_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200)
+_any_text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=200)
 content_strategy = st.lists(st.one_of(_tricky_lines, _any_text), max_size=8).map(
     lambda parts: "\n".join(parts)
 ) | st.lists(st.one_of(_tricky_lines, _any_text), max_size=8).map(lambda parts: "\r\n".join(parts))

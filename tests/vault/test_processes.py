@@ -80,9 +80,11 @@ def kill_rounds(root: Path, rounds: int, seed: int) -> None:
             forks.stdin.write(f"{root} crash 10000 c {size} {out}\n")
             forks.stdin.flush()
             pid = int(forks.stdout.readline())
-            assert wait_until(
-                lambda out=out: out.exists() and out.read_text().startswith("ready\n")
-            )
+
+            def ready(out: Path = out) -> bool:
+                return out.exists() and out.read_text().startswith("ready\n")
+
+            assert wait_until(ready)
             time.sleep(rng.uniform(0, 0.05))
             os.kill(pid, signal.SIGKILL)
             forks.stdin.write(f"wait {pid}\n")

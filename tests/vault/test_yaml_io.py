@@ -95,7 +95,7 @@ _BLANKS = (
     "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
 _chars = st.one_of(
-    st.characters(exclude_categories=("Cs",)),
+    st.characters(exclude_categories=["Cs"]),
     st.characters(categories=("Zs", "Zl", "Zp", "Cc", "Cf")),
     st.sampled_from(_BLANKS),
     st.sampled_from("-?:,[]{}#&*!|>'\"%@`~=<.0aZ\ufeff\u200b"),
