@@ -13,9 +13,12 @@
    each message's entry (offset, role, content, and `hit`/`cut`/`date` where they apply);
    our JSON framing at its measured real cost, what a user wrote (contents, titles, session
    ids) at the conservative estimate. A
-   message is taken whole if it fits; one that does not is shortened (cut between words,
-   never inside one, and marked) when at least `MIN_SHORTENED` tokens of its text fit, else
-   left out. Smaller later messages may still fit.
+   message is taken whole if it fits in the room left and in a `MAX_SHARE`th of the budget;
+   one that does not is shortened (cut between words, never inside one, and marked) when
+   at least `MIN_SHORTENED` tokens of its text fit, else left out. Smaller later messages
+   may still fit. Then the room left lengthens the messages cut, best first (whole if it
+   pays for them): one long tool result no longer fills the budget alone while other hits
+   wait, and a lone long hit still gets the whole budget.
 4. Group what was taken by session, sessions and messages in time order. The hits left out
    are counted in `omitted`, and the best `POINTERS` of them are listed as
    `[session_id, offset]` for `get_messages` when the room left pays for them.
@@ -52,6 +55,8 @@ MIN_BUDGET = 100  # the result's own fields take ~30 (the tool's minimum too)
 MAX_BUDGET = 1_000_000
 POINTERS = 3  # the most omitted hits listed as [session_id, offset]
 MIN_SHORTENED = 48
+SHORTEN_TRIES = 4
+MAX_SHARE = 4  # at first, no message takes more than a quarter of the budget
 MARKER = "[… cut here: about {n} more tokens; get_messages reads the whole message]"
 
 
@@ -210,25 +215,26 @@ def build_context(
     # The envelope at its dearest: `tokens` and the omitted count at their largest.
     remaining = max_tokens - envelope_cost({"tokens": max_tokens, "omitted": {"count": candidates}})
 
+    cap = max(max_tokens // MAX_SHARE, 2 * MIN_SHORTENED)  # one message's most, at first
     taken: list[tuple[_Msg, ContextMessage]] = []  # in priority order
     paid: set[str] = set()  # sessions whose header is paid for
     omitted: list[Pointer] = []
     for _, rank, hit, msg in ranked:
         header = 0 if msg.session_id in paid else header_cost(_head(msg).to_dict())
         whole = _entry(msg, msg.content, rank, hit=hit, cut=False)
-        cost = header + entry_cost(whole.to_dict())
-        if cost <= remaining:
-            kept: ContextMessage | None = whole
-        else:
-            kept, cost = _shortened(msg, rank, hit, remaining - header)
-            cost += header
+        cost = entry_cost(whole.to_dict())
+        room = min(remaining - header, cap)
+        kept: ContextMessage | None = whole
+        if cost > room:
+            kept, cost = _shortened(msg, rank, hit, room)
         if kept is None:
             if hit:  # a neighbour left out is not worth a pointer
                 omitted.append(_pointer(msg, rank))
             continue
-        remaining -= cost
+        remaining -= header + cost
         paid.add(msg.session_id)
         taken.append((msg, kept))
+    remaining = _lengthened(taken, remaining)
     pointers = 0
     for p in omitted[:POINTERS]:
         cost = pointer_cost([p.session_id, p.offset])
@@ -237,6 +243,28 @@ def build_context(
         remaining -= cost
         pointers += 1
     return _within(result.mode, max_tokens, taken, omitted, pointers)
+
+
+def _lengthened(taken: list[tuple[_Msg, ContextMessage]], remaining: int) -> int:
+    """The room left once every message had its turn goes to the messages that were cut,
+    best first: each is taken whole if the room pays for it, else cut longer. Returns the
+    room left."""
+    for i, (msg, kept) in enumerate(taken):
+        if remaining <= 0:
+            break
+        if not kept.cut:
+            continue
+        now = entry_cost(kept.to_dict())
+        whole = _entry(msg, msg.content, kept.rank, hit=kept.hit, cut=False)
+        cost = entry_cost(whole.to_dict())
+        if cost - now > remaining:
+            longer, cost = _shortened(msg, kept.rank, kept.hit, now + remaining)
+            if longer is None or cost <= now:
+                continue
+            whole = longer
+        taken[i] = (msg, whole)
+        remaining -= cost - now
+    return remaining
 
 
 def _within(
@@ -310,23 +338,33 @@ def _entry(msg: _Msg, content: str, rank: int, *, hit: bool, cut: bool) -> Conte
 
 def _shortened(msg: _Msg, rank: int, hit: bool, room: int) -> tuple[ContextMessage | None, int]:
     """The message cut between words, with its marker, so that its entry costs at most
-    `room`; (None, 0) when less than MIN_SHORTENED tokens of text would be left or no cut
-    fits (estimates of a text and of its JSON differ a little:
-    a few tries, each asking for less by what the last overshot)."""
+    `room` and as near it as a few tries get; (None, 0) when less than MIN_SHORTENED tokens
+    of text would be left or no cut fits. The estimate of a text with its marker, escaped,
+    is not the sum of the parts (the marker's words can make the line read as English,
+    cheaper), so each try asks for more or less by what the last missed."""
     marker = MARKER.format(n=estimate_tokens(msg.content))
     frame = entry_cost(_entry(msg, "", rank, hit=hit, cut=True).to_dict())
     want = room - frame - estimate_tokens(marker) - 1
     if want < MIN_SHORTENED:  # not worth a cut: leave it out
         return None, 0
-    for _ in range(3):
-        text = cut_to_tokens(msg.content, want)
-        shortened = (text.rstrip() + "\n" + marker) if text.strip() else marker
+    best: tuple[ContextMessage | None, int] = (None, 0)
+    tried: set[str] = set()
+    for _ in range(SHORTEN_TRIES):
+        if want < MIN_SHORTENED:
+            break
+        text = cut_to_tokens(msg.content, want).rstrip()
+        if text in tried or text == msg.content.rstrip():
+            break
+        tried.add(text)
+        shortened = (text + "\n" + marker) if text.strip() else marker
         kept = _entry(msg, shortened, rank, hit=hit, cut=True)
         cost = entry_cost(kept.to_dict())
-        if cost <= room:
-            return kept, cost
-        want -= cost - room
-    return None, 0
+        if cost <= room and cost > best[1]:
+            best = (kept, cost)
+        if cost == room:
+            break
+        want += room - cost
+    return best
 
 
 def _pointer(msg: _Msg, rank: int) -> Pointer:

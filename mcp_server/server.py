@@ -539,8 +539,9 @@ def build_server(app: App) -> VaultServer:
         Finds the messages most relevant to `query` (hybrid search when semantic search
         is on), each with the turns around it (the question before an answer, the answer
         after a question); fills max_tokens in rank order with whole messages (one that
-        does not fit is shortened at a word boundary with a visible marker and `cut`, or
-        left out); groups them by session in time order, each session headed by its title
+        does not fit, or would take over a quarter of the budget, is shortened at a word
+        boundary with a visible marker and `cut`, or left out; room left at the end
+        lengthens the cut ones); groups them by session in time order, each session headed by its title
         and date (UTC, to the minute). A message is {offset, role, content}, plus
         `near` if it is a turn around a hit rather than a hit.
         The budget covers this whole result: `tokens` (its estimate) <= max_tokens.

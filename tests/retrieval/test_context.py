@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexer import Indexer
-from indexer.context import MARKER, MAX_BUDGET, Context, render
+from indexer.context import MARKER, MAX_BUDGET, MAX_SHARE, MIN_SHORTENED, Context, render
 from indexer.context_cost import result_cost
 from indexer.tokens import cut_to_tokens, estimate_tokens
 from mcp_server.results import ok
@@ -177,6 +177,31 @@ def test_a_message_that_does_not_fit_is_shortened_or_left_out(filled: Indexer) -
     assert any(m.cut for m in messages) or ctx.omitted
     assert all(s.session_id == "ops-1" for s in ctx.sessions)
     assert MARKER.split("{n}")[0] in "".join(m.content for m in messages if m.cut) or ctx.omitted
+
+
+def _long_log(i: int) -> str:
+    return f"build log {i}: " + " ".join(f"compiled module{j} of crate{i} fine" for j in range(400))
+
+
+def test_long_hits_share_the_budget(index: Indexer) -> None:
+    """Four long tool results that match: none fills the budget alone (at first each gets
+    at most a quarter), so all four show, cut; the room left lengthens them, best first."""
+    for i in range(4):
+        index.append_message(f"build-{i}", "tool", _long_log(i))
+    ctx = index.get_context("compiled crate build log", 2000, mode="keyword")
+    shown = _all_messages(ctx)
+    assert len(shown) == 4 and all(m.cut and m.hit for m in shown)
+    assert ctx.tokens <= 2000
+    assert 2000 - ctx.tokens < 2 * MIN_SHORTENED  # the room left went to the cut messages
+
+
+def test_a_lone_long_hit_gets_the_whole_budget(index: Indexer) -> None:
+    index.append_message("build-0", "tool", _long_log(0))
+    index.append_message("cook", "user", "a recipe for pancakes")
+    ctx = index.get_context("compiled crate build log", 2000, mode="keyword")
+    (only,) = _all_messages(ctx)
+    assert only.cut and ctx.tokens <= 2000
+    assert estimate_tokens(only.content) > 2000 // MAX_SHARE * 3  # lengthened past the cap
 
 
 def test_filters_apply_and_budget_is_checked(filled: Indexer) -> None:
