@@ -285,6 +285,17 @@ class Mirror:
         if conn.in_transaction:
             conn.execute("COMMIT")
 
+    def read_row(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        """The first row of one statement, which is a snapshot of its own: no BEGIN and
+        COMMIT around it (for the small reads every search makes, `FullText._pending`)."""
+        conn = self.conn()
+        try:
+            row: sqlite3.Row | None = conn.execute(sql, params).fetchone()
+        except BaseException as exc:
+            self._damaged(exc)
+            raise
+        return row
+
     @contextmanager
     def patience(self, seconds: float) -> Iterator[None]:
         """Within the block, this thread waits about `seconds` at most for a busy

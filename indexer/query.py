@@ -147,6 +147,8 @@ def natural_query(
 def _check_depth(text: str) -> None:
     """Refuse parentheses nested deeper than MAX_QUERY_DEPTH (outside quotes), before any
     recursive parsing can run out of stack."""
+    if "(" not in text:
+        return
     depth = 0
     quoted = False
     for pos, ch in enumerate(text):

@@ -21,7 +21,7 @@ from vault.message_views import search_text_json
 
 from .errors import translate_errors
 from .filters import MessageFilter, check_page, search_filters
-from .fulltext import FullText
+from .fulltext import Candidate, FullText
 from .fusion import NEIGHBOUR_WINDOW, fuse, lift_by_neighbours
 from .mirror import Mirror
 from .query import compile_query, natural_query
@@ -161,15 +161,16 @@ def _by_meaning(
         ]
         return SearchResult(tuple(page), len(vec_keyed), mode=mode)
     if keyword is not None:
-        kw_hits, stale = keyword.result()
+        kw_found, stale = keyword.result()
     else:
-        kw_hits, stale = _keyword_candidates(stores, query, tantivy_filters, pool)
-    by_key: dict[tuple[str, str], SearchHit] = {}
-    for hit in kw_hits:
-        by_key.setdefault((hit.session_id, hit.message_id), hit)
+        kw_found, stale = _keyword_candidates(stores, query, tantivy_filters, pool)
+    kw_first: dict[tuple[str, str], Candidate] = {}
+    for found in kw_found:
+        kw_first.setdefault((found.hit.session_id, found.hit.message_id), found)
+    by_key = {key: found.hit for key, found in kw_first.items()}
     for _, hit in vec_keyed:
         by_key.setdefault((hit.session_id, hit.message_id), hit)
-    kw_scored = [((h.session_id, h.message_id), h.score) for h in kw_hits]
+    kw_scored = [((c.hit.session_id, c.hit.message_id), c.hit.score) for c in kw_found]
     vec_scored = [((h.session_id, h.message_id), v.score) for v, h in vec_keyed]
     fused = lift_by_neighbours(fuse(kw_scored, vec_scored), _neighbours(stores, list(by_key)))
     kw_set, vec_set = {k for k, _ in kw_scored}, {k for k, _ in vec_scored}
@@ -179,7 +180,8 @@ def _by_meaning(
         found_by = tuple(
             name for name, keys in (("keyword", kw_set), ("semantic", vec_set)) if key in keys
         )
-        hit = by_key[key] if key in kw_set else snippets.fill(by_key[key])
+        # snippets for the hits returned only (of up to CANDIDATES a side)
+        hit = kw_first[key].with_snippet() if key in kw_set else snippets.fill(by_key[key])
         hits.append(_with(hit, score=round(fused[key], 6), found_by=found_by))
     return SearchResult(tuple(hits), len(fused), stale, mode=mode)
 
@@ -214,7 +216,7 @@ def _neighbours(
 
 def _keyword_candidates(
     stores: Stores, query: str, filters: list[tantivy.Query], pool: int
-) -> tuple[list[SearchHit], bool]:
+) -> tuple[list[Candidate], bool]:
     """The keyword side of hybrid: the keyword language's ranking of the query's words
     (`natural_query`: stop words out, stem forms in, quoted phrases ranked, not required)."""
     fulltext = stores.fulltext
@@ -223,8 +225,7 @@ def _keyword_candidates(
     )
     if relaxed is None:
         return [], False
-    result = fulltext.search(stores.mirror, relaxed, filters, limit=pool, offset=0, count=False)
-    return list(result.hits), result.stale
+    return fulltext.candidates(stores.mirror, relaxed, filters, pool)
 
 
 class _Snippets:

@@ -763,7 +763,14 @@ class Indexer:
             key_fields=key_fields,
             tool=tool,
         )
-        return result if result.stale or not self.catching_up() else replace(result, stale=True)
+        if result.stale or self._reconciled(self.mirror.thread_identity()):
+            return result
+        return replace(result, stale=True) if self.catching_up() else result
+
+    def _reconciled(self, ident: Identity | None) -> bool:
+        """Is `ident` (the mirror file this thread's search has just read) one known to
+        have been reconciled (`catching_up` found so)? No read, no stat: every search asks."""
+        return ident is not None and ident == self._reconciled_on
 
     @_repairing
     def catching_up(self) -> bool:

@@ -8,6 +8,7 @@ Every process searches (nearest.py). `store_message` never waits for any of this
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -60,6 +61,7 @@ class SemanticIndex:
         self.mirror = mirror
         self.index_dir = index_dir
         self.vault_dir = vault_dir
+        self._config_path = str(vault_dir / CONFIG_NAME)
         self._fixed = embedder  # tests inject a model
         self._config: tuple[float, SemanticConfig] | None = None
         self._stores: dict[str, VectorStore] = {}
@@ -73,9 +75,8 @@ class SemanticIndex:
     # ------------------------------------------------------------------ setting and model
 
     def config(self) -> SemanticConfig:
-        path = self.vault_dir / CONFIG_NAME
         try:
-            stamp = path.stat().st_mtime
+            stamp = os.stat(self._config_path).st_mtime  # every search asks: no Path work
         except OSError:
             stamp = -1.0
         cached = self._config

@@ -153,6 +153,11 @@ def test_paging(ix: Indexer, corpus: dict[str, str]) -> None:
     page = ix.search("token OR cmake OR oauth", limit=2, offset=2)
     assert [h.message_id for h in page.hits] == [h.message_id for h in everything.hits[2:4]]
     assert page.total == everything.total
+    # snippets are made for the page returned only: the same ones as in the whole list
+    assert [(h.snippet, h.highlights) for h in page.hits] == [
+        (h.snippet, h.highlights) for h in everything.hits[2:4]
+    ]
+    assert all(h.highlights for h in page.hits)
 
 
 def test_search_sees_writes_before_tantivy_commits(ix: Indexer) -> None:

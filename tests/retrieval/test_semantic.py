@@ -155,6 +155,25 @@ def test_hybrid_fuses_and_says_who_found_each_hit(index: Indexer) -> None:
     assert index.search('"unclosed zebra', mode="hybrid").hits
 
 
+def test_hybrid_makes_the_keyword_snippet_of_every_hit_it_returns(index: Indexer) -> None:
+    """The keyword side's candidates get their snippet only when returned: each keyword
+    hit of any page has the snippet keyword mode gives that message."""
+    for i in range(12):
+        _conversation(index, f"note {i}: the zebra crossing near school {i}", f"noted {i}")
+    embed_all(index)
+    keyword = {
+        h.message_id: h for h in index.search("zebra crossing", mode="keyword", limit=50).hits
+    }
+    for offset in (0, 4):
+        page = index.search("zebra crossing", mode="hybrid", limit=4, offset=offset).hits
+        found = [h for h in page if "keyword" in h.found_by]
+        assert found
+        for hit in found:
+            start, end = hit.highlights[0]
+            assert hit.snippet[start:end] == "zebra"
+            assert hit.snippet == keyword[hit.message_id].snippet
+
+
 def test_default_mode_is_hybrid_only_when_on_and_caught_up(index: Indexer) -> None:
     sid, _, _ = _conversation(index, "alpha beta", "gamma delta")
     assert index.search("alpha").mode == "keyword"  # nothing embedded yet
