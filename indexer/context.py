@@ -41,6 +41,7 @@ from vault import InvalidInput
 from vault.message_views import plain_text_json
 
 from .context_cost import entry_cost, envelope_cost, header_cost, pointer_cost, result_cost
+from .excerpt import focus, query_stems
 from .records import parse_bound
 from .retrieval import Stores, search
 from .tokens import cut_to_tokens, estimate_tokens
@@ -55,9 +56,10 @@ MIN_BUDGET = 100  # the result's own fields take ~30 (the tool's minimum too)
 MAX_BUDGET = 1_000_000
 POINTERS = 3  # the most omitted hits listed as [session_id, offset]
 MIN_SHORTENED = 48
-SHORTEN_TRIES = 4
+SHORTEN_TRIES = 6
 MAX_SHARE = 4  # at first, no message takes more than a quarter of the budget
 MARKER = "[… cut here: about {n} more tokens; get_messages reads the whole message]"
+HEAD = "[… about {n} tokens before this; get_messages reads the whole message]"
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,7 @@ def build_context(
     remaining = max_tokens - envelope_cost({"tokens": max_tokens, "omitted": {"count": candidates}})
 
     cap = max(max_tokens // MAX_SHARE, 2 * MIN_SHORTENED)  # one message's most, at first
+    stems = query_stems(query)  # where a long message is cut (indexer/excerpt.py)
     taken: list[tuple[_Msg, ContextMessage]] = []  # in priority order
     paid: set[str] = set()  # sessions whose header is paid for
     omitted: list[Pointer] = []
@@ -226,7 +229,7 @@ def build_context(
         room = min(remaining - header, cap)
         kept: ContextMessage | None = whole
         if cost > room:
-            kept, cost = _shortened(msg, rank, hit, room)
+            kept, cost = _shortened(msg, rank, hit, room, stems)
         if kept is None:
             if hit:  # a neighbour left out is not worth a pointer
                 omitted.append(_pointer(msg, rank))
@@ -234,7 +237,7 @@ def build_context(
         remaining -= header + cost
         paid.add(msg.session_id)
         taken.append((msg, kept))
-    remaining = _lengthened(taken, remaining)
+    remaining = _lengthened(taken, remaining, stems)
     pointers = 0
     for p in omitted[:POINTERS]:
         cost = pointer_cost([p.session_id, p.offset])
@@ -245,7 +248,9 @@ def build_context(
     return _within(result.mode, max_tokens, taken, omitted, pointers)
 
 
-def _lengthened(taken: list[tuple[_Msg, ContextMessage]], remaining: int) -> int:
+def _lengthened(
+    taken: list[tuple[_Msg, ContextMessage]], remaining: int, stems: frozenset[str]
+) -> int:
     """The room left once every message had its turn goes to the messages that were cut,
     best first: each is taken whole if the room pays for it, else cut longer. Returns the
     room left."""
@@ -258,7 +263,7 @@ def _lengthened(taken: list[tuple[_Msg, ContextMessage]], remaining: int) -> int
         whole = _entry(msg, msg.content, kept.rank, hit=kept.hit, cut=False)
         cost = entry_cost(whole.to_dict())
         if cost - now > remaining:
-            longer, cost = _shortened(msg, kept.rank, kept.hit, now + remaining)
+            longer, cost = _shortened(msg, kept.rank, kept.hit, now + remaining, stems)
             if longer is None or cost <= now:
                 continue
             whole = longer
@@ -336,34 +341,47 @@ def _entry(msg: _Msg, content: str, rank: int, *, hit: bool, cut: bool) -> Conte
     )
 
 
-def _shortened(msg: _Msg, rank: int, hit: bool, room: int) -> tuple[ContextMessage | None, int]:
-    """The message cut between words, with its marker, so that its entry costs at most
+def _shortened(
+    msg: _Msg, rank: int, hit: bool, room: int, stems: frozenset[str]
+) -> tuple[ContextMessage | None, int]:
+    """The message cut between words, with its markers, so that its entry costs at most
     `room` and as near it as a few tries get; (None, 0) when less than MIN_SHORTENED tokens
-    of text would be left or no cut fits. The estimate of a text with its marker, escaped,
-    is not the sum of the parts (the marker's words can make the line read as English,
-    cheaper), so each try asks for more or less by what the last missed."""
+    of text would be left or no cut fits. The excerpt starts where the query's words are
+    (indexer/excerpt.py), after a marker saying how much comes before, unless the
+    beginning holds them as well. The estimate of a text with its markers, escaped, is not
+    the sum of the parts (the markers' words can make the line read as English, cheaper),
+    so each try asks for more or less by what the last missed."""
     marker = MARKER.format(n=estimate_tokens(msg.content))
     frame = entry_cost(_entry(msg, "", rank, hit=hit, cut=True).to_dict())
     want = room - frame - estimate_tokens(marker) - 1
     if want < MIN_SHORTENED:  # not worth a cut: leave it out
         return None, 0
+    start = focus(msg.content, stems, want)
+    head = HEAD.format(n=estimate_tokens(msg.content[:start])) + "\n" if start else ""
+    body = msg.content[start:].rstrip()
+    want -= estimate_tokens(head)
     best: tuple[ContextMessage | None, int] = (None, 0)
-    tried: set[str] = set()
+    tried: dict[str, int] = {}  # text -> its entry's cost
     for _ in range(SHORTEN_TRIES):
         if want < MIN_SHORTENED:
             break
-        text = cut_to_tokens(msg.content, want).rstrip()
-        if text in tried or text == msg.content.rstrip():
+        text = cut_to_tokens(body, want).rstrip()
+        rest = text == body  # all that follows the start fits
+        if (rest and not head) or tried.get(text, 0) > room:
+            break  # the whole message (not a cut), or longer than what was seen to overshoot
+        cost = tried.get(text, 0)
+        if not cost:
+            tail = "" if rest else ("\n" + marker if text.strip() else marker)
+            kept = _entry(msg, head + text + tail, rank, hit=hit, cut=True)
+            cost = tried[text] = entry_cost(kept.to_dict())
+            if best[1] < cost <= room:
+                best = (kept, cost)
+        if cost == room or (rest and cost <= room):
             break
-        tried.add(text)
-        shortened = (text + "\n" + marker) if text.strip() else marker
-        kept = _entry(msg, shortened, rank, hit=hit, cut=True)
-        cost = entry_cost(kept.to_dict())
-        if cost <= room and cost > best[1]:
-            best = (kept, cost)
-        if cost == room:
-            break
-        want += room - cost
+        if cost > room:  # ask for less than this text: a shorter one comes back
+            want = min(want, estimate_tokens(text)) - (cost - room)
+        else:
+            want += room - cost
     return best
 
 

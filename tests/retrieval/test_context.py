@@ -204,6 +204,22 @@ def test_a_lone_long_hit_gets_the_whole_budget(index: Indexer) -> None:
     assert estimate_tokens(only.content) > 2000 // MAX_SHARE * 3  # lengthened past the cap
 
 
+def test_a_long_message_is_cut_around_the_words_asked_for(index: Indexer) -> None:
+    """A long log whose matching line sits far down: the excerpt shows that line, after a
+    marker saying how much comes before; a match at the start is cut from the start."""
+    log = "\n".join(f"step {i}: compiled module{i} fine" for i in range(600))
+    deep = log + "\nERROR: the alembic migration failed on table users\n" + "done\n" * 40
+    index.append_message("deploy", "tool", deep)
+    index.append_message("deploy-2", "tool", "alembic migration started\n" + log)
+    ctx = index.get_context("why did the alembic migration fail", 600, mode="keyword")
+    by_session = {s.session_id: s.messages[0] for s in ctx.sessions}
+    focused, early = by_session["deploy"], by_session["deploy-2"]
+    assert focused.cut and "alembic migration failed on table users" in focused.content
+    assert focused.content.startswith("[… about ") and "tokens before this" in focused.content
+    assert early.cut and early.content.startswith("alembic migration started")
+    assert ctx.tokens == _cost(ctx) <= 600
+
+
 def test_filters_apply_and_budget_is_checked(filled: Indexer) -> None:
     ctx = filled.get_context("nginx", 2000, role="assistant")
     assert {m.role for m in _all_messages(ctx)} == {"assistant"}
