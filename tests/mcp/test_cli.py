@@ -135,7 +135,7 @@ def test_project_registry(tmp_path: Path, vault_root: Path) -> None:
 
 
 def test_every_command_has_help_with_an_example() -> None:
-    def walk(group, prefix=()):  # type: ignore[no-untyped-def]
+    def walk(group, prefix=()):
         for name, command in group.commands.items():
             yield (*prefix, name), command
             if hasattr(command, "commands"):

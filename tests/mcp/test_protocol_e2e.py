@@ -20,6 +20,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult
 
 from mcp_server.errors import ERROR_CODES
+from tests.helpers.mcp_text import resource_text, result_text
 from tests.helpers.servers import server_params
 from vault import Message, Vault
 
@@ -50,7 +51,7 @@ def envelope(result: CallToolResult) -> dict[str, Any]:
     """The failure envelope, identical as structured content and as text."""
     assert result.is_error
     data = dict(result.structured_content or {})
-    assert json.loads(result.content[0].text) == data  # type: ignore[union-attr]
+    assert json.loads(result_text(result)) == data
     assert data["success"] is False and set(data) == {"success", "error", "message", "details"}
     assert data["error"] in ERROR_CODES
     return data
@@ -104,7 +105,7 @@ async def test_resources_answer_not_found(vault_root: Path) -> None:
         )
         assert not stored.is_error
         read = await client.read_resource("codearchitect://session/here")
-        body = json.loads(read.contents[0].text)  # type: ignore[union-attr]
+        body = json.loads(resource_text(read))
         assert body["session"]["id"] == "here" and body["messages"][0]["content"] == "hi"
         for uri, code in [
             ("codearchitect://session/missing", "SESSION_NOT_FOUND"),

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from tests.helpers.mcp_text import resource_text, result_text
+
 pytestmark = pytest.mark.anyio
 
 
@@ -16,7 +18,7 @@ async def call(client: Client, tool: str, args: dict[str, Any]) -> tuple[bool, d
     result = await client.call_tool(tool, args)
     data = result.structured_content
     assert data is not None
-    assert json.loads(result.content[0].text) == data  # the same JSON as text
+    assert json.loads(result_text(result)) == data  # the same JSON as text
     return bool(result.is_error), data
 
 
@@ -354,7 +356,7 @@ async def test_session_resource(client: Client) -> None:
     templates = (await client.list_resource_templates()).resource_templates
     assert any(t.uri_template == "codearchitect://session/{id}" for t in templates)
     res = await client.read_resource("codearchitect://session/auth-work")
-    data = json.loads(res.contents[0].text)
+    data = json.loads(resource_text(res))
     assert data["session"]["id"] == "auth-work"
     assert len(data["messages"]) == 4
 

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from indexer import Indexer
-from indexer.context import MARKER, MAX_BUDGET, MAX_SHARE, MIN_SHORTENED, Context, render
+from indexer.context import (
+    MARKER,
+    MAX_BUDGET,
+    MAX_SHARE,
+    MIN_SHORTENED,
+    Context,
+    ContextMessage,
+    render,
+)
 from indexer.context_cost import result_cost
 from indexer.tokens import cut_to_tokens, estimate_tokens
 from mcp_server.results import ok
+from tests.helpers.mcp_text import result_text
 from vault import InvalidInput
 
 from .conftest import embed_all
@@ -34,7 +44,7 @@ def filled(index: Indexer) -> Indexer:
     return index
 
 
-def _all_messages(ctx):  # type: ignore[no-untyped-def]
+def _all_messages(ctx: Context) -> list[ContextMessage]:
     return [m for s in ctx.sessions for m in s.messages]
 
 
@@ -42,7 +52,7 @@ def _text(ctx: Context) -> str:
     """The result exactly as the get_context tool sends it: its text is the JSON of its
     structuredContent."""
     result = ok(ctx.to_dict(), render(ctx))
-    text = str(result.content[0].text)
+    text = result_text(result)
     assert json.loads(text) == result.structured_content
     return text
 
@@ -228,7 +238,7 @@ def test_filters_apply_and_budget_is_checked(filled: Indexer) -> None:
             filled.get_context("nginx", bad)
 
 
-def test_works_without_semantic_search(vault_root) -> None:  # type: ignore[no-untyped-def]
+def test_works_without_semantic_search(vault_root: Path) -> None:
     idx = Indexer(vault_root).open()
     try:
         a = idx.append_message(None, "user", "where do the logs go")

@@ -15,7 +15,8 @@ from mcp import Client
 
 from indexer.context_cost import result_cost
 from mcp_server.cli import cli
-from tests.mcp.test_stdio_e2e import server_params
+from tests.helpers.mcp_text import result_text
+from tests.helpers.servers import server_params
 
 from .conftest import needs_minilm
 
@@ -78,7 +79,7 @@ async def test_semantic_search_and_context_over_stdio(vault_root: Path) -> None:
             "get_context", {"query": "database planner not using my index", "max_tokens": 300}
         )
         ctx = r.structured_content
-        text = r.content[0].text  # what the agent reads: the budget paid for all of it
+        text = result_text(r)  # what the agent reads: the budget paid for all of it
         assert ctx["success"] and json.loads(text) == ctx
         assert ctx["tokens"] == result_cost(json.loads(text)) <= 300
         shown = {

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from indexer.semantic.minilm import MiniLM, minilm_dir
@@ -111,11 +112,11 @@ def _reference(m: MiniLM, text: str) -> np.ndarray:
         h = x @ layer["up"][0].astype(f) + layer["up"][1]
         h = h * 0.5 * (1 + erf(h / math.sqrt(2)))
         x = _ln(h @ layer["down"][0].astype(f) + layer["down"][1] + x, *layer["ln2"])
-    pooled = x.mean(axis=0)
+    pooled: npt.NDArray[np.float64] = x.mean(axis=0)
     return pooled / np.linalg.norm(pooled)
 
 
-def _ln(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    mu = x.mean(-1, keepdims=True)
-    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+def _ln(x: npt.NDArray[np.float64], w: np.ndarray, b: np.ndarray) -> npt.NDArray[np.float64]:
+    mu: npt.NDArray[np.float64] = x.mean(-1, keepdims=True)
+    var: npt.NDArray[np.float64] = ((x - mu) ** 2).mean(-1, keepdims=True)
     return (x - mu) / np.sqrt(var + 1e-12) * w.astype(np.float64) + b.astype(np.float64)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,9 +18,7 @@ from vault import InvalidInput
 from .conftest import embed_all
 
 
-def _conversation(
-    idx: Indexer, user: str, assistant: str, **kwargs: object
-) -> tuple[str, str, str]:
+def _conversation(idx: Indexer, user: str, assistant: str, **kwargs: Any) -> tuple[str, str, str]:
     a = idx.append_message(None, "user", user, **kwargs)
     b = idx.append_message(a.session_id, "assistant", assistant)
     return a.session_id, a.message.id, b.message.id
@@ -240,7 +240,7 @@ def test_deleted_and_edited_messages_never_come_back(index: Indexer) -> None:
     assert all(h.session_id != sid for h in index.search("penguins", mode="hybrid", limit=50).hits)
 
 
-def test_long_message_scores_by_its_best_chunk(vault_root) -> None:  # type: ignore[no-untyped-def]
+def test_long_message_scores_by_its_best_chunk(vault_root: Path) -> None:
     idx = Indexer(vault_root, embedder=HashEmbedder(max_words=4)).open()
     try:
         write_config(idx.vault.dir, enabled=True, model="hash")
@@ -260,7 +260,7 @@ def test_long_message_scores_by_its_best_chunk(vault_root) -> None:  # type: ign
         idx.close()
 
 
-def test_a_started_leader_embeds_in_the_background(vault_root) -> None:  # type: ignore[no-untyped-def]
+def test_a_started_leader_embeds_in_the_background(vault_root: Path) -> None:
     idx = Indexer(vault_root, embedder=HashEmbedder())
     idx.open()
     write_config(idx.vault.dir, enabled=True, model="hash")

@@ -314,7 +314,8 @@ def test_reduced_pass_returns_what_exact_search_returns(
 def _state(conn: Any) -> str | None:
     from indexer.mirror import get_state
 
-    return get_state(conn, "vec_store")
+    state: str | None = get_state(conn, "vec_store")
+    return state
 
 
 def _ranked_exact(
