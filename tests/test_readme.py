@@ -151,9 +151,9 @@ def test_every_readme_command_works_as_typed(tmp_path: Path) -> None:
                 continue
             if re.match(r"make\b.*\brun ROOT=", item):
                 where = project if " -C " in item else cwd
-                done = exchange(["bash", "-c", item], [("tools/list", {})], cwd=where, env=env)
-                assert done.returncode == 0 and done.protocol_only(), (item, done.stderr)
-                assert done.responses[1]["result"]["tools"], item
+                served = exchange(["bash", "-c", item], [("tools/list", {})], cwd=where, env=env)
+                assert served.returncode == 0 and served.protocol_only(), (item, served.stderr)
+                assert served.responses[1]["result"]["tools"], item
                 ran.append(item)
                 continue
             if item.startswith("cd "):
@@ -171,18 +171,20 @@ def test_every_readme_command_works_as_typed(tmp_path: Path) -> None:
             checked[item] = done.stdout
             ran.append(item)
         elif kind == "inline":
-            name, args = re.fullmatch(r"(\w+)\((.*)\)", item, re.S).groups()  # type: ignore[union-attr]
+            called = re.fullmatch(r"(\w+)\((.*)\)", item, re.S)
+            assert called, f"README's inline {item!r} is not a tool call"
+            name, args = called.groups()
             call = ("tools/call", {"name": name, "arguments": json.loads(args)})
             server = ["codearchitect", "serve", "--root", str(project)]
-            done = exchange(server, [call], cwd=cwd, env=env)
-            assert not done.responses[1]["result"].get("isError"), done.responses[1]
+            served = exchange(server, [call], cwd=cwd, env=env)
+            assert not served.responses[1]["result"].get("isError"), served.responses[1]
             ran.append(name)
         else:
             config = json.loads(item)
             for server_cfg in config.get("mcpServers", {}).values():
                 command = [server_cfg["command"], *server_cfg["args"]]
-                done = exchange(command, [("tools/list", {})], cwd=home, env=env)
-                assert done.returncode == 0 and done.protocol_only(), done.stderr
+                served = exchange(command, [("tools/list", {})], cwd=home, env=env)
+                assert served.returncode == 0 and served.protocol_only(), served.stderr
                 ran.append(shlex.join(command))
             for hooks in config.get("hooks", {}).values():
                 for hook in (h for group in hooks for h in group["hooks"]):

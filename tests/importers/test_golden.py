@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.data import SHARED_DATA
 from vault import Vault
 from vault.importers import run_import
 from vault.importers.runner import Source
 
-from .conftest import CHATGPT, DATA, SHARED_DATA, SPOTTER, YALEMAN, clock
+from .conftest import CHATGPT, DATA, SPOTTER, YALEMAN, clock
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = [
