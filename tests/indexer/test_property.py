@@ -38,6 +38,7 @@ ops = st.one_of(
 def apply(ix: Indexer, op: tuple[object, ...], counter: list[int]) -> bool:
     """Run one operation; True if it was a hand edit (needs a reconcile to be seen)."""
     kind = op[0]
+    assert isinstance(kind, str), op
     try:
         path: Path | None = ix.vault.locate(str(op[1])) if kind not in ("store",) else None
     except VaultError:
@@ -55,7 +56,7 @@ def apply(ix: Indexer, op: tuple[object, ...], counter: list[int]) -> bool:
                 ix.delete_message(messages[int(str(op[2])) % len(messages)].id, str(op[1]))
         elif kind == "delete":
             ix.delete_session(str(op[1]))
-        elif path is not None and kind.startswith("hand_"):  # type: ignore[union-attr]
+        elif path is not None and kind.startswith("hand_"):
             data = path.read_bytes()
             if kind == "hand_edit":
                 path.write_bytes(data.replace(str(op[2]).encode(), str(op[3]).encode(), 1))

@@ -53,8 +53,9 @@ def test_recent_and_count(ix: Indexer, chat: str) -> None:
     assert ix.count_messages(chat, role="assistant") == 3
     assert ix.delete_message(ix.get_messages(chat)[0].id)
     assert ix.count_messages(chat) == 7
-    assert ix.get_session(chat) is not None
-    assert ix.get_session(chat).message_count == 7  # type: ignore[union-attr]
+    session = ix.get_session(chat)
+    assert session is not None
+    assert session.message_count == 7
     with pytest.raises(MessageNotFound):
         ix.delete_message("m-unknown")
 

@@ -4,6 +4,7 @@ questions, stop words, stemming, titles and topics, adjacency, and an old index 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import tantivy
 
@@ -14,7 +15,7 @@ from indexer.schema import FULLTEXT_VERSION
 from vault import Vault
 
 
-def top(ix: Indexer, query: str, **kw: object) -> list[str]:
+def top(ix: Indexer, query: str, **kw: Any) -> list[str]:
     """The hits' texts, best first."""
     hits = ix.search(query, limit=20, mode="keyword", **kw).hits
     text = {m.id: m.content for h in hits for m in ix.get_messages(h.session_id, limit=100)}

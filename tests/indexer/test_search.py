@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 
@@ -29,11 +30,11 @@ def corpus(ix: Indexer) -> dict[str, str]:
     return {"auth": a.session_id, "build": b.session_id}
 
 
-def ids(ix: Indexer, query: str, **kw: object) -> list[str]:
+def ids(ix: Indexer, query: str, **kw: Any) -> list[str]:
     return sorted(f"{h.session_id}:{h.role}" for h in ix.search(query, limit=50, **kw).hits)
 
 
-def ranked(ix: Indexer, query: str, **kw: object) -> list[str]:
+def ranked(ix: Indexer, query: str, **kw: Any) -> list[str]:
     return [f"{h.session_id}:{h.role}" for h in ix.search(query, limit=50, **kw).hits]
 
 
