@@ -85,6 +85,7 @@ def fulltext_keys(ix: Indexer) -> set[tuple[str, str]]:
     """Every (session, message) tantivy returns for a match-all query, in one search (pages
     of tied scores may come in a different order after a merge, so no paging)."""
     compiled = compile_query("-zzqqxxnothing", ix.fulltext.schema, ix.fulltext.analyzer)
+    assert compiled.query is not None, "a lone exclusion compiles to match-all minus the word"
     hits = ix.fulltext.search(ix.mirror, compiled.query, [], limit=1_000_000, offset=0)
     keys = [(h.session_id, h.message_id) for h in hits.hits]
     assert len(keys) == hits.total

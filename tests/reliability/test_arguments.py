@@ -93,11 +93,12 @@ def test_schema_states_the_indexer_bounds(server: RawServer) -> None:
 def test_deeply_nested_parentheses_are_invalid_query(server: RawServer, depth: int) -> None:
     # 499 nested parentheses were a RecursionError (UNKNOWN_ERROR).
     query = "(" * depth + "hello" + ")" * depth
-    for tool, args in [
+    calls: list[tuple[str, dict[str, Any]]] = [
         ("search_messages", {"query": query, "mode": "keyword"}),
         ("search_messages", {"query": query}),
         ("get_context", {"query": query, "max_tokens": 500}),
-    ]:
+    ]
+    for tool, args in calls:
         answer = server.call(tool, args, timeout=30)
         if answer["success"]:  # get_context may read the query as plain words
             assert tool == "get_context", answer

@@ -26,7 +26,9 @@ SIZES = [0, 100, 20_000, 200_000]
 PER_SESSION = 10  # rounds per session, so no file nears the 20 MB cap
 
 
-def _write_until_killed(server: RawServer, session: str, tag: str, size: int, acked: dict) -> None:
+def _write_until_killed(
+    server: RawServer, session: str, tag: str, size: int, acked: dict[str, str]
+) -> None:
     """Append until the server dies; record what was acknowledged (id -> content)."""
     try:
         server.initialize(timeout=60)

@@ -28,10 +28,10 @@ from mcp import Client
 
 from indexer import Indexer
 from indexer.dump import expected_dump
-from tests.helpers.servers import server_params
+from tests.helpers.servers import EXE, server_env, server_params
 from vault import Vault
 
-from .conftest import EXE, FAST, assert_index_equals_files, server_env, wait_until
+from .conftest import FAST, assert_index_equals_files, wait_until
 
 pytestmark = pytest.mark.anyio
 

@@ -14,9 +14,10 @@ import pytest
 
 from indexer import Indexer
 from indexer.dump import expected_dump
+from tests.helpers.servers import server_env
 from vault import Message, SessionFile, Vault, dumps
 
-from .conftest import FAST, RawServer, assert_index_equals_files, server_env, wait_until
+from .conftest import FAST, RawServer, assert_index_equals_files, wait_until
 
 TS = "2025-02-01T10:00:00.000Z"
 
@@ -83,7 +84,7 @@ def converged(root: Path, server: RawServer, extra_expected: int) -> bool:
     hits = server.call("search_messages", {"query": "branchbee", "limit": 1})
     if hits["total"] != 3 * extra_expected:
         return False
-    sessions = server.call("count_messages", {})["count"]
+    sessions: int = server.call("count_messages", {})["count"]
     return sessions == sum(len(vault.get(s).messages) for s in vault.session_ids())
 
 

@@ -52,7 +52,7 @@ TRICKY = [
     " ",
 ]
 content_strategy = st.lists(
-    st.one_of(st.sampled_from(TRICKY), st.text(st.characters(exclude_categories=("Cs",)))),
+    st.one_of(st.sampled_from(TRICKY), st.text(st.characters(exclude_categories=["Cs"]))),
     max_size=8,
 ).map("".join)
 json_values = st.recursive(
@@ -254,8 +254,8 @@ class VaultModel(RuleBasedStateMachine):
         assert unparsable <= listed, f"malformed files not reported: {unparsable - listed}"
         in_malformed = set()
         for entry in self.vault.journal.entries():
-            path = self.path(entry.session_id)
-            if path is not None and path.relative_to(self.vault.sessions_dir).as_posix() in (
+            located = self.path(entry.session_id)
+            if located is not None and located.relative_to(self.vault.sessions_dir).as_posix() in (
                 unparsable
             ):
                 in_malformed.add(entry.message.id)

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from indexer.semantic.store import VectorStore
-from tests.helpers.servers import run_cli
+from tests.helpers.servers import EXE, run_cli, server_env
 from vault.files import checksum
 
-from .conftest import EXE, RawServer, server_env, tree, wait_until
+from .conftest import RawServer, tree, wait_until
 
 
 def _outer(tmp_path: Path) -> tuple[Path, Path]:
@@ -60,7 +60,8 @@ def _store_and_find(server: RawServer, word: str) -> None:
     assert stored["success"], stored
 
     def found() -> bool:
-        return server.call("search_messages", {"query": word})["total"] == 1
+        total: int = server.call("search_messages", {"query": word})["total"]
+        return total == 1
 
     assert wait_until(found, 30), "a stored message never became searchable"
 

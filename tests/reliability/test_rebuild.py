@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -286,11 +287,13 @@ def test_a_running_server_repairs_a_damaged_mirror(
         "store_message", {"content": "after the repair: a quokka", "role": "user", "session": "s1"}
     )
     assert stored["success"] and not stored.get("warnings"), stored
+
+    def finds_the_quokka(server: RawServer) -> bool:
+        total: int = server.call("search_messages", {"query": "quokka"})["total"]
+        return total == 1
+
     for server in (leader, follower):
-        assert wait_until(
-            lambda s=server: s.call("search_messages", {"query": "quokka"})["total"] == 1,
-            timeout=60,
-        )
+        assert wait_until(partial(finds_the_quokka, server), timeout=60)
         counted = server.call("count_messages", {})
         assert (counted["count"], counted["stale"]) == (before["count"] + 1, False)
     assert outside_state(vault_root) == outside
@@ -432,7 +435,7 @@ def test_semantic_vectors_come_back_after_a_running_repair(
     assert wait_until(lambda: len(answers(leader)["malformed"]) == 1, timeout=60)
     count = leader.call("count_messages", {})["count"]
 
-    def meaning(server: RawServer) -> Any:
+    def meaning(server: RawServer) -> list[tuple[str, str]] | None:
         found = server.call("search_messages", {"query": "key rotation", "mode": "semantic"})
         if not found["success"] or found["stale"]:
             return None
@@ -457,9 +460,12 @@ def test_semantic_vectors_come_back_after_a_running_repair(
     settle_into_file(index / "mirror.sqlite3")
     DAMAGE["sqlite_garbage_header"](index)
 
+    def means_as_before(server: RawServer) -> bool:
+        return meaning(server) == by_meaning
+
     for server in (leader, follower):
-        assert wait_until(lambda s=server: whole(s), timeout=90)
-        assert wait_until(lambda s=server: meaning(s) == by_meaning, timeout=60)
+        assert wait_until(partial(whole, server), timeout=90)
+        assert wait_until(partial(means_as_before, server), timeout=60)
     assert list(index.glob("mirror.sqlite3.corrupt-*"))
     follower.close()
     leader.close()

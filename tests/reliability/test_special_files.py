@@ -76,7 +76,8 @@ def test_special_files_never_block_the_server(
     server.initialize()
 
     def found_all() -> bool:
-        return server.call("search_messages", {"query": "goodword2"}, timeout=30)["total"] == 1
+        total: int = server.call("search_messages", {"query": "goodword2"}, timeout=30)["total"]
+        return total == 1
 
     assert wait_until(found_all, 60), "a session after the special files was never indexed"
     for n in range(3):
