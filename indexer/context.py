@@ -40,8 +40,15 @@ from typing import Any
 from vault import InvalidInput
 from vault.message_views import plain_text_json
 
-from .context_cost import entry_cost, envelope_cost, header_cost, pointer_cost, result_cost
-from .excerpt import focus, query_stems
+from .context_cost import (
+    entry_cost,
+    envelope_cost,
+    header_cost,
+    pointer_cost,
+    result_cost,
+    text_cost,
+)
+from .excerpt import FAR_CHARS_PER_TOKEN, focus, query_stems
 from .records import parse_bound
 from .retrieval import Stores, search
 from .tokens import cut_to_tokens, estimate_tokens
@@ -60,6 +67,7 @@ SHORTEN_TRIES = 6
 MAX_SHARE = 4  # at first, no message takes more than a quarter of the budget
 MARKER = "[… cut here: about {n} more tokens; get_messages reads the whole message]"
 HEAD = "[… about {n} tokens before this; get_messages reads the whole message]"
+MARKER_LEAST = estimate_tokens(MARKER.format(n=0))  # a marker costs at least this
 
 
 @dataclass(frozen=True)
@@ -224,10 +232,13 @@ def build_context(
     omitted: list[Pointer] = []
     for _, rank, hit, msg in ranked:
         header = 0 if msg.session_id in paid else header_cost(_head(msg).to_dict())
-        whole = _entry(msg, msg.content, rank, hit=hit, cut=False)
-        cost = entry_cost(whole.to_dict())
         room = min(remaining - header, cap)
+        whole = _entry(msg, msg.content, rank, hit=hit, cut=False)
         kept: ContextMessage | None = whole
+        # A text far longer than `room` tokens' worth of characters is not priced whole
+        # (the estimate reads every word): it is cut, or left out.
+        far = len(msg.content) > room * FAR_CHARS_PER_TOKEN
+        cost = room + 1 if far else entry_cost(whole.to_dict())
         if cost > room:
             kept, cost = _shortened(msg, rank, hit, room, stems)
         if kept is None:
@@ -351,10 +362,12 @@ def _shortened(
     beginning holds them as well. The estimate of a text with its markers, escaped, is not
     the sum of the parts (the markers' words can make the line read as English, cheaper),
     so each try asks for more or less by what the last missed."""
-    marker = MARKER.format(n=estimate_tokens(msg.content))
     frame = entry_cost(_entry(msg, "", rank, hit=hit, cut=True).to_dict())
+    if room - frame - MARKER_LEAST - 1 < MIN_SHORTENED:  # not worth a cut: leave it out
+        return None, 0
+    marker = MARKER.format(n=text_cost(msg.content))  # priced already: whole, it did not fit
     want = room - frame - estimate_tokens(marker) - 1
-    if want < MIN_SHORTENED:  # not worth a cut: leave it out
+    if want < MIN_SHORTENED:
         return None, 0
     start = focus(msg.content, stems, want)
     head = HEAD.format(n=estimate_tokens(msg.content[:start])) + "\n" if start else ""

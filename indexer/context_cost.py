@@ -22,12 +22,20 @@ of four words) by their measured largest count.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 from .tokens import estimate_tokens
 
-__all__ = ("entry_cost", "envelope_cost", "header_cost", "pointer_cost", "result_cost")
+__all__ = (
+    "entry_cost",
+    "envelope_cost",
+    "header_cost",
+    "pointer_cost",
+    "result_cost",
+    "text_cost",
+)
 
 ENVELOPE = 27  # success, mode (any of the three), tokens, sessions, omitted, count, best
 HEADER = 17  # session_id, title, date, messages
@@ -55,11 +63,11 @@ def envelope_cost(data: dict[str, Any]) -> int:
 
 def header_cost(session: dict[str, Any]) -> int:
     """A session's header; its messages are priced apart (`entry_cost`)."""
-    return HEADER + _text(session["session_id"]) + _text(session["title"]) + DATE
+    return HEADER + text_cost(session["session_id"]) + text_cost(session["title"]) + DATE
 
 
 def entry_cost(message: dict[str, Any]) -> int:
-    cost = ENTRY + _number(message["offset"]) + ROLE + _text(message["content"])
+    cost = ENTRY + _number(message["offset"]) + ROLE + text_cost(message["content"])
     if "date" in message:
         cost += ENTRY_DATE + DATE
     return cost + FLAG * (bool(message.get("near")) + bool(message.get("cut")))
@@ -67,11 +75,14 @@ def entry_cost(message: dict[str, Any]) -> int:
 
 def pointer_cost(pointer: list[Any]) -> int:
     session_id, offset = pointer
-    return POINTER + _text(session_id) + _number(offset)
+    return POINTER + text_cost(session_id) + _number(offset)
 
 
-def _text(value: str) -> int:
-    """A string as the result writes it (escaped), by the conservative estimate."""
+@functools.lru_cache(maxsize=512)
+def text_cost(value: str) -> int:
+    """A string as the result writes it (escaped), by the conservative estimate. Cached:
+    get_context prices the same contents, titles and ids again and again (a message whole,
+    then its cuts; each header), and the estimate reads every word."""
     return estimate_tokens(json.dumps(value, ensure_ascii=False)[1:-1])
 
 

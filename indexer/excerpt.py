@@ -19,10 +19,13 @@ from .schema import stem_analyzer
 from .stopwords import STOP_WORDS
 from .tokens import estimate_tokens
 
-__all__ = ("focus", "query_stems")
+__all__ = ("FAR_CHARS_PER_TOKEN", "focus", "query_stems")
 
 PIECE_CHARS = 400  # a long line is looked at in stretches of about this many characters
 LEAD_PIECES = 2  # pieces shown before the best one (what led to it)
+# The estimate gives a token to a few characters at most (a run of spaces is the longest):
+# a text longer than this many characters per token of room is not held by it.
+FAR_CHARS_PER_TOKEN = 16
 _WORD = re.compile(r"\w+")
 _STEM = stem_analyzer()
 
@@ -45,7 +48,9 @@ def focus(text: str, stems: frozenset[str], room: int) -> int:
         found = len(stems.intersection(_stem(w) for w in _WORD.findall(text[start:end].lower())))
         if found > best:
             best, best_at, best_end = found, recent[0], end
-    if best == 0 or estimate_tokens(text[:best_end]) <= room:
+    if best == 0:
+        return 0
+    if best_end <= room * FAR_CHARS_PER_TOKEN and estimate_tokens(text[:best_end]) <= room:
         return 0
     return best_at
 
