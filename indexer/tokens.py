@@ -1,86 +1,116 @@
 """A token count estimate for budgets, with no tokenizer (docs/retrieval.md).
 
-Text is read line by line and word by word (split on whitespace); each word is split into
-ASCII letter runs, digit runs and single other characters, and a letter run into its
-humps (`getUserName` -> get, User, Name). Each piece is charged by its kind (`WEIGHTS`):
+Text is read line by line and word by word (split on whitespace, noting whether a space
+comes just before the word); a word is split as BPE tokenizers pre-split it: ASCII letter
+runs, digit runs, runs of ASCII punctuation, a contraction (`'s`, `'ll`), a JSON escape
+(`\\n`, `\\"`), single other characters; a letter run into its humps (`getUserName` ->
+get, User, Name). Each piece is charged by its kind (`WEIGHTS`):
 
-- a hump of letters by its length: 1-3, 4-5, 6-7, 8-9, 10-11 letters, and per letter
-  beyond 11; cheaper on an English line (a line of 5+ words, a fifth of them English stop
-  words, in a message of 12+ words, 15% of them stop words), where BPE vocabularies hold
-  most words whole; dearer elsewhere (code, other languages, short messages);
-- an all-capitals hump, and a hump with no vowel or a run of 5 consonants or a letter or
-  pair repeated three times (`jdjdjd`, `hahaha`), per letter;
+- a *known word*: a hump that is one token, in the form it appears (` word` after a space,
+  `word` at a line's start, after punctuation or inside a camelCase word), in each of the
+  three references below. `indexer/data/known_words.txt.gz` lists them (40,189 forms, exact
+  case), made by `python -m bench.known_words` from the references' vocabularies and
+  checked against its sha256 when first used. Cheaper on an English line (a line of 5+
+  words, a fifth of them English stop words, in a message of 12+ words, 15% of them stop
+  words) than elsewhere (code, other languages, short messages);
+- another hump by the known pieces a greedy longest-first split makes of it
+  (` Koyaanisqatsi` -> ` Ko`, ya, ani, sq, ats, i), per piece; an all-capitals hump, and a
+  hump with no vowel or a run of 5 consonants or a letter or pair repeated three times
+  (`jdjdjd`, `hahaha`), per letter;
 - a long ASCII word that looks random (base64, hashes, ids: many case or letter/digit
   changes), per character;
-- digits per group of three; an ASCII punctuation mark; a non-ASCII character by range
-  (Latin, other two-byte scripts, CJK, other three-byte, four-byte such as emoji);
-- a newline; a run of two or more spaces (almost always a token of its own);
+- digits per group of three, and one more for a number just after a space; a run of ASCII
+  punctuation, and per mark; a JSON escape; a non-ASCII character by range (Latin, Greek,
+  other two-byte scripts, CJK, other three-byte, four-byte such as emoji);
+- a newline; a run of two or more spaces; a run of tabs;
 - one more for a text of one to three words (a rare word alone splits in three).
 
-The sum is rounded up. The weights were fitted (a linear program: the smallest total
-estimate with every message at or above 0.93 of the largest reference count).
+The sum is rounded up. The weights are fitted by `python -m bench.fit_tokens`: a linear
+program, the smallest total estimate with every text at or above 0.94 of the largest
+reference count, each text of the fit both as stored and JSON-escaped (as get_context
+prices it), under floors for what the fit's data cannot be trusted with (bench/fit_tokens.py).
 
 The rule: no message is undercounted by more than 10% by OpenAI's cl100k_base or
 o200k_base or Anthropic's legacy (pre-Claude-3) tokenizer. Measured by
-`python -m bench.tokens` (load 6.7) on 78,090 messages of the shared data, estimate /
-reference per message: lowest 0.933 for each; median 1.619 (cl100k_base), 1.643
-(o200k_base), 1.565 (claude-legacy); 1st percentile 1.269, 1.312, 1.222. On 68,935
-ShareGPT messages left out of the fit: lowest 0.901, 0.917, 0.909 (docs/retrieval.md,
-"Context within a budget").
+`python -m bench.tokens --held-out 70000` (and `--escaped`): FIGURES.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
+import hashlib
 import math
 import re
+import zlib
 from collections.abc import Iterator
+from importlib import resources
 
+from .errors import IndexerError
 from .stopwords import STOP_WORDS
 
-__all__ = ("WEIGHTS", "cut_to_tokens", "estimate_tokens")
+__all__ = ("WEIGHTS", "cut_to_tokens", "estimate_tokens", "known_words")
 
+KNOWN_WORDS = "known_words.txt.gz"  # in indexer/data, made by bench/known_words.py
+_REINSTALL = "the token estimate's known words are part of the package: reinstall codearchitect"
+KNOWN_WORDS_SHA256 = "5b3c243b7b7675d7de7f0d5e6930ce26c43318c36d11f9c2286718a24a92c7a4"
 
-# Piece kind -> tokens (fitted: see the module's docstring). A hump of letters: e/o (on an
-# English line or not) + w + the bucket's longest length (99: 12 letters or more, which also
-# pay `elong`/`olong` per letter beyond 11). Per letter: `upper`, `odd`; per character:
-# `random`. Per piece: the rest.
+# Piece kind -> tokens, fitted by bench/fit_tokens.py (see the module's docstring). Per piece:
+# a known word or contraction (`eknown` on an English line, `oknown` elsewhere); a group of
+# up to three digits (`digits`), + `sdigits` when a space comes just before the number; a
+# run of ASCII punctuation (`prun`) + `punct` per mark; a JSON escape (`\\n`); a newline; a
+# run of 2+ spaces; a run of tabs (`blank`); one more for a text of 1-3 words (`short`). Per
+# known piece of an unknown hump (`eseg`, `oseg`). Per letter: `upper`, `odd`. Per
+# character: `random`, and each non-ASCII kind (`latin` ... `four`).
 WEIGHTS: dict[str, float] = {
-    "ew3": 1.26, "ew5": 1.93, "ew7": 1.93, "ew9": 1.93, "ew11": 1.93, "ew99": 1.93,
-    "ow3": 1.44, "ow5": 1.93, "ow7": 3.1, "ow9": 4.22, "ow11": 4.79, "ow99": 4.79,
-    "elong": 0.3, "olong": 0.3, "upper": 0.61, "odd": 0.55, "random": 0.8,
-    "digits": 1.76, "punct": 0.87, "latin": 1.62, "greek": 1.6, "two": 1.16, "cjk": 2.01, "three": 2.56,
-    "four": 3.0, "newline": 0.85, "spaces": 0.9, "short": 1.0,
+    "eknown": 1.0469, "oknown": 1.1277, "eseg": 1.518, "oseg": 1.6222, "upper": 0.5643,
+    "odd": 0.5884, "random": 0.7704, "digits": 0.94, "sdigits": 0.9977, "punct": 0.4343,
+    "prun": 0.4586, "escape": 1.88, "latin": 1.62, "greek": 1.6, "two": 1.1874, "cjk": 2.01,
+    "three": 2.661, "four": 3.0, "newline": 1.1296, "spaces": 0.94, "blank": 0.94,
+    "short": 2.2054,
 }  # fmt: skip
-_KINDS = (
-    *(f"{c}w{n}" for c in "eo" for n in (3, 5, 7, 9, 11, 99)),
-    "elong",
-    "olong",
-    "upper",
-    "odd",
-    "random",
-    "digits",
-    "punct",
-    "latin",
-    "greek",
-    "two",
-    "cjk",
-    "three",
-    "four",
-    "newline",
-    "spaces",
-    "short",
-)
+_KINDS = tuple(WEIGHTS)
 _INDEX = {k: i for i, k in enumerate(_KINDS)}
 
 _WORD = re.compile(r"\S+")
-_PART = re.compile(r"[A-Za-z]+|[0-9]+|[^A-Za-z0-9]")
+_SPACED = re.compile(r"( ?)(\S+)")
+_PART = re.compile(
+    r"'(?:[sdmt]|ll|ve|re)(?![A-Za-z])|\\[nrt\"\\/]|[A-Za-z]+|[0-9]+|[!-&(-/:-@\[\]-`{-~]+|."
+)
 _HUMP = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 _CHANGE = re.compile(r"[a-z](?=[A-Z0-9])|[A-Z0-9](?=[a-z])|[0-9](?=[A-Za-z])|[+/=_](?=\w)")
 _VOWEL = re.compile(r"[aeiouyAEIOUY]")
 _ODD = re.compile(r"[^aeiouyAEIOUY]{5,}|(..?)\1\1")
 _SPACES = re.compile(r" {2,}")
+_BLANK = re.compile(r"[\t\r\v\f]+")  # ASCII whitespace other than a space or a newline
+_WIDE_BLANK = re.compile(r"[^\S\t\n\r\v\f ]")  # non-ASCII whitespace (NBSP, ...)
 _STRIP = ".,!?;:'\"()"
+_LONGEST = 20  # the longest known form tried when a hump is split into known pieces
+
+
+class KnownWordsError(IndexerError):
+    """The known-word file is missing or not the one the weights were fitted with: a broken
+    install (INDEX_UNAVAILABLE, docs/errors.md)."""
+
+
+@functools.cache
+def known_words() -> frozenset[str]:
+    """The known words (bench/known_words.py), checked against their pinned sha256."""
+    try:
+        data = gzip.decompress(
+            resources.files(__package__).joinpath("data", KNOWN_WORDS).read_bytes()
+        )
+    except (OSError, EOFError, zlib.error) as exc:
+        raise KnownWordsError(
+            f"indexer/data/{KNOWN_WORDS} cannot be read: {exc}", details=_REINSTALL
+        ) from exc
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != KNOWN_WORDS_SHA256:
+        raise KnownWordsError(
+            f"indexer/data/{KNOWN_WORDS}: sha256 {actual}, expected {KNOWN_WORDS_SHA256}",
+            details=_REINSTALL,
+        )
+    return frozenset(data.decode("ascii").split("\n")) - {""}
 
 
 def estimate_tokens(text: str) -> int:
@@ -119,37 +149,57 @@ def cut_to_tokens(text: str, budget: int) -> str:
 def piece_counts(text: str) -> list[float]:
     """How many pieces of each kind (`_KINDS`) `text` holds: what the weights multiply."""
     n = [0.0] * len(_KINDS)
-    english = _english_message(text)
-    words_seen = 0
-    for line in text.split("\n"):
-        words = _WORD.findall(line)
-        words_seen += len(words)
-        prefix = "e" if english and _english_line(words) else "o"
-        for word in words:
-            pieces = _cached(word, prefix) if len(word) <= _CACHED else _word_counts(word, prefix)
+    lines = [_SPACED.findall(line) for line in text.split("\n")]
+    stops = [sum(map(_stop, (w for _, w in words))) for words in lines]
+    words_seen = sum(map(len, lines))
+    english = words_seen >= 12 and sum(stops) >= 0.15 * words_seen  # an English message
+    for words, stop in zip(lines, stops, strict=True):
+        # an English line: 5+ words, a fifth of them stop words, in an English message
+        prefix = "e" if english and len(words) >= 5 and stop >= 0.2 * len(words) else "o"
+        for space, word in words:
+            key = (word, prefix, space)
+            pieces = _cached(*key) if len(word) <= _CACHED else _word_counts(*key)
             for kind, count in pieces:
                 n[kind] += count
     n[_INDEX["newline"]] = text.count("\n")
     n[_INDEX["spaces"]] = len(_SPACES.findall(text))
+    n[_INDEX["blank"]] = len(_BLANK.findall(text))
+    for c in _WIDE_BLANK.findall(text):
+        n[_INDEX[_script(ord(c))]] += 1
     n[_INDEX["short"]] = 1 if 0 < words_seen <= 3 else 0
     return n
 
 
-def _word_counts(word: str, prefix: str) -> tuple[tuple[int, int], ...]:
-    """(kind index, count) of one whitespace-free word."""
+@functools.lru_cache(maxsize=1 << 15)
+def _stop(word: str) -> bool:
+    return word.lower().strip(_STRIP) in STOP_WORDS
+
+
+def _word_counts(word: str, prefix: str, space: str) -> tuple[tuple[int, int], ...]:
+    """(kind index, count) of one whitespace-free word; `space` is " " when a space comes
+    just before it."""
     if len(word) >= 12 and word.isascii() and len(_CHANGE.findall(word)) * 6 >= len(word):
         return ((_INDEX["random"], len(word)),)
+    known = known_words()
     out: list[tuple[int, int]] = []
     for part in _PART.findall(word):
         c = part[0]
         if "A" <= c <= "Z" or "a" <= c <= "z":
-            out.extend(_letters(part, prefix))
+            out.extend(_letters(part, prefix, space, known))
         elif "0" <= c <= "9":
             out.append((_INDEX["digits"], (len(part) + 2) // 3))
+            if space:
+                out.append((_INDEX["sdigits"], 1))
+        elif c == "'" and len(part) > 1:
+            out.append((_INDEX[f"{prefix}known"], 1))
+        elif c == "\\" and len(part) > 1:
+            out.append((_INDEX["escape"], 1))
         elif c.isascii():
-            out.append((_INDEX["punct"], 1))
+            out.append((_INDEX["punct"], len(part)))
+            out.append((_INDEX["prun"], 1))
         else:
             out.append((_INDEX[_script(ord(c))], 1))
+        space = ""
     return tuple(out)
 
 
@@ -157,21 +207,35 @@ _CACHED = 40  # words up to this long are cached (they repeat; long ones rarely 
 _cached = functools.lru_cache(maxsize=1 << 15)(_word_counts)
 
 
-def _letters(run: str, prefix: str) -> Iterator[tuple[int, int]]:
+def _letters(run: str, prefix: str, space: str, known: frozenset[str]) -> Iterator[tuple[int, int]]:
     humps = [run] if run.isupper() else _HUMP.findall(run)
     for hump in humps:
         size = len(hump)
-        if size > 1 and hump.isupper():
+        if space + hump in known:
+            yield _INDEX[f"{prefix}known"], 1
+        elif size > 1 and hump.isupper():
             yield _INDEX["upper"], size
         elif (size > 1 and not _VOWEL.search(hump)) or _ODD.search(hump):
             yield _INDEX["odd"], size
         else:
-            bucket = 3 if size <= 3 else 5 if size <= 5 else 7 if size <= 7 else 9
-            if size > 9:
-                bucket = 11 if size <= 11 else 99
-            yield _INDEX[f"{prefix}w{bucket}"], 1
-            if bucket == 99:
-                yield _INDEX[f"{prefix}long"], size - 11
+            yield _INDEX[f"{prefix}seg"], _segments(hump, space, known)
+        space = ""
+
+
+def _segments(hump: str, space: str, known: frozenset[str]) -> int:
+    """How many known pieces a greedy longest-first split of `hump` makes (a letter alone
+    counts as one)."""
+    n = 0
+    start = 0
+    size = len(hump)
+    while start < size:
+        end = min(size, start + _LONGEST)
+        while end > start + 1 and space + hump[start:end] not in known:
+            end -= 1
+        n += 1
+        start = end
+        space = ""
+    return n
 
 
 def _script(o: int) -> str:
@@ -184,17 +248,3 @@ def _script(o: int) -> str:
     if 0x2E80 <= o < 0xA000 or 0xAC00 <= o < 0xD7B0:
         return "cjk"
     return "three" if o < 0x10000 else "four"
-
-
-def _stop_share(words: list[str]) -> float:
-    stops = sum(1 for w in words if w.lower().strip(_STRIP) in STOP_WORDS)
-    return stops / len(words) if words else 0.0
-
-
-def _english_message(text: str) -> bool:
-    words = _WORD.findall(text)
-    return len(words) >= 12 and _stop_share(words) >= 0.15
-
-
-def _english_line(words: list[str]) -> bool:
-    return len(words) >= 5 and _stop_share(words) >= 0.2

@@ -5,7 +5,9 @@ paths, URLs, hex, base64, ids, CJK, emoji, other scripts, numbers, tables, tool-
 as get_context shows them, indentation, keyboard mash) and prose, each with its token count
 under OpenAI's cl100k_base and o200k_base and Anthropic's legacy tokenizer, computed once by
 `python -m bench.tokens --fixture tests/fixtures/token_samples.json` (bench/tokens.py says
-where each vocabulary comes from). The counts are data here: no tokenizer is needed.
+where each vocabulary comes from). The counts are data here: no tokenizer is needed. The
+known words (indexer/data/known_words.txt.gz, made by bench/known_words.py) ship with the
+package and are checked against their pinned sha256.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from indexer.tokens import cut_to_tokens, estimate_tokens
+from indexer import tokens
+from indexer.tokens import KnownWordsError, cut_to_tokens, estimate_tokens, known_words
 
 SAMPLES = json.loads(
     (Path(__file__).parents[1] / "fixtures" / "token_samples.json").read_text(encoding="utf-8")
 )["samples"]
 REFERENCES = ("cl100k_base", "o200k_base", "claude-legacy")
-PROSE_CEILING = 2.2  # the most a prose sample of 10+ tokens may be overcounted (cl100k_base)
+PROSE_CEILING = 1.4  # the most a prose sample of 10+ tokens may be overcounted (cl100k_base)
 SHORT_SLACK = 3  # a shorter one may cost this many tokens more than it takes
 
 
@@ -35,6 +38,7 @@ def test_the_fixture_covers_every_reference_and_kind() -> None:
     kinds = {s["kind"] for s in SAMPLES}
     assert {"prose", "code", "json", "paths", "urls", "hex", "base64", "cjk", "emoji"} <= kinds
     assert {"numbers", "table", "tool", "whitespace", "mash", "greek", "cyrillic"} <= kinds
+    assert {"tabs", "long", "math", "escaped", "rare"} <= kinds
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=_id)
@@ -54,7 +58,53 @@ def test_prose_is_not_overcounted_past_the_ceiling() -> None:
         ceiling = PROSE_CEILING * tokens if tokens >= 10 else tokens + SHORT_SLACK
         assert estimate_tokens(s["text"]) <= ceiling, s["text"]
     total = sum(estimate_tokens(s["text"]) for s in prose)
-    assert total <= 1.7 * sum(s["tokens"]["cl100k_base"] for s in prose)
+    assert total <= 1.2 * sum(s["tokens"]["cl100k_base"] for s in prose)
+
+
+def test_the_known_words_ship_checked() -> None:
+    words = known_words()
+    assert len(words) > 30_000
+    assert {" the", "the", " structure", " The"} <= words
+    assert all(w.lstrip(" ").isalpha() and w.isascii() for w in words)
+    assert " Koyaanisqatsi" not in words and " structurre" not in words
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [("KNOWN_WORDS_SHA256", "0" * 64, "sha256"), ("KNOWN_WORDS", "missing.txt.gz", "cannot")],
+)
+def test_a_changed_or_missing_known_word_file_is_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, says: str
+) -> None:
+    monkeypatch.setattr(tokens, name, value)
+    known_words.cache_clear()
+    try:
+        with pytest.raises(KnownWordsError, match=says) as caught:
+            known_words()
+        assert caught.value.code == "INDEX_UNAVAILABLE" and "reinstall" in str(caught.value.details)
+    finally:
+        monkeypatch.undo()
+        known_words.cache_clear()
+    assert " the" in known_words()
+
+
+@pytest.mark.parametrize(
+    ("known", "unknown"),
+    [(" structure", " strcuture"), (" important", " imprtoant"), (" House", " Hosue")],
+)
+def test_a_known_word_costs_less_than_an_unknown_one(known: str, unknown: str) -> None:
+    assert known in known_words() and unknown not in known_words()
+    line = "Tell me what {} means to you in a few words, if you can."
+    assert estimate_tokens(line.format(known)) < estimate_tokens(line.format(unknown))
+
+
+def test_a_word_is_known_in_the_form_it_appears() -> None:
+    # `retirement` is one token after a space, not at a line's start (where no space
+    # comes before it); `structure` is one token in both forms
+    assert " retirement" in known_words() and "retirement" not in known_words()
+    assert {" structure", "structure"} <= known_words()
+    assert estimate_tokens("plans retirement\n") < estimate_tokens("plans\nretirement")
+    assert estimate_tokens("plans structure\n") == estimate_tokens("plans\nstructure")
 
 
 def test_english_lines_cost_less_than_the_same_letters_elsewhere() -> None:
