@@ -235,5 +235,11 @@ def _parse_iso(value: str) -> datetime | None:
 
 
 def _format(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    m = moment.astimezone(UTC)
+    if not 1000 <= m.year <= 9999:  # strftime's %Y is not zero-padded below 1000 (glibc)
+        return m.strftime("%Y-%m-%dT%H:%M:%S.") + f"{m.microsecond // 1000:03d}Z"
+    # the same text without strftime, which cost most of a date-filtered search's filter
+    return (
+        f"{m.year}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}."
+        f"{m.microsecond // 1000:03d}Z"
+    )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from indexer import Indexer, InvalidQuery
+from indexer.records import normalize_ts, parse_bound
 from tests.helpers.polling import PATIENCE
 from vault import InvalidInput, Vault
 
@@ -147,6 +149,18 @@ def test_filters(ix: Indexer, corpus: dict[str, str]) -> None:
         ix.search("x", nope="1")
     with pytest.raises(InvalidInput):
         ix.search("x", after="yesterday")
+
+
+def test_time_bounds_and_stored_times_are_canonical() -> None:
+    assert parse_bound("2025-01-15T16:30:22.123456+02:00", "after") == "2025-01-15T14:30:22.123Z"
+    assert (
+        parse_bound(datetime(2025, 1, 5, 4, 3, 2, 999999), "before") == "2025-01-05T04:03:02.999Z"
+    )
+    assert parse_bound("0999-01-01T00:00:00Z", "after") == "1678-01-01T00:00:00.000Z"  # clamped
+    assert normalize_ts("2025-01-15 14:30:22-01:00") == "2025-01-15T15:30:22.000Z"
+    # a year below 1000 keeps the form it always had (strftime's %Y, not zero-padded)
+    early = datetime(999, 1, 1, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert normalize_ts("0999-01-01T00:00:00+00:00") == early
 
 
 def test_paging(ix: Indexer, corpus: dict[str, str]) -> None:
