@@ -136,3 +136,16 @@ def test_the_bench_summary_reads_ratios_per_message() -> None:
     assert summary["n"] == 3
     assert summary["min"] == 0.9 and summary["median"] == 2.0
     assert summary["sum"] == round(59 / 30, 3)
+
+
+def test_the_known_word_file_is_package_data() -> None:
+    """A wheel carries indexer/data/known_words.txt.gz (pyproject's package-data), so an
+    install that is not editable finds it too."""
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).parents[2]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = project["tool"]["setuptools"]["package-data"]["indexer"]
+    assert (root / "indexer" / "data" / tokens.KNOWN_WORDS).is_file()
+    assert any(fnmatch.fnmatch(f"data/{tokens.KNOWN_WORDS}", p) for p in patterns)
