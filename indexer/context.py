@@ -48,10 +48,10 @@ from .context_cost import (
     result_cost,
     text_cost,
 )
-from .excerpt import FAR_CHARS_PER_TOKEN, focus, query_stems
+from .excerpt import focus, query_stems
 from .records import parse_bound
 from .retrieval import Stores, search
-from .tokens import cut_to_tokens, estimate_tokens
+from .tokens import FAR_CHARS_PER_TOKEN, cut_to_tokens, estimate_tokens
 
 __all__ = ("Context", "ContextMessage", "ContextSession", "Pointer", "build_context", "render")
 

@@ -17,15 +17,12 @@ from collections.abc import Iterator
 
 from .schema import stem_analyzer
 from .stopwords import STOP_WORDS
-from .tokens import estimate_tokens
+from .tokens import FAR_CHARS_PER_TOKEN, estimate_tokens
 
-__all__ = ("FAR_CHARS_PER_TOKEN", "focus", "query_stems")
+__all__ = ("focus", "query_stems")
 
 PIECE_CHARS = 400  # a long line is looked at in stretches of about this many characters
 LEAD_PIECES = 2  # pieces shown before the best one (what led to it)
-# The estimate gives a token to a few characters at most (a run of spaces is the longest):
-# a text longer than this many characters per token of room is not held by it.
-FAR_CHARS_PER_TOKEN = 16
 _WORD = re.compile(r"\w+")
 _STEM = stem_analyzer()
 

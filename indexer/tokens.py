@@ -49,7 +49,7 @@ from importlib import resources
 from .errors import IndexerError
 from .stopwords import STOP_WORDS
 
-__all__ = ("WEIGHTS", "cut_to_tokens", "estimate_tokens", "known_words")
+__all__ = ("FAR_CHARS_PER_TOKEN", "WEIGHTS", "cut_to_tokens", "estimate_tokens", "known_words")
 
 KNOWN_WORDS = "known_words.txt.gz"  # in indexer/data, made by bench/known_words.py
 _REINSTALL = "the token estimate's known words are part of the package: reinstall codearchitect"
@@ -86,6 +86,7 @@ _BLANK = re.compile(r"[\t\r\v\f]+")  # ASCII whitespace other than a space or a 
 _WIDE_BLANK = re.compile(r"[^\S\t\n\r\v\f ]")  # non-ASCII whitespace (NBSP, ...)
 _STRIP = ".,!?;:'\"()"
 _LONGEST = 20  # the longest known form tried when a hump is split into known pieces
+FAR_CHARS_PER_TOKEN = 16  # more characters than an estimated token ever covers in practice
 
 
 class KnownWordsError(IndexerError):
@@ -126,9 +127,13 @@ def cut_to_tokens(text: str, budget: int) -> str:
     less (words that make a line English can lower the estimate); it always fits."""
     if budget <= 0:
         return ""
-    if estimate_tokens(text) <= budget:
+    # Only the first `budget` x FAR_CHARS_PER_TOKEN characters are read: an estimated token
+    # covers fewer characters than that (a run of spaces is the longest), so the text that
+    # fits lies within them (a long log is not read to its end for every cut).
+    reach = budget * FAR_CHARS_PER_TOKEN
+    if len(text) <= reach and estimate_tokens(text) <= budget:
         return text
-    ends = [m.end() for m in _WORD.finditer(text)]
+    ends = [m.end() for m in _WORD.finditer(text, 0, reach)]
     low, high = 0, len(ends)  # the first `low` words fit; more than `high` do not
     step = 16
     while low + step < high:
