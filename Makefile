@@ -48,7 +48,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy vault indexer mcp_server bench
+	$(BIN)/mypy vault indexer mcp_server bench tests
 
 pytest: $(STAMP)
 	$(BIN)/pytest
