@@ -219,6 +219,7 @@ def build_context(
         before=high,
         limit=candidates,
         mode=mode,
+        snippets=False,  # whole messages are shown, not snippets
     )
     keys = [(h.session_id, h.message_id) for h in result.hits]
     ranked = _with_neighbours(stores, keys, role, low, high)

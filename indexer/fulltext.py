@@ -356,15 +356,16 @@ class FullText:
         limit: int,
         offset: int,
         count: bool = True,
+        snippets: bool = True,
     ) -> SearchResult:
         """Rank messages matching `query` and every filter; see the module docstring.
-        Snippets are made for the page returned only.
+        Snippets are made for the page returned only (none with `snippets=False`).
 
         With `count=False` the total is not counted (costly for broad OR queries over a
         large index): `total` is then the number of hits returned.
         """
         found, total, stale = self._ranked(mirror, query, filters, offset + limit, count)
-        hits = tuple(_hit(f, f[5]) for f in found[offset:])
+        hits = tuple(_hit(f, f[5] if snippets else None) for f in found[offset:])
         return SearchResult(hits, total if count else len(hits), stale)
 
     def candidates(

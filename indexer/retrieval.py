@@ -92,11 +92,16 @@ def search(
     mode: str | None = None,
     key_fields: dict[str, str | None] | None = None,
     tool: str | None = None,
+    snippets: bool = True,
 ) -> SearchResult:
     """Search ranked by BM25 with highlighted snippets (docs/indexing.md), by meaning,
     or both fused (`mode`: keyword | semantic | hybrid; default hybrid when semantic
     search is on and caught up for the filtered messages, else keyword;
     docs/retrieval.md).
+
+    `snippets=False`: hits without snippets (empty) and, in keyword mode, uncounted
+    (`total` is the number of hits returned): what get_context reads, which shows whole
+    messages.
 
     Raises `InvalidQuery` (code INVALID_QUERY, with `.position`) for a query that cannot
     mean anything (keyword mode).
@@ -110,21 +115,29 @@ def search(
             mode = resolve_mode(stores.semantic, mode, filters.messages)
             if mode != "keyword":
                 return _by_meaning(
-                    stores, query, filters.queries, filters.messages, mode, limit, offset
+                    stores, query, filters.queries, filters.messages, mode, limit, offset, snippets
                 )
     known = fulltext.vocabulary(stores.mirror)
     compiled = compile_query(query, schema, fulltext.analyzer, known=known)
     if compiled.query is None or limit == 0:
         return SearchResult((), 0)
-    with translate_errors("Search failed"):
-        result = fulltext.search(
-            stores.mirror, compiled.query, filters.queries, limit=limit, offset=offset
+
+    def ranked(words: tantivy.Query) -> SearchResult:
+        return fulltext.search(
+            stores.mirror,
+            words,
+            filters.queries,
+            limit=limit,
+            offset=offset,
+            count=snippets,
+            snippets=snippets,
         )
+
+    with translate_errors("Search failed"):
+        result = ranked(compiled.query)
         if result.total == 0 and compiled.relaxed is not None:
             # no message holds the quoted phrase: rank its words instead (docs/indexing.md)
-            result = fulltext.search(
-                stores.mirror, compiled.relaxed, filters.queries, limit=limit, offset=offset
-            )
+            result = ranked(compiled.relaxed)
         return result
 
 
@@ -136,6 +149,7 @@ def _by_meaning(
     mode: str,
     limit: int,
     offset: int,
+    with_snippets: bool = True,
 ) -> SearchResult:
     """Semantic or hybrid search; hits say which side found them."""
     want = offset + limit
@@ -156,7 +170,7 @@ def _by_meaning(
         raise
     if mode == "semantic":
         page = [
-            _with(snippets.fill(h), score=v.score, found_by=("semantic",))
+            _with(snippets.fill(h) if with_snippets else h, score=v.score, found_by=("semantic",))
             for v, h in vec_keyed[offset:want]
         ]
         return SearchResult(tuple(page), len(vec_keyed), mode=mode)
@@ -181,7 +195,12 @@ def _by_meaning(
             name for name, keys in (("keyword", kw_set), ("semantic", vec_set)) if key in keys
         )
         # snippets for the hits returned only (of up to CANDIDATES a side)
-        hit = kw_first[key].with_snippet() if key in kw_set else snippets.fill(by_key[key])
+        if not with_snippets:
+            hit = by_key[key]
+        elif key in kw_set:
+            hit = kw_first[key].with_snippet()
+        else:
+            hit = snippets.fill(by_key[key])
         hits.append(_with(hit, score=round(fused[key], 6), found_by=found_by))
     return SearchResult(tuple(hits), len(fused), stale, mode=mode)
 

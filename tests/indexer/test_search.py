@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from indexer import Indexer, InvalidQuery
+from indexer import Indexer, InvalidQuery, retrieval
 from indexer.records import normalize_ts, parse_bound
 from tests.helpers.polling import PATIENCE
 from vault import InvalidInput, Vault
@@ -173,6 +173,19 @@ def test_paging(ix: Indexer, corpus: dict[str, str]) -> None:
         (h.snippet, h.highlights) for h in everything.hits[2:4]
     ]
     assert all(h.highlights for h in page.hits)
+
+
+def test_without_snippets_the_same_hits_in_the_same_order(
+    ix: Indexer, corpus: dict[str, str]
+) -> None:
+    """What get_context reads (it shows whole messages): no snippet made, no total counted."""
+    full = retrieval.search(ix.stores, "token OR cmake OR oauth", limit=50)
+    bare = retrieval.search(ix.stores, "token OR cmake OR oauth", limit=50, snippets=False)
+    assert [h.message_id for h in bare.hits] == [h.message_id for h in full.hits]
+    assert [h.score for h in bare.hits] == [h.score for h in full.hits]
+    assert all(h.snippet for h in full.hits)
+    assert all(h.snippet == "" and h.highlights == () for h in bare.hits)
+    assert bare.total == len(bare.hits)
 
 
 def test_search_sees_writes_before_tantivy_commits(ix: Indexer) -> None:
