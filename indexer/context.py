@@ -10,7 +10,7 @@
 3. Fill the budget in priority order. The budget pays for the whole result as the tool
    sends it (`render`: the compact JSON of mcp_server/results.py), piece by piece
    (indexer/context_cost.py): the envelope once, a session's header (id, title, date) once,
-   each message's entry (offset, role, content, and `hit`/`cut`/`date` where they apply);
+   each message's entry (offset, role, content, and `near`/`cut`/`date` where they apply);
    our JSON framing at its measured real cost, what a user wrote (contents, titles, session
    ids) at the conservative estimate. A
    message is taken whole if it fits in the room left and in a `MAX_SHARE`th of the budget;

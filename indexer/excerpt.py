@@ -11,11 +11,10 @@ the excerpt can hold).
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterator
 
-from .schema import stem_analyzer
+from .query import stem_word
 from .stopwords import STOP_WORDS
 from .tokens import FAR_CHARS_PER_TOKEN, estimate_tokens
 
@@ -24,13 +23,12 @@ __all__ = ("focus", "query_stems")
 PIECE_CHARS = 400  # a long line is looked at in stretches of about this many characters
 LEAD_PIECES = 2  # pieces shown before the best one (what led to it)
 _WORD = re.compile(r"\w+")
-_STEM = stem_analyzer()
 
 
 def query_stems(query: str) -> frozenset[str]:
     """The stems of the query's words, stop words left out."""
     words = (w for w in _WORD.findall(query.lower()) if w not in STOP_WORDS)
-    return frozenset(_stem(w) for w in words)
+    return frozenset(stem_word(w) for w in words)
 
 
 def focus(text: str, stems: frozenset[str], room: int) -> int:
@@ -42,7 +40,9 @@ def focus(text: str, stems: frozenset[str], room: int) -> int:
     recent: list[int] = []  # the starts of the last pieces, this one's included
     for start, end in _pieces(text):
         recent = [*recent[-LEAD_PIECES:], start]
-        found = len(stems.intersection(_stem(w) for w in _WORD.findall(text[start:end].lower())))
+        found = len(
+            stems.intersection(stem_word(w) for w in _WORD.findall(text[start:end].lower()))
+        )
         if found > best:
             best, best_at, best_end = found, recent[0], end
     if best == 0:
@@ -66,9 +66,3 @@ def _pieces(text: str) -> Iterator[tuple[int, int]]:
             start = space + 1
         yield start, end
         at = end + 1
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _stem(word: str) -> str:
-    analysed = _STEM.analyze(word)
-    return analysed[0] if analysed else word

@@ -49,6 +49,7 @@ __all__ = (
     "Ranking",
     "compile_query",
     "natural_query",
+    "stem_word",
 )
 
 MAX_QUERY_CHARS = 2000
@@ -376,7 +377,7 @@ def stem_forms(token: str) -> tuple[str, ...]:
     (`rotation` -> `rotate`, `rotated`, `rotates`, `rotating`, `rotations`...): made from
     the stem and common English endings and kept when they stem back to it. Searching
     these exact forms is query-time stemming: the text is not indexed a second time."""
-    stem = _stem(token)
+    stem = stem_word(token)
     bases = {stem, token}
     if stem.endswith("i"):
         bases.add(stem[:-1] + "y")  # studi -> study, studies
@@ -384,10 +385,13 @@ def stem_forms(token: str) -> tuple[str, ...]:
     if len(stem) >= 3 and stem[-1] not in "aeiouwxy" and stem[-2] in "aeiou":
         found.update(stem + stem[-1] + e for e in _DOUBLED)  # run -> running
     found.discard(token)
-    return tuple(sorted(f for f in found if len(f) <= 40 and _stem(f) == stem))
+    return tuple(sorted(f for f in found if len(f) <= 40 and stem_word(f) == stem))
 
 
-def _stem(token: str) -> str:
+@functools.lru_cache(maxsize=1 << 14)
+def stem_word(token: str) -> str:
+    """A word's English (Snowball) stem, as the `heading` field's analyser makes it; the
+    word itself when the analyser drops it."""
     analysed = _STEM.analyze(token)
     return analysed[0] if analysed else token
 
