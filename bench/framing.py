@@ -128,12 +128,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=FIXTURES / "context_framing.json")
     args = parser.parse_args(argv)
     texts = [s["text"] for s in json.loads(SAMPLES.read_text(encoding="utf-8"))["samples"]]
+    samples = pieces(texts)
     args.out.write_text(
-        json.dumps({"samples": pieces(texts)}, indent=1, ensure_ascii=False) + "\n",
+        json.dumps({"samples": samples}, indent=1, ensure_ascii=False) + "\n",
         encoding="utf-8",
     )
     fill_fixture(args.out)
-    print(f"{args.out}: {len(pieces(texts))} pieces")
+    print(f"{args.out}: {len(samples)} pieces")
 
 
 if __name__ == "__main__":

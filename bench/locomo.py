@@ -254,9 +254,9 @@ async def _search(client: Any, question: str, mode: str, ids: dict[str, str]) ->
     return _Asked(ranked, ms)
 
 
-async def _context(client: Any, question: str, budget: int, ids: dict[str, str]) -> set[str]:
+async def _context(client: Any, question: str, budget: int, at: dict[str, str]) -> set[str]:
+    """The dia_ids of the turns a get_context result holds (`at`: `_by_offset`'s map)."""
     data = await _call(client, "get_context", {"query": question, "max_tokens": budget})
-    at = _by_offset(ids)
     return {
         at.get(f"{s['session_id']}/{m['offset']}", "?")
         for s in data["sessions"]
@@ -325,6 +325,7 @@ async def _run_conversation(
                 if m == "keyword" or (semantic.get("enabled") and not semantic.get("error"))
             ]
             answers: list[dict[str, Any]] = []
+            at = _by_offset(ids)  # get_context names a message by its session and offset
             for q in conv.questions:
                 entry: dict[str, Any] = {"question": q.text, "category": q.category}
                 entry["evidence"] = list(q.evidence)
@@ -336,7 +337,7 @@ async def _run_conversation(
                 if context and runnable != ["keyword"]:
                     for budget in BUDGETS:
                         entry[f"context_{budget}"] = sorted(
-                            await _context(client, q.text, budget, ids)
+                            await _context(client, q.text, budget, at)
                         )
                 answers.append(entry)
     finally:
