@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,8 @@ class App:
         self._indexes: dict[Path, Indexer] = {}
         self._lock = threading.Lock()
         self._started = False
+        self._closing = False
+        self._hold: threading.Event | None = None
         self._opener: threading.Thread | None = None
 
     def index(self, project: str | None = None) -> Indexer:
@@ -65,6 +68,7 @@ class App:
             if self._started:
                 return
             self._started = True
+            self._hold = hold
             indexes = list(self._indexes.values())
         if background:
             self._opener = threading.Thread(
@@ -80,10 +84,18 @@ class App:
     def _open_default(self, indexes: list[Indexer], hold: threading.Event | None) -> None:
         if hold is not None:
             hold.wait(timeout=60)
+            if self._closing:
+                # Stopped before the index was needed: nothing to open or check, but the
+                # project served has its vault, as if a call had come.
+                self._report(lambda: Vault(self.root).init())
+                return
         for index in indexes:
             index.start()
+        self._report(self.index)
+
+    def _report(self, opening: Callable[[], object]) -> None:
         try:
-            self.index()
+            opening()
         except Exception as exc:
             # Keep serving: every tool call retries the open and returns this error's code
             # (e.g. SYMLINK_REFUSED for a linked vault folder) instead of a dead server.
@@ -91,6 +103,9 @@ class App:
             log.error("cannot open the project at %s: [%s] %s", self.root, code, exc)
 
     def close(self) -> None:
+        self._closing = True
+        if self._hold is not None:
+            self._hold.set()
         if self._opener is not None:
             self._opener.join()
         with self._lock:

@@ -1,110 +1,72 @@
-"""The `codearchitect` command line."""
+"""The `codearchitect` entry point.
+
+Two commands are started without loading the command line (click, the vault, every
+command's module): `serve`, whose start-up to the answered `tools/list` has a budget of
+1 s, and `capture claude-code`, the Claude Code hook, run once per hook event with a
+budget of 300 ms for the whole process (../shared/DESIGN.md, docs/benchmarks.md). Any
+other arguments, and any form of those two this module does not read itself (`--help`,
+an unknown option, a `--root` that is a file), go to the click group in `commands.py`,
+which also holds them, so they behave the same either way.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import sys
+from typing import TYPE_CHECKING
 
-import click
+if TYPE_CHECKING:
+    import click
 
-from vault import Vault, find_project_root
-
-from .cli_common import errors, existing_vault, rich_console, root_option
-from .cli_doctor import doctor, restore
-from .cli_git import git, merge_file, resolve, setup_clone
-from .cli_import import capture, import_
-from .cli_project import project
-from .cli_read import search, sessions, show, stats
-from .cli_scan import scan
-from .cli_semantic import semantic
-
-__all__ = ("cli", "main")
-
-
-@click.group()
-@click.version_option(package_name="codearchitect")
-def cli() -> None:
-    """A file-first markdown memory vault for AI conversation sessions."""
-
-
-@cli.command()
-@root_option
-def init(root: Path | None) -> None:
-    """Create .codearchitect/ (sessions, trash, .gitignore) in the project; in a git
-    clone, also set up the session merge driver (see `codearchitect git setup`).
-
-    Example:
-
-        codearchitect init --root ~/code/myproject
-    """
-    found = find_project_root(root)
-    if found.warning is not None:
-        click.echo(f"warning: {found.warning.message}", err=True)
-    with errors():
-        vault = Vault(found.path)
-        vault.init()
-        shared = setup_clone(vault)
-    click.echo(f"vault ready: {vault.dir}")
-    for line in shared or ["not a git clone: run `codearchitect git setup` once it is one"]:
-        click.echo(line)
-
-
-@cli.command()
-@root_option
-def serve(root: Path | None) -> None:
-    """Serve the project's vault over MCP on stdio.
-
-    Example:
-
-        codearchitect serve --root ~/code/myproject
-    """
-    from .serve import run_server
-
-    run_server(root)
-
-
-@cli.command()
-@root_option
-def reindex(root: Path | None) -> None:
-    """Rebuild the index from the session files (drops and re-reads everything).
-
-    Example:
-
-        codearchitect reindex
-    """
-    from rich.progress import Progress
-
-    from indexer import Indexer
-
-    with errors():
-        index = Indexer(existing_vault(root)).open(check=True)
-        try:
-            with Progress(console=rich_console(err=True), transient=True) as bar:
-                task = bar.add_task("indexing", total=None)
-
-                def progress(phase: str, done: int, total: int) -> None:
-                    bar.update(task, description=phase, completed=done, total=total)
-
-                report = index.rebuild(progress=progress)
-            status = index.status().to_dict()
-        finally:
-            index.close()
-    click.echo(
-        f"indexed {status['sessions']} sessions, {status['messages']} messages "
-        f"from {report.scanned} files in {report.seconds:.2f}s"
-    )
-    for bad in status["malformed"]:
-        click.echo(f"malformed: {bad['path']}:{bad['line']}: {bad['reason']}", err=True)
-
-
-for _command in (
-    *(search, sessions, show, doctor, restore, stats),
-    *(import_, capture, semantic, project, git, merge_file, resolve, scan),
-):
-    cli.add_command(_command)
+__all__ = ("main",)  # and `cli`, the click group (commands.py), loaded when asked for
 
 
 def main() -> None:
+    args = sys.argv[1:]
+    if args == ["capture", "claude-code"]:
+        from vault.importers.capture import capture_claude_code
+
+        try:
+            text = sys.stdin.read()
+        except Exception:
+            text = ""
+        sys.exit(capture_claude_code(text))
+    root = serve_root(args)
+    if root is not None:
+        from .serve import run_server
+
+        run_server(root or None)
+        return
+    from .commands import cli
+
     cli(prog_name="codearchitect")
+
+
+def serve_root(args: list[str]) -> str | None:
+    """For `serve`, `serve --root DIR` and `serve --root=DIR`: DIR ("" without one);
+    None for anything else, which click reads (and refuses with its own message)."""
+    if not args or args[0] != "serve":
+        return None
+    rest = args[1:]
+    if not rest:
+        return ""
+    if len(rest) == 2 and rest[0] == "--root":
+        root = rest[1]
+    elif len(rest) == 1 and rest[0].startswith("--root="):
+        root = rest[0].removeprefix("--root=")
+    else:
+        return None
+    if not root or root.startswith("-") or os.path.isfile(root):
+        return None  # click's own reading and errors
+    return root
+
+
+def __getattr__(name: str) -> click.Group:
+    if name == "cli":
+        from .commands import cli
+
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":

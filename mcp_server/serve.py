@@ -9,10 +9,12 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import anyio
+from .handshake import MAX_LINE_BYTES, Prelude, load_snapshot
 
-from .app import App
+if TYPE_CHECKING:
+    from .app import App
 
 __all__ = ("run_server",)
 
@@ -24,6 +26,20 @@ def run_server(root: Path | str | None = None) -> None:
         stream=sys.stderr,
         format="codearchitect %(levelname)s %(name)s: %(message)s",
     )
+    snapshot = None if sys.stderr.isatty() else load_snapshot()
+    if snapshot is None:
+        _serve_after_sdk(root)
+    else:
+        _serve_with_prelude(root, snapshot)
+
+
+def _serve_after_sdk(root: Path | str | None) -> None:
+    """The SDK answers everything: on a terminal (the banner opens the index first), or
+    without a recording of the handshake that fits this code (handshake.py)."""
+    import anyio
+
+    from .app import App
+
     app = App(root)
     if sys.stderr.isatty():
         sys.stderr.write(banner(app))
@@ -37,7 +53,7 @@ def run_server(root: Path | str | None = None) -> None:
     timer.daemon = True
     try:
         from .server import build_server
-        from .stdio import MAX_LINE_BYTES, serve_stdio
+        from .stdio import serve_stdio
 
         server = build_server(app)
         timer.start()
@@ -46,8 +62,82 @@ def run_server(root: Path | str | None = None) -> None:
         pass
     finally:
         timer.cancel()
-        gate.set()
         app.close()
+
+
+class _Loader(threading.Thread):
+    """Loads the SDK and builds the server beside the prelude; then lets the index open
+    (at once if the prelude has answered tools/list, else as `_serve_after_sdk` does)."""
+
+    def __init__(self, root: Path | str | None, prelude: Prelude) -> None:
+        super().__init__(name="codearchitect-load", daemon=True)
+        self.root = root
+        self.prelude = prelude
+        self.gate = threading.Event()
+        self.timer = threading.Timer(OPEN_AFTER_S, self.gate.set)
+        self.timer.daemon = True
+        self.app: App | None = None
+        self.server: Any = None
+        self.failure: BaseException | None = None
+        self.stopping = False  # the client left: the index need not open
+
+    def run(self) -> None:
+        try:
+            from .app import App
+
+            self.app = App(self.root)
+            self.app.start(background=True, hold=self.gate)
+            from .server import build_server
+            from .stdio import serve_stdio  # noqa: F401  (loaded here, used on the main thread)
+
+            self.server = build_server(self.app)
+            if self.stopping:
+                return
+            if self.prelude.listed:
+                self.gate.set()
+            else:
+                self.timer.start()
+        except BaseException as exc:
+            self.failure = exc
+
+
+def _serve_with_prelude(root: Path | str | None, snapshot: dict[str, Any]) -> None:
+    """Answer the handshake from the recording while the SDK loads, then hand the
+    connection to the SDK at the first other request (handshake.py)."""
+    prelude = Prelude(snapshot)
+    loader = _Loader(root, prelude)
+    loader.start()
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    pending: list[bytes] = []
+    try:
+        while True:
+            raw = stdin.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                return  # the client left during the handshake
+            answer = prelude.answer(raw) if len(raw) <= MAX_LINE_BYTES else None
+            if answer is None:
+                pending = [*prelude.replay, raw]
+                break
+            if answer:
+                stdout.write(answer.encode("utf-8") + b"\n")
+                stdout.flush()
+        loader.join()
+        if loader.failure is not None:
+            raise loader.failure
+        import anyio
+
+        from .stdio import serve_stdio
+
+        seen = handshake_gate(loader.gate)
+        anyio.run(serve_stdio, loader.server, MAX_LINE_BYTES, seen, pending, prelude.hidden_id)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        loader.stopping = True
+        loader.join()
+        loader.timer.cancel()
+        if loader.app is not None:
+            loader.app.close()
 
 
 # What a client sends before its first real request; nothing of it needs the index.
@@ -61,6 +151,7 @@ HANDSHAKE = frozenset(
         "resources/list",
         "resources/templates/list",
         "logging/setLevel",
+        "server/discover",
     }
 )
 OPEN_AFTER_S = 1.0  # the index opens this long after the SDK is ready, if nothing asked sooner

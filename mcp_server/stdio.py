@@ -22,15 +22,21 @@ from typing import Any, BinaryIO
 
 import anyio
 from mcp.shared.exceptions import MCPError
-from mcp_types import INVALID_PARAMS, RequestParams, jsonrpc_message_adapter
+from mcp_types import (
+    INVALID_PARAMS,
+    JSONRPCError,
+    JSONRPCResponse,
+    RequestParams,
+    jsonrpc_message_adapter,
+)
 
 from .errors import error_envelope
+from .handshake import MAX_LINE_BYTES
 
 __all__ = ("MAX_LINE_BYTES", "REFUSED", "LimitedLines", "serve_stdio")
 
 log = logging.getLogger("codearchitect.stdio")
 
-MAX_LINE_BYTES = 16 * 1024 * 1024
 REFUSED = "codearchitect/refused"
 _ID = re.compile(rb'"id"\s*:\s*("(?:[^"\\]|\\.){0,200}"|-?\d{1,20})')
 # Hints that a line may be one the SDK's parser refuses: a \uD800-\uDFFF escape (a
@@ -55,11 +61,15 @@ class Refusal(RequestParams):
 
 
 class LimitedLines:
-    """An async iterator of stdin lines that drops (and answers) over-long ones."""
+    """An async iterator of stdin lines that drops (and answers) over-long ones; `pending`
+    are lines already read from `raw` (by `serve`'s handshake prelude), taken first."""
 
-    def __init__(self, raw: BinaryIO, limit: int = MAX_LINE_BYTES) -> None:
+    def __init__(
+        self, raw: BinaryIO, limit: int = MAX_LINE_BYTES, pending: list[bytes] | None = None
+    ) -> None:
         self.raw = raw
         self.limit = limit
+        self.pending = list(pending or [])
         self.rejected: list[Any] = []
 
     def __aiter__(self) -> AsyncIterator[str]:
@@ -67,7 +77,10 @@ class LimitedLines:
 
     async def __anext__(self) -> str:
         while True:
-            line = await anyio.to_thread.run_sync(self.raw.readline, self.limit + 1)
+            if self.pending:
+                line = self.pending.pop(0)
+            else:
+                line = await anyio.to_thread.run_sync(self.raw.readline, self.limit + 1)
             if not line:
                 raise StopAsyncIteration
             if len(line) > self.limit and not line.endswith(b"\n"):
@@ -162,17 +175,56 @@ class _Observed:
         return line
 
 
+class _Hiding:
+    """The server's write stream, less its answer to the request with id `hidden` (one
+    the handshake prelude answered already and replayed so that the SDK's state is the
+    client's)."""
+
+    def __init__(self, stream: Any, hidden: str | int) -> None:
+        self.stream = stream
+        self.hidden: str | int | None = hidden
+
+    async def send(self, item: Any, /) -> None:
+        message = getattr(item, "message", None)
+        answer = message if isinstance(message, JSONRPCResponse | JSONRPCError) else None
+        if answer is not None and self.hidden is not None and answer.id == self.hidden:
+            self.hidden = None
+            if isinstance(answer, JSONRPCError):
+                log.warning("the replayed handshake request failed: %s", answer.error)
+            return
+        await self.stream.send(item)
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+    async def __aenter__(self) -> _Hiding:
+        await self.stream.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> bool | None:
+        result: bool | None = await self.stream.__aexit__(*exc)
+        return result
+
+
 async def serve_stdio(
-    server: Any, limit: int = MAX_LINE_BYTES, seen: Callable[[str], None] | None = None
+    server: Any,
+    limit: int = MAX_LINE_BYTES,
+    seen: Callable[[str], None] | None = None,
+    pending: list[bytes] | None = None,
+    hidden: str | int | None = None,
 ) -> None:
     """Run an `MCPServer` over stdin/stdout with `LimitedLines` as its input; `seen` is
-    shown each incoming line before the server reads it."""
+    shown each incoming line before the server reads it. `pending`: lines already read
+    from stdin, served first; `hidden`: the id of a request among them whose answer was
+    sent already (see handshake.py)."""
     from mcp.server.stdio import stdio_server
 
     low = server._lowlevel_server
     low.add_request_handler(REFUSED, Refusal, _answer_refusal)
-    lines: Any = LimitedLines(sys.stdin.buffer, limit)  # any async iterator of lines will do
+    # any async iterator of lines will do
+    lines: Any = LimitedLines(sys.stdin.buffer, limit, pending)
     if seen is not None:
         lines = _Observed(lines, seen)
     async with stdio_server(stdin=lines) as (read, write):
-        await low.run(read, write, low.create_initialization_options())
+        out = write if hidden is None else _Hiding(write, hidden)
+        await low.run(read, out, low.create_initialization_options())
