@@ -12,7 +12,7 @@ import pytest
 
 from vault import Vault
 
-from .conftest import MAIN_4D, SPOTTER_FULL, cc_expected_messages
+from .conftest import MAIN_4D, SPOTTER, SPOTTER_FULL, cc_expected_messages
 
 REPO = Path(__file__).resolve().parents[2]
 HOOK = (
@@ -109,3 +109,34 @@ def test_capture_imports_no_heavy_modules() -> None:
         check=True,
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_capture_command_loads_neither_the_command_line_nor_the_server(
+    vault_root: Path, tmp_path: Path
+) -> None:
+    """`codearchitect capture claude-code`, the command Claude Code runs per hook event,
+    goes straight to the hook (mcp_server.cli): no click, no command modules, no SDK, no
+    index; and it captures."""
+    transcript = tmp_path / "t" / "short.jsonl"
+    transcript.parent.mkdir()
+    transcript.write_bytes((SPOTTER / "short.jsonl").read_bytes())
+    exe = Path(sys.executable).parent / "codearchitect"
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", str(exe), "capture", "claude-code"],
+        input=_payload(transcript, vault_root).encode(),
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (0, b"")
+    loaded = {
+        line.split("|")[-1].strip()
+        for line in done.stderr.decode().splitlines()
+        if line.startswith("import time:")
+    }
+    heavy = {"click", "rich", "mcp", "mcp_types", "pydantic", "indexer", "tantivy", "anyio"}
+    assert loaded and not {m.split(".")[0] for m in loaded} & heavy
+    assert "mcp_server.commands" not in loaded
+    assert Vault(vault_root).locate(f"cc-{transcript.stem}").is_file()
+    assert not (vault_root / ".codearchitect" / "capture.log").exists()

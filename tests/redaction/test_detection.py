@@ -122,3 +122,69 @@ def test_any_mix_of_text_and_secrets_is_redacted_idempotently(
         for secret in case.secrets:
             assert secret not in once
     assert _redact(once)[0] == once
+
+
+# The keyword rule runs detect-secrets' quotes-required patterns only on windows holding a
+# quote (context._keywords; loading detect-secrets costs ~0.1 s in the capture hook). That
+# skip is right only if no text without a quote can match one of them.
+_NEAR_KEYWORDS = st.lists(
+    st.sampled_from(
+        [
+            "password",
+            "api_key",
+            "secret",
+            "db_pass",
+            "PRIVATE_KEY",
+            "contraseña",
+            "pwd",
+            "=",
+            "==",
+            "!=",
+            "!==",
+            "===",
+            ":",
+            ":=",
+            "=>",
+            ";",
+            "(",
+            ")",
+            "[0]",
+            "@",
+            ".assign",
+            " ",
+            "\t",
+            "\n",
+            "s3cr3tV4lue",
+            "hunter2hunter2",
+            "x",
+            "9",
+            "-",
+            "_",
+            "$",
+            "{",
+            "}",
+        ]
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_NEAR_KEYWORDS)
+def test_keyword_patterns_need_a_quote(text: str) -> None:
+    from detect_secrets.plugins.keyword import QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
+
+    assert not any(q in text for q in "'\"`")
+    for pattern in QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP:
+        assert pattern.search(text) is None, (pattern.pattern, text)
+    quoted = re.sub(r"(s3cr3tV4lue|hunter2hunter2)", r'"\1"', text)
+    if quoted != text and re.search(r'(password|secret|pwd)\s*(=|:)\s*"', quoted):
+        # the same text with its value quoted: found, so the check above could fail
+        assert any(p.search(quoted) for p in QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP), quoted
+
+
+def test_a_quoted_keyword_assignment_is_still_found_and_an_unquoted_one_too() -> None:
+    out, counts = _redact('db.connect(password="Xk9#mQ2vL7pR")')
+    assert "Xk9#mQ2vL7pR" not in out and counts.total == 1
+    out, counts = _redact("mysql -u root --password=Xk9mQ2vL7pRt8")
+    assert "Xk9mQ2vL7pRt8" not in out and counts.total == 1

@@ -33,9 +33,9 @@ def _private_keys(text: str, lower: str) -> Iterator[Span]:
     """A PEM block (real or `\\n`-escaped newlines, as in a JSON credentials file), whole;
     a block cut before its END line up to where its base64 stops. detect-secrets'
     PrivateKeyDetector headers say which blocks are keys; PuTTY files from the header on."""
-    from detect_secrets.plugins.private_key import PrivateKeyDetector
-
     for m in _PEM.finditer(text):
+        from detect_secrets.plugins.private_key import PrivateKeyDetector  # a block: load it
+
         block = m.group(0)
         if any(p.search(block[:60]) for p in PrivateKeyDetector.denylist) and _BODY.search(block):
             yield m.span()
@@ -62,17 +62,19 @@ _UNQUOTED_PASSWORD = re.compile(
 
 
 def _keywords(text: str, lower: str) -> Iterator[Found]:
-    from detect_secrets.filters.heuristic import is_indirect_reference
-    from detect_secrets.plugins.keyword import QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
-
     for start, end in windows(text, lower, _KEYWORD_NEEDLE, 80, 400):
         piece = text[start:end]
         found = False
-        for pattern, group in QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP.items():
+        # Every one of detect-secrets' quotes-required patterns needs a quote: a window
+        # without one cannot match them (and does not load detect-secrets, ~0.1 s).
+        patterns = _quoted_keyword_patterns() if _QUOTES.search(piece) else {}
+        for pattern, group in patterns.items():
             for m in pattern.finditer(piece):
                 value = m.group(group)
                 if not value or not looks_secret(value, 6):
                     continue
+                from detect_secrets.filters.heuristic import is_indirect_reference
+
                 if is_indirect_reference(piece[max(0, m.start() - 40) : m.end()]):
                     continue
                 found = True
@@ -83,6 +85,16 @@ def _keywords(text: str, lower: str) -> Iterator[Found]:
             for m in _UNQUOTED_PASSWORD.finditer(piece):
                 if looks_secret(m.group(1)):
                     yield start + m.start(1), start + m.end(1), "password"
+
+
+_QUOTES = re.compile("['\"`]")
+
+
+def _quoted_keyword_patterns() -> dict[re.Pattern[str], int]:
+    from detect_secrets.plugins.keyword import QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
+
+    patterns: dict[re.Pattern[str], int] = QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
+    return patterns
 
 
 _KEYWORD_TRIGGERS = ("key", "pass", "pwd", "secret", "contrase")
@@ -176,11 +188,11 @@ def _entropy(text: str, lower: str) -> Iterator[Span]:
     """detect-secrets' high-entropy plugins on quoted strings in assignments: base64
     strings over 4.5 bits a character (pure hex is left to the context rules: commit and
     content hashes are hex and everywhere)."""
-    from detect_secrets.filters.heuristic import is_likely_id_string
-
     for m in _QUOTED.finditer(text):
         if not _ASSIGN_BEFORE.search(text, max(0, m.start() - 8), m.start()):
             continue
+        from detect_secrets.filters.heuristic import is_likely_id_string  # a candidate: load it
+
         line = text[text.rfind("\n", 0, m.start()) + 1 : m.start()]
         if is_likely_id_string(m.group(2), line + m.group(0)) or _ID_BEFORE.search(line):
             continue
