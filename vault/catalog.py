@@ -3,6 +3,14 @@
 Session files are named by time and topic, not by id (a caller-chosen id is never a path),
 so finding a session means knowing every file's `id`. The catalogue reads each file's head
 once and re-reads it only when the file's (inode, size, mtime) moves.
+
+It also remembers what an editor's save looks like from outside, so that a look-up during
+a save does not conclude the session is gone (`unsettled`): a file read without an id
+while it was being written (a new file vim has not written yet, a file truncated by an
+in-place save) is re-stat'ed at every refresh until it has an id or settles; a file that
+held an id and was then found missing or without one is remembered for 2 s, and for as
+long as the editor's backup of it (`name~`, vim's and emacs's rename-and-write save) stands
+beside it while the path holds no id.
 """
 
 from __future__ import annotations
@@ -20,6 +28,10 @@ from .files import FileState
 __all__ = ("Catalog",)
 
 _HOT_NS = 2_000_000_000
+# A rename-and-write save whose backup (`name~`) still stands this long after the file went
+# is not in progress any more (the editor died or keeps backups): the file counts as gone.
+_SAVE_NS = 60_000_000_000
+_BACKUP_SUFFIX = "~"
 
 
 class Catalog:
@@ -35,8 +47,11 @@ class Catalog:
         self._by_dir: dict[Path, set[Path]] = {}
         self._dirs: dict[Path, tuple[int, int]] = {}  # folder -> (mtime_ns, listed at, ns)
         self._unknown: set[Path] = set()  # files whose id could not be read
+        # ... of those, the ones written within 2 s of being read: maybe an editor mid-save
+        self._pending: set[Path] = set()
         self._unreadable: dict[Path, str] = {}  # regular files that cannot be read: why
-        self._vanished: dict[Path, tuple[int, str | None]] = {}  # path -> (seen gone at, id)
+        # path -> (when, id): a file of `id` found missing, or found without its id, then
+        self._lost: dict[Path, tuple[int, str | None]] = {}
         # refresh_tree: root -> (its mtime_ns, listed at ns, its subfolders)
         self._trees: dict[Path, tuple[int, int, list[Path]]] = {}
         # One Path object per folder, so the per-look-up sweep over every folder compares
@@ -79,6 +94,11 @@ class Catalog:
         return taken
 
     def put(self, path: Path, state: FileState, session_id: str | None) -> None:
+        old = self._entries.get(path)
+        if session_id is not None:
+            self._lost.pop(path, None)  # holds an id again: whatever save it was is over
+        elif old is not None and old[1] is not None:
+            self._lost[path] = (time.time_ns(), old[1])  # an editor's save, most likely
         self.drop(path)
         self._entries[path] = (state, session_id)
         self._by_dir.setdefault(self._folder(path.parent), set()).add(path)
@@ -101,12 +121,15 @@ class Catalog:
         self.put(path, state, session_id)
         if why is not None:
             self._unreadable[path] = why
+        elif session_id is None and _recent(state.mtime_ns, time.time_ns()):
+            self._pending.add(path)
 
     def drop(self, path: Path) -> None:
         old = self._entries.pop(path, None)
         if old is None:
             return
         self._unknown.discard(path)
+        self._pending.discard(path)
         self._unreadable.pop(path, None)
         self._by_dir.get(path.parent, set()).discard(path)
         if old[1] is not None:
@@ -128,6 +151,8 @@ class Catalog:
             seen = (st.st_mtime_ns, listed_ns, [self._folder(root / name) for name in names])
             self._trees[root] = seen
         self.refresh(seen[2], deep=deep, hot_only=hot_only)
+        if self._pending:
+            self._recheck(self._pending)
 
     def refresh(self, folders: list[Path], *, deep: bool, hot_only: bool = False) -> None:
         """Bring the catalogue up to date with `folders`.
@@ -195,36 +220,77 @@ class Catalog:
     def _gone(self, path: Path) -> None:
         """`path` was found missing: drop it, remembering it for `unsettled`."""
         entry = self._entries.get(path)
-        if entry is not None:
-            self._vanished[path] = (time.time_ns(), entry[1])
+        if entry is not None and (entry[1] is not None or path in self._pending):
+            self._lost[path] = (time.time_ns(), entry[1])
         self.drop(path)
 
-    def unsettled(self, session_id: str) -> bool:
-        """Might an editor be saving a file of this session right now?
-
-        True while a file whose id cannot be read was written in the last 2 s (an in-place
-        save: truncate, then write), or a file of `session_id` vanished in the last 2 s (a
-        rename-and-write save). Such files are re-read here, so a finished save is seen.
-        """
+    def _recheck(self, paths: Iterable[Path]) -> Path | None:
+        """Re-stat files listed without an id: learn those that changed, forget those gone
+        (as vanished) and those settled. Returns one still being written (no id, written in
+        the last 2 s), if any."""
         now = time.time_ns()
-        for path, (when, _) in list(self._vanished.items()):
-            if now - when > _HOT_NS:
-                del self._vanished[path]
-        # A vanished file whose id we never read (seen only while an editor was writing it)
-        # may have been this session's: wait for it too.
-        if any(sid in (session_id, None) for _, sid in self._vanished.values()):
-            return True
-        busy = False
-        for path in list(self._unknown):
+        busy = None
+        for path in list(paths):
             try:
                 current = files.stat_file(path)
             except (OSError, SymlinkRefused):
-                current = None  # gone, or a link now: not a session file either way
+                self.drop(path)  # a link now, or unreachable: not a session file
+                continue
             if current is None:
-                self.drop(path)
+                self._gone(path)
                 continue
-            if now - current.mtime_ns > _HOT_NS:
+            entry = self._entries.get(path)
+            if entry is None or entry[1] is not None:
                 continue
-            self._learn(path, current)
-            busy = busy or (self._entries[path][1] is None and path not in self._unreadable)
+            if current != entry[0]:
+                self._learn(path, current)
+                if self._entries.get(path, entry)[1] is not None:
+                    continue
+            if not _recent(current.mtime_ns, now):
+                self._pending.discard(path)  # settled with no id: not a save in progress
+            elif path not in self._unreadable:
+                self._pending.add(path)
+                busy = busy or path
         return busy
+
+    def unsettled(self, session_id: str) -> Path | None:
+        """Might an editor be saving a file of this session right now? The file that says
+        so, or None.
+
+        Yes while a file whose id cannot be read was written in the last 2 s (an in-place
+        save: truncate, then write; or vim's new file before its bytes), or a file that
+        held `session_id` (or whose id was never read) went missing or lost its id in the
+        last 2 s, or still has its editor's backup (`name~`) beside it and no id (a
+        rename-and-write save not finished yet; for up to a minute). Every file without an
+        id is re-stat'ed first, so a save that finished meanwhile is seen (its id learnt).
+        """
+        busy = self._recheck(self._unknown)
+        now = time.time_ns()
+        for path, (when, sid) in list(self._lost.items()):
+            if now - when <= _HOT_NS:
+                continue
+            if sid is None or now - when > _SAVE_NS or not self._backed_up(path):
+                del self._lost[path]
+        # A lost file whose id we never read (seen only while an editor was writing it) may
+        # have been this session's: wait for it too.
+        for path, (_, sid) in self._lost.items():
+            if sid in (session_id, None):
+                return path
+        return busy
+
+    def _backed_up(self, path: Path) -> bool:
+        """An editor's backup of `path` stands beside it and `path` holds no id: a
+        rename-and-write save has renamed the file away and not written it back yet."""
+        entry = self._entries.get(path)
+        if entry is not None and entry[1] is not None:
+            return False
+        backup = path.with_name(path.name + _BACKUP_SUFFIX)
+        try:
+            return files.stat_file(backup) is not None
+        except SymlinkRefused:
+            return False
+
+
+def _recent(mtime_ns: int, now_ns: int) -> bool:
+    """Written within 2 s of `now_ns` (a file dated in the future is not being written)."""
+    return abs(now_ns - mtime_ns) <= _HOT_NS

@@ -10,7 +10,8 @@ look-up as cheaply as the rules allow:
   folders and the file found (a copy of it put into another, settled day folder is
   reported as `AmbiguousSession` up to a second later);
 - a miss while an editor is saving the session's file waits for the save (~2 s at most)
-  rather than let the caller create a second file for the id.
+  rather than let the caller create a second file for the id, and is `Conflict` (nothing
+  created; try again) if the save is still not over then (vault/catalog.py `unsettled`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from . import files
 from .catalog import Catalog
 from .errors import (
     AmbiguousSession,
+    Conflict,
     SessionDeleted,
     SessionNotFound,
     SymlinkRefused,
@@ -91,21 +93,32 @@ class Finder:
         if not paths and time.monotonic() - self._deep_refreshed > _DEEP_REFRESH_S:
             self.refresh(deep=True)
             paths = self.catalog.paths_for(session_id)
-        # A miss while an editor is saving the session's file (truncated, or renamed away
-        # for a moment) would create a second file with the same id: wait for the save.
-        for delay in SAVE_WAITS:
-            if paths or not self.catalog.unsettled(session_id):
-                break
-            time.sleep(delay)
-            self.refresh(deep=False)
-            paths = self.catalog.paths_for(session_id)
         if not paths:
-            paths = self.catalog.paths_for(session_id)
+            paths = self._wait_for_save(session_id)
         if not paths:
             self._refuse_shadowing(session_id)
         if len(paths) > 1:
             raise AmbiguousSession(session_id, sorted(paths))
         return paths[0] if paths else None
+
+    def _wait_for_save(self, session_id: str) -> list[Path]:
+        """After a miss: the session's files once no editor is saving one of them (a file
+        of the id truncated, or renamed away for a moment, would otherwise make the caller
+        create a second file for the id). Waits up to ~2 s; `Conflict` if the save is still
+        not over then (nothing may be created while it is)."""
+        for delay in (*SAVE_WAITS, None):
+            saving = self.catalog.unsettled(session_id)  # learns the id of a finished save
+            paths = self.catalog.paths_for(session_id)
+            if paths or saving is None:
+                return paths
+            if delay is None:
+                break
+            time.sleep(delay)
+            self.refresh(deep=False)
+        raise Conflict(
+            f"Session {session_id}: its file is being saved by another program ({saving} "
+            "was renamed away, emptied or rewritten and not written back yet); try again"
+        )
 
     def _refuse_shadowing(self, session_id: str) -> None:
         """A miss while a session file cannot be read: that file may hold `session_id`, so

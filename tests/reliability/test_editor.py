@@ -19,6 +19,7 @@ import random
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from mcp import Client
 from indexer import Indexer
 from indexer.dump import expected_dump
 from tests.helpers.servers import EXE, server_env, server_params
-from vault import Vault
+from vault import Conflict, Vault, catalog, lookup
 
 from .conftest import FAST, assert_index_equals_files, wait_until
 
@@ -195,3 +196,94 @@ def test_append_during_a_slow_save_waits_for_it(
         "first",
         "during the save",
     ]
+
+
+class _EditorBetweenLooks:
+    """`vault.lookup`'s clock, whose waits each let the editor take its next step: the
+    vault's look-ups then see the save exactly between those steps (and take no time)."""
+
+    def __init__(self, steps: list[Callable[[], object]]) -> None:
+        self.steps = steps
+        self.waits = 0
+
+    monotonic = staticmethod(time.monotonic)
+
+    def sleep(self, seconds: float) -> None:
+        self.waits += 1
+        if self.steps:
+            self.steps.pop(0)()
+
+
+def test_a_vim_save_seen_empty_between_its_steps_is_waited_for(
+    vault_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the vim storm (`make stress`, PYTHONHASHSEED=2): an append's look-up saw the
+    file renamed away (`file~`), then vim's new file still empty (created, not yet
+    written). The catalogue listed that file without an id and never read it again while
+    the vanished file kept the wait going, so the wait ran out and store_message created a
+    second file for the id; the server then appended to that one for the rest of the storm
+    (the editor's file, listed without an id, was never looked at again) and every later
+    reader got AMBIGUOUS. Replayed step by step: gone, empty, written, backup removed."""
+    vault = Vault(vault_root)
+    vault.append_message("vim", "user", "first")
+    path = vault.locate("vim")
+    data = path.read_bytes() + b"\nnote typed in the editor\n"
+    backup = path.with_name(path.name + "~")
+    os.replace(path, backup)  # vim: the file renamed to its backup
+    fd: list[int] = []
+
+    def write_and_close() -> None:
+        os.write(fd[0], data)
+        os.close(fd[0])
+
+    steps: list[Callable[[], object]] = [
+        lambda: fd.append(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)),
+        write_and_close,  # vim: the new file (empty a moment), then its bytes
+        backup.unlink,  # ... and the backup removed
+    ]
+    clock = _EditorBetweenLooks(steps)
+    monkeypatch.setattr(lookup, "time", clock)
+    vault.append_message("vim", "assistant", "during the save")
+    assert clock.waits == 2  # it did see the empty file, and waited until it was written
+    steps.pop()()
+    vault.append_message("vim", "assistant", "after the save")
+    assert [p.name for p in Vault(vault_root).session_paths()] == [path.name]
+    assert [m.content for m in Vault(vault_root).get("vim").messages] == [
+        "first",
+        "during the save",
+        "after the save",
+    ]
+
+
+@pytest.mark.parametrize("backup", [True, False], ids=["vim-stalled", "deleted-by-hand"])
+def test_a_save_that_outlasts_the_wait_is_a_conflict_never_a_second_file(
+    vault_root: Path, monkeypatch: pytest.MonkeyPatch, backup: bool
+) -> None:
+    """A vim save stalled past the wait (the file renamed to `file~`, not written back):
+    CONFLICT, nothing created, and the next try after the save lands in the saved file.
+    Without a backup the file was deleted or moved away, not saved: after the wait the
+    id is free again and the append creates it. (The wait and the 2 s of a vanished file
+    are cut to milliseconds here; the backup alone keeps the save in progress.)"""
+    monkeypatch.setattr(lookup, "SAVE_WAITS", (0.01,) * 4)
+    monkeypatch.setattr(catalog, "_HOT_NS", 20_000_000)
+    vault = Vault(vault_root)
+    vault.append_message("stalled", "user", "first")
+    path = vault.locate("stalled")
+    data = path.read_bytes()
+    if backup:
+        os.replace(path, path.with_name(path.name + "~"))
+        with pytest.raises(Conflict):
+            vault.append_message("stalled", "assistant", "during the save")
+        assert list(Vault(vault_root).session_paths()) == []
+        path.write_bytes(data + b"\nnote\n")
+        path.with_name(path.name + "~").unlink()
+        vault.append_message("stalled", "assistant", "after the save")
+        assert [p.name for p in Vault(vault_root).session_paths()] == [path.name]
+        contents = [m.content for m in Vault(vault_root).get("stalled").messages]
+        assert contents == ["first", "after the save"]
+    else:
+        path.unlink()
+        created = vault.append_message("stalled", "assistant", "a new start")
+        assert created.created_session
+        assert list(Vault(vault_root).session_paths()) == [created.path]
+        assert [m.content for m in Vault(vault_root).get("stalled").messages] == ["a new start"]

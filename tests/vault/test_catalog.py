@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from vault import AmbiguousSession, Vault, lookup
+from vault.catalog import Catalog
 
 _OLD = time.time() - 3600  # an mtime that makes a folder settled at its first listing
 
@@ -131,3 +132,69 @@ def test_a_file_with_no_id_replaced_by_a_link_does_not_block_new_sessions(
     created = vault.append_message("brand-new", "user", "a new session")
     assert created.path.parent == first.path.parent and created.path != junk
     assert outside.read_text() == "not ours\n" and junk.is_symlink()
+
+
+def test_a_file_seen_while_being_written_is_read_again_at_the_next_hit(vault: Vault) -> None:
+    """A file listed while still empty (an editor or a copy mid-write) is re-read at the
+    next look-up once it has bytes, even one that finds the session at once: a second
+    file claiming the id is `AmbiguousSession`, not ignored while appends go to one file
+    (the vim storm appended to a duplicate for 700 messages unnoticed)."""
+    first = vault.append_message("watched", "user", "one")
+    copy = first.path.with_name("session-20240101-000000-copy.md")
+    with open(copy, "wb") as f:
+        vault.append_message("watched", "user", "two")  # lists the copy, still empty
+        f.write(first.path.read_bytes())
+    with pytest.raises(AmbiguousSession) as info:
+        vault.append_message("watched", "user", "which file?")
+    assert sorted(info.value.paths) == sorted([first.path, copy])
+
+
+def test_a_file_with_no_id_yet_that_vanishes_before_the_wait_looks_makes_a_miss_wait(
+    tmp_path: Path,
+) -> None:
+    """vim: its new file is listed while still empty (no id yet), then renamed away by the
+    next save before a miss re-checks it: the miss must wait for that save (the file may
+    be this session's), not drop the file silently and let the caller create a second one."""
+    folder = tmp_path / "day"
+    folder.mkdir()
+    session_file = folder / "a.md"
+    session_file.write_bytes(b"")  # an editor mid-write
+    cat = Catalog(lambda p: "s" if p.read_bytes() else None, lambda n: n.endswith(".md"))
+    cat.refresh([folder], deep=True)
+    assert cat.paths_for("s") == []
+    session_file.rename(folder / "a.md~")  # the next save, seen first by the miss's re-check
+    assert cat.unsettled("s") == session_file
+    assert cat.unsettled("other") == session_file  # its id was never read: any id waits
+
+
+def test_a_session_file_found_without_its_id_keeps_a_miss_waiting(tmp_path: Path) -> None:
+    """An in-place save seen mid-way (the file of `s` truncated): a miss for `s` waits
+    even if the empty file's mtime is old, as the file's id was just lost."""
+    folder = tmp_path / "day"
+    folder.mkdir()
+    session_file = folder / "a.md"
+    session_file.write_bytes(b"s")
+    cat = Catalog(lambda p: "s" if p.read_bytes() else None, lambda n: n.endswith(".md"))
+    cat.refresh([folder], deep=True)
+    assert cat.paths_for("s") == [session_file]
+    session_file.write_bytes(b"")
+    os.utime(session_file, (_OLD, _OLD))
+    assert cat.paths_for("s") == []
+    assert cat.unsettled("s") == session_file
+    assert cat.unsettled("other") is None  # it held `s`, no other id
+
+
+def test_a_file_with_no_id_dated_in_the_future_does_not_hold_up_new_sessions(
+    vault: Vault,
+) -> None:
+    """A file without an id counts as being written (a miss waits, then is CONFLICT) only
+    if written in the last 2 s; one whose mtime is far ahead of the clock (an archive from
+    a skewed machine) is not being written, and a new session is created at once."""
+    first = vault.append_message("known", "user", "hello")
+    junk = first.path.parent / "notes.md"
+    junk.write_bytes(b"no frontmatter here\n")
+    ahead = time.time() + 3600
+    os.utime(junk, (ahead, ahead))
+    vault.append_message("known", "user", "the catalogue has read the junk")
+    created = vault.append_message("brand-new", "user", "a new session")
+    assert created.created_session and created.path != junk
