@@ -111,8 +111,7 @@ def restore(message_ids: tuple[str, ...], root: Path | None) -> None:
     with errors():
         index = open_index(root, must_exist=True)
         try:
-            for message_id in message_ids:
-                session_id, position = index.vault.restore_acked(message_id)
+            for message_id, session_id, position in index.vault.restore_acked_many(message_ids):
                 click.echo(f"restored {message_id} to {session_id} as message {position + 1}")
             index.reconcile()
         finally:

@@ -21,7 +21,13 @@ from .session_file import (
 )
 from .write_check import check_json_value, check_rendered
 
-__all__ = ("patch_changes", "patched", "with_message", "with_messages", "without_message")
+__all__ = (
+    "patch_changes",
+    "patched",
+    "with_lost_messages",
+    "with_messages",
+    "without_message",
+)
 
 
 def patch_changes(
@@ -96,11 +102,36 @@ def without_message(parsed: ParsedSession, data: bytes, message_id: str) -> byte
     raise MessageNotFound(message_id)
 
 
-def with_message(parsed: ParsedSession, data: bytes, message: Message) -> bytes:
-    """The file with `message`'s block put back before the first message created after it
-    (at the end when none is)."""
-    later = next((m.id for m in parsed.session.messages if m.created_at > message.created_at), None)
-    return with_messages(parsed, data, [(message, later)])
+def with_lost_messages(
+    parsed: ParsedSession, data: bytes, lost: list[Message]
+) -> tuple[bytes, list[int], InvalidInput | None]:
+    """The file with each of `lost` put back before the first message created after it (at
+    the end when none is), one after the other in the order given (as if restored one at
+    a time, in one write), and the 0-based position each took when it was put back. Stops
+    at the first message that is already there and returns that refusal too."""
+    order = [m.id for m in parsed.session.messages]
+    created = {m.id: m.created_at for m in parsed.session.messages}
+    by_id: dict[str, Message] = {}
+    positions: list[int] = []
+    refused = None
+    for message in lost:
+        if message.id in created:
+            refused = InvalidInput(f"Message {message.id} is already in its session", field="id")
+            break
+        at = next((i for i, mid in enumerate(order) if created[mid] > message.created_at), None)
+        at = len(order) if at is None else at
+        order.insert(at, message.id)
+        created[message.id] = message.created_at
+        by_id[message.id] = message
+        positions.append(at)
+    placed: list[tuple[Message, str | None]] = []
+    anchor: str | None = None  # the next message of the file as parsed, walking backwards
+    for mid in reversed(order):
+        if mid in by_id:
+            placed.append((by_id[mid], anchor))
+        else:
+            anchor = mid
+    return with_messages(parsed, data, placed[::-1]), positions, refused
 
 
 def with_messages(

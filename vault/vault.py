@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -51,7 +51,7 @@ from .lookup import Finder, is_session_name
 from .paths import VAULT_DIR, check_session_id, slugify
 from .redaction import Redactions, Redactor, RedactorCache
 from .redaction.scanning import redacted_file
-from .rewriting import patch_changes, patched, with_message, without_message
+from .rewriting import patch_changes, patched, with_lost_messages, without_message
 from .session_file import (
     Message,
     ParsedSession,
@@ -469,16 +469,55 @@ class Vault:
     def restore_acked(self, message_id: str) -> tuple[str, int]:
         """Put an `ACKED_MISSING` message back into its session, from the journal, before
         the first message created after it. Returns (session id, its 0-based position)."""
-        entry = next((e for e in self.journal.entries() if e.message.id == message_id), None)
-        if entry is None:
-            raise MessageNotFound(message_id)
-        check_session_id(entry.session_id)
-        # An entry written before redaction may hold a secret: it goes back redacted.
-        lost = self.redactor().message(entry.message, Redactions())
-        session = self._rewrite(
-            entry.session_id, lambda parsed, data: with_message(parsed, data, lost)
-        )
-        return entry.session_id, [m.id for m in session.messages].index(message_id)
+        for _, session_id, position in self.restore_acked_many([message_id]):
+            return session_id, position
+        raise MessageNotFound(message_id)  # not reached: one id is restored or refused
+
+    def restore_acked_many(self, message_ids: Sequence[str]) -> Iterator[tuple[str, str, int]]:
+        """`restore_acked` for each id in turn, yielding (message id, session id, 0-based
+        position when put back); stops with the error of the first that cannot be restored,
+        those before it restored. Consecutive ids of one session are put back in one
+        rewrite of its file (hundreds lost to an editor's stale saves: one write, not
+        hundreds)."""
+        entries = {e.message.id: e for e in self.journal.entries()}
+        i = 0
+        while i < len(message_ids):
+            first = entries.get(message_ids[i])
+            if first is None:
+                raise MessageNotFound(message_ids[i])
+            check_session_id(first.session_id)
+            batch = [first]
+            while i + len(batch) < len(message_ids):
+                entry = entries.get(message_ids[i + len(batch)])
+                if entry is None or entry.session_id != first.session_id:
+                    break
+                batch.append(entry)
+            # An entry written before redaction may hold a secret: it goes back redacted.
+            lost = [self.redactor().message(e.message, Redactions()) for e in batch]
+            positions, refused = self._restore_in(first.session_id, lost)
+            for entry, position in zip(batch, positions, strict=False):
+                yield entry.message.id, first.session_id, position
+            if refused is not None:
+                raise refused
+            i += len(batch)
+
+    def _restore_in(
+        self, session_id: str, lost: list[Message]
+    ) -> tuple[list[int], VaultError | None]:
+        """Put `lost` back into the session's file in one rewrite, up to the first that is
+        already there; their positions, and that refusal."""
+        outcome: tuple[list[int], VaultError | None] = ([], None)
+
+        def edit(parsed: ParsedSession, data: bytes) -> bytes:
+            nonlocal outcome
+            new_data, positions, refused = with_lost_messages(parsed, data, lost)
+            if refused is not None and not positions:
+                raise refused  # nothing to write
+            outcome = (positions, refused)
+            return new_data
+
+        self._rewrite(session_id, edit)
+        return outcome
 
     def delete(self, session_id: str) -> bool:
         """Move a session's file to the trash; False if there was no such session."""

@@ -352,20 +352,3 @@ def test_quoted_and_escaped_ids_are_still_found(vault: Vault) -> None:
     vault.append_message(tricky, "user", "x")
     fresh = Vault(vault.root)
     assert fresh.get(tricky).messages[0].content == "x"
-
-
-def test_a_vanished_file_whose_id_was_never_read_makes_a_miss_wait(tmp_path: Path) -> None:
-    """vim: the new file is read while still empty (id unknown), then renamed away by the
-    next save; a miss in that moment must wait, not create a second file for the id."""
-    from vault.catalog import Catalog
-
-    folder = tmp_path / "day"
-    folder.mkdir()
-    session_file = folder / "a.md"
-    session_file.write_bytes(b"")  # an editor mid-write
-    catalog = Catalog(lambda p: "s" if p.read_bytes() else None, lambda n: n.endswith(".md"))
-    catalog.refresh([folder], deep=True)
-    assert catalog.paths_for("s") == []
-    session_file.unlink()  # renamed away by the next save
-    catalog.refresh([folder], deep=True)
-    assert catalog.unsettled("s")

@@ -149,20 +149,36 @@ def test_a_file_seen_while_being_written_is_read_again_at_the_next_hit(vault: Va
     assert sorted(info.value.paths) == sorted([first.path, copy])
 
 
-def test_a_file_with_no_id_yet_that_vanishes_before_the_wait_looks_makes_a_miss_wait(
-    tmp_path: Path,
-) -> None:
-    """vim: its new file is listed while still empty (no id yet), then renamed away by the
-    next save before a miss re-checks it: the miss must wait for that save (the file may
-    be this session's), not drop the file silently and let the caller create a second one."""
+def _one_file(tmp_path: Path, data: bytes) -> tuple[Catalog, Path]:
+    """A catalogue over one folder of one file, listed (an empty file has no id, else `s`)."""
     folder = tmp_path / "day"
     folder.mkdir()
     session_file = folder / "a.md"
-    session_file.write_bytes(b"")  # an editor mid-write
+    session_file.write_bytes(data)
     cat = Catalog(lambda p: "s" if p.read_bytes() else None, lambda n: n.endswith(".md"))
     cat.refresh([folder], deep=True)
+    return cat, session_file
+
+
+def test_a_vanished_file_whose_id_was_never_read_makes_a_miss_wait(tmp_path: Path) -> None:
+    """vim: the new file is read while still empty (id unknown), then renamed away by the
+    next save; a miss in that moment must wait, not create a second file for the id."""
+    cat, session_file = _one_file(tmp_path, b"")  # an editor mid-write
     assert cat.paths_for("s") == []
-    session_file.rename(folder / "a.md~")  # the next save, seen first by the miss's re-check
+    session_file.unlink()  # renamed away by the next save
+    cat.refresh([session_file.parent], deep=True)
+    assert cat.unsettled("s") == session_file
+
+
+def test_a_file_with_no_id_yet_that_vanishes_before_the_wait_looks_makes_a_miss_wait(
+    tmp_path: Path,
+) -> None:
+    """The same, the file renamed away after the miss's last listing: the miss's re-check
+    must remember it as vanished (it may be this session's), not drop it silently and let
+    the caller create a second file."""
+    cat, session_file = _one_file(tmp_path, b"")
+    assert cat.paths_for("s") == []
+    session_file.rename(session_file.with_name("a.md~"))  # seen first by the re-check
     assert cat.unsettled("s") == session_file
     assert cat.unsettled("other") == session_file  # its id was never read: any id waits
 
@@ -170,12 +186,7 @@ def test_a_file_with_no_id_yet_that_vanishes_before_the_wait_looks_makes_a_miss_
 def test_a_session_file_found_without_its_id_keeps_a_miss_waiting(tmp_path: Path) -> None:
     """An in-place save seen mid-way (the file of `s` truncated): a miss for `s` waits
     even if the empty file's mtime is old, as the file's id was just lost."""
-    folder = tmp_path / "day"
-    folder.mkdir()
-    session_file = folder / "a.md"
-    session_file.write_bytes(b"s")
-    cat = Catalog(lambda p: "s" if p.read_bytes() else None, lambda n: n.endswith(".md"))
-    cat.refresh([folder], deep=True)
+    cat, session_file = _one_file(tmp_path, b"s")
     assert cat.paths_for("s") == [session_file]
     session_file.write_bytes(b"")
     os.utime(session_file, (_OLD, _OLD))

@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vault import Vault
+import pytest
+
+from vault import InvalidInput, Vault, files
 
 # A process that deletes a message and is killed (os._exit, no cleanup) the moment the
 # rewritten session file is in place, before delete_message returns.
@@ -38,6 +40,47 @@ def test_stale_editor_save_is_reported_and_restorable(vault: Vault) -> None:
     assert restored.content == "acknowledged while the editor was open"
     assert restored.created_at == lost.message.created_at
     assert lost.message.id not in {e.message.id for e in vault.acked_missing()}
+
+
+def test_many_lost_messages_of_a_session_are_restored_in_one_rewrite(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The vim storm lost ~600 acknowledged messages to stale saves; restoring them one
+    rewrite each (the whole file rewritten and fsynced 600 times) took over a minute.
+    Consecutive ids of one session go back in one rewrite, each in its place by time,
+    with the positions they would have had restored one at a time; a refused id stops
+    the run after those before it are restored."""
+    path = vault.append_message("many", "user", "kept 0").path
+    stale = path.read_bytes()
+    lost = [vault.append_message("many", "assistant", f"lost {n}").message for n in range(6)]
+    kept = vault.append_message("many", "user", "kept 1").message
+    data = path.read_bytes()
+    path.write_bytes(stale + data[data.index(b"<!-- cam:msg id=" + kept.id.encode()) - 1 :])
+    writes: list[Path] = []
+    real = files.write_atomic
+
+    def counted(target: Path, data: bytes) -> files.FileState:
+        writes.append(target)
+        return real(target, data)
+
+    monkeypatch.setattr(files, "write_atomic", counted)
+    order = [lost[3], lost[1], lost[0], lost[5]]
+    done = list(vault.restore_acked_many([m.id for m in order]))
+    assert len(writes) == 1
+    assert done == [
+        (lost[3].id, "many", 1),
+        (lost[1].id, "many", 1),
+        (lost[0].id, "many", 1),
+        (lost[5].id, "many", 4),
+    ]
+    contents = [m.content for m in vault.get("many").messages]
+    assert contents == ["kept 0", "lost 0", "lost 1", "lost 3", "lost 5", "kept 1"]
+    with pytest.raises(InvalidInput):
+        list(vault.restore_acked_many([lost[2].id, lost[1].id, lost[4].id]))
+    contents = [m.content for m in vault.get("many").messages]
+    assert contents == ["kept 0", "lost 0", "lost 1", "lost 2", "lost 3", "lost 5", "kept 1"]
+    assert len(writes) == 2
+    assert [e.message.id for e in vault.acked_missing()] == [lost[4].id]
 
 
 def test_deletions_through_the_vault_are_not_reported(vault: Vault) -> None:
