@@ -80,12 +80,16 @@ class Appender:
     def append(
         self, session_id: str, messages: list[Message], *, found: Path, journal: bool = True
     ) -> tuple[Path, FileState, list[Message]]:
-        """Append the messages the file does not hold yet, in one write; returns those.
+        """Append the messages the file does not hold yet, in one write; returns those,
+        with any this call wrote before an editor's save carried them into the file.
 
         The caller holds the session's lock; `found` is the session's file as it just
         located it under that lock (a retry locates it again).
         """
         path: Path | None = None
+        # Written by an earlier attempt to a file an editor then replaced: if its save
+        # carried them over, they are found in the file and acknowledged by this call.
+        ours: dict[str, Message] = {}
         for attempt in range(_RETRIES + len(SAVE_WAITS)):
             try:
                 path = found if attempt == 0 else self.finder.locate(session_id)
@@ -102,7 +106,10 @@ class Appender:
                 continue
             todo = list({m.id: m for m in messages if m.id not in known.ids}.values())
             if not todo:
-                return path, known.state, []
+                carried = list(ours.values())
+                if journal:
+                    self.journal.record(session_id, carried)
+                return path, known.state, carried
             block = "".join(render_message(m) for m in todo).encode("utf-8")
             state = known.state
             if known.torn_offset is not None:
@@ -125,6 +132,7 @@ class Appender:
             if after is None or after.ino != new_state.ino or after.size != new_state.size:
                 # An editor replaced the file while we wrote: our bytes went to the old inode,
                 # unless the editor read them first. Go round again for what is not there.
+                ours.update((m.id, m) for m in todo)
                 self.forget(path)
                 continue
             known.ids.update(m.id for m in todo)
@@ -134,9 +142,10 @@ class Appender:
             self._known[path] = known
             # Our own write: the catalogue need not re-read the head to learn the id again.
             self.finder.catalog.put(path, new_state, session_id)
+            written = [*todo, *(m for m in ours.values() if m.id not in {t.id for t in todo})]
             if journal:
-                self.journal.record(session_id, todo)
-            return path, new_state, todo
+                self.journal.record(session_id, written)
+            return path, new_state, written
         raise Conflict(f"Session {session_id} kept changing while appending; try again")
 
     def _current(self, path: Path) -> _Known:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -235,6 +236,40 @@ def test_editor_replacing_the_file_during_append_is_retried(
     result = vault.append_message("r", "user", "two")
     assert result.appended
     assert [m.content for m in vault.get("r").messages] == ["one", "two"]
+
+
+def test_an_append_an_editor_carried_into_its_save_is_journaled(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the vim storm (`make stress`): the editor loaded the file just after our
+    append's write and saved it (renamed away, rewritten) before our check, so the retry
+    found the message already there and wrote nothing, and nothing was journaled either.
+    A later stale save then removed an acknowledged message that no report could name."""
+    vault.append_message("carried", "user", "one")
+    real_append = files.append_bytes
+    stale: list[bytes] = []
+
+    def append_then_vim_saves(
+        path: Path, data: bytes, expected: files.FileState
+    ) -> files.FileState:
+        state = real_append(path, data, expected)
+        if not stale:
+            stale.append(path.read_bytes()[: expected.size])  # an older buffer, for later
+            buffer = path.read_bytes()  # the editor loads the file, our bytes in it
+            backup = path.with_name(path.name + "~")
+            os.replace(path, backup)
+            path.write_bytes(buffer + b"\nnote\n")
+            backup.unlink()
+        return state
+
+    monkeypatch.setattr(files, "append_bytes", append_then_vim_saves)
+    result = vault.append_message("carried", "user", "two")
+    monkeypatch.undo()
+    assert result.appended
+    assert [m.content for m in vault.get("carried").messages] == ["one", "two"]
+    path = vault.locate("carried")
+    path.write_bytes(stale[0])  # another stale save: "two" is gone from the file
+    assert [e.message.id for e in vault.acked_missing()] == [result.message.id]
 
 
 def test_delete_message(vault: Vault) -> None:
