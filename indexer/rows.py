@@ -131,7 +131,7 @@ def message_values(file_id: int, position: int, session_id: str, m: Message) -> 
         "session_id": session_id,
         "role": m.role,
         "content": m.content,
-        "metadata": dumps_json(m.metadata),
+        "metadata": dumps_json(m.metadata) if m.metadata else "{}",  # most have none
         "created_at": normalize_ts(m.created_at) or m.created_at,
         "edited": int(m.edited),
     }

@@ -118,12 +118,22 @@ class Syncer:
     def _prepare(self, path: Path, rel: str, row: FileRow | None, queue: bool) -> str | _Step:
         """Read, hash and parse outside any write transaction: an outcome, or the write to
         make (anchored, see `_commit`). `row` is the mirror's record as last read."""
+        data = b""
+        st: FileState | None
         try:
             # A symlinked day folder is outside the vault as far as we are concerned.
-            st = None if path.parent.is_symlink() else stat_file(path)
-            if st is not None and row is not None and _fresh(row, st):
-                return "unchanged"
-            data, st = read_bytes(path) if st is not None else (b"", None)
+            if path.parent.is_symlink():
+                st = None
+            elif row is None:
+                # Nothing to compare the stat data with (a rebuild, a new file): read at
+                # once, which refuses what a stat would (a link, a missing file).
+                data, st = read_bytes(path)
+            else:
+                st = stat_file(path)
+                if st is not None and _fresh(row, st):
+                    return "unchanged"
+                if st is not None:
+                    data, st = read_bytes(path)
         except FileNotFoundError:
             st = None
         except (SymlinkRefused, UnreadableSessionFile) as exc:
@@ -182,7 +192,8 @@ class Syncer:
 
             return _Step(path, rel, st, row, bad)
         end = len(data) if parsed.torn_offset is None else parsed.torn_offset
-        prefix = Prefix(end, _sha(view[:end]), len(parsed.session.messages), parsed.body_offset)
+        prefix_hash = digest if end == len(data) else _sha(view[:end])  # no torn tail: the same
+        prefix = Prefix(end, prefix_hash, len(parsed.session.messages), parsed.body_offset)
         docs: list[tuple[Any, ...]] = []
 
         def put(conn: sqlite3.Connection) -> str:

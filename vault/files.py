@@ -224,13 +224,15 @@ def open_folder(folder: Path, *, create: bool = False, replace_below: Path | Non
         return os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC)
     start = len(parts) - 1 - parts[::-1].index(VAULT_DIR)
     claimed = len(replace_below.parts) if replace_below is not None else len(parts) + 1
-    root = Path(*parts[:start])
+    # Paths are made only to be named in an error or a log line (this runs for every file
+    # a rebuild reads, a few times): the root as a string, each component by its name.
+    root = os.path.join(*parts[:start]) if start else os.curdir
     if create:
-        root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        Path(root).mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC)
     try:
         for depth in range(start, len(parts)):
-            child = _open_child(fd, Path(*parts[: depth + 1]), create, depth >= claimed)
+            child = _open_child(fd, parts, depth, create, depth >= claimed)
             os.close(fd)
             fd = child
     except BaseException:
@@ -239,8 +241,12 @@ def open_folder(folder: Path, *, create: bool = False, replace_below: Path | Non
     return fd
 
 
-def _open_child(parent: int, where: Path, create: bool, replace: bool) -> int:
-    name = where.name
+def _open_child(
+    parent: int, parts: tuple[str, ...], depth: int, create: bool, replace: bool
+) -> int:
+    """Open `parts[depth]` in the folder `parent` (see `open_folder`); the path up to it,
+    `parts[: depth + 1]`, is made only to name it in an error or a log line."""
+    name = parts[depth]
     for _ in range(3):
         try:
             return os.open(name, _DIR_FLAGS, dir_fd=parent)
@@ -251,6 +257,7 @@ def _open_child(parent: int, where: Path, create: bool, replace: bool) -> int:
             if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
                 raise
             st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+            where = _upto(parts, depth)
             if not replace:
                 if stat.S_ISLNK(st.st_mode):
                     raise SymlinkRefused(
@@ -268,7 +275,7 @@ def _open_child(parent: int, where: Path, create: bool, replace: bool) -> int:
             continue
         except OSError as exc:
             raise DirectoryCreationError(
-                where, "Cannot create directory", details=_reason(exc)
+                _upto(parts, depth), "Cannot create directory", details=_reason(exc)
             ) from exc
         try:
             child = os.open(name, _DIR_FLAGS, dir_fd=parent)
@@ -276,10 +283,16 @@ def _open_child(parent: int, where: Path, create: bool, replace: bool) -> int:
             IO.fsync(parent)
         except OSError as exc:
             raise DirectoryCreationError(
-                where, "Cannot create directory", details=_reason(exc)
+                _upto(parts, depth), "Cannot create directory", details=_reason(exc)
             ) from exc
         return child
-    raise DirectoryCreationError(where, "Cannot create directory", details="it kept changing")
+    raise DirectoryCreationError(
+        _upto(parts, depth), "Cannot create directory", details="it kept changing"
+    )
+
+
+def _upto(parts: tuple[str, ...], depth: int) -> Path:
+    return Path(*parts[: depth + 1])
 
 
 @contextlib.contextmanager

@@ -3,8 +3,11 @@ leaves a state the next absorption repairs if it fails half way."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -201,3 +204,41 @@ def test_a_search_while_the_leader_recreates_the_index_is_never_empty(
         assert {q: leader.search(q).total for q in QUERIES} == expected
     finally:
         leader.close()
+
+
+def test_a_message_document_holds_every_field(tmp_path: Path) -> None:
+    """What a message's tantivy document holds (a rebuild makes one per message, field by
+    field): its identity, text with its tool calls, title, heading, session keys, times."""
+    fulltext = FullText(tmp_path / "fulltext")
+    metadata = json.dumps({"toolCalls": [{"name": "Bash", "arguments": {"command": "ls -la"}}]})
+    keys = ("agent-1", "cli", None, None, "peer-9")
+    row = (7, "m1", "s1", "assistant", "Running it.", metadata, "2026-01-02T03:04:05.678Z")
+    row += ("Deploy notes", *keys, "deploy-staging", "How do we deploy?")
+    assert fulltext._doc(row).to_dict() == {
+        "key": ["7/m1"],
+        "file": ["7"],
+        "message_id": ["m1"],
+        "session_id": ["s1"],
+        "role": ["assistant"],
+        "content": ["Running it.\nBash: ls -la"],
+        "tool": ["bash"],
+        "title": ["Deploy notes"],
+        "heading": ["notes staging"],
+        "created_at": ["2026-01-02T03:04:05.678Z"],
+        "created": [datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)],
+        "agent_id": ["agent-1"],
+        "channel": ["cli"],
+        "peer_id": ["peer-9"],
+    }
+    plain = (8, "m2", "s2", "user", "hi", "{}", "not a time", "T", *(None,) * 5, None, "hi")
+    assert fulltext._doc(plain).to_dict() == {
+        "key": ["8/m2"],
+        "file": ["8"],
+        "message_id": ["m2"],
+        "session_id": ["s2"],
+        "role": ["user"],
+        "content": ["hi"],
+        "title": ["T"],
+        "heading": ["t"],
+        "created_at": ["not a time"],
+    }

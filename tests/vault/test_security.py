@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import pytest
 
 from vault import InvalidInput, MalformedSessionFile, SymlinkRefused, Vault, loads
+from vault.errors import DirectoryCreationError
+from vault.files import open_folder
 
 TRAVERSALS = [
     "../escape",
@@ -129,3 +132,60 @@ def test_invalid_utf8_is_malformed_not_a_crash() -> None:
     assert info.value.line == 6
     with pytest.raises(MalformedSessionFile, match="UTF-8"):
         loads(b"---\nid: \xff\n---\n")
+
+
+# ---------------------------------------------------------------- open_folder's errors name
+# the whole path (it makes that path only when it raises: it runs for every file a rebuild
+# reads, several times).
+
+
+def test_open_folder_names_the_linked_folder_in_full(tmp_path: Path) -> None:
+    sessions = tmp_path / ".codearchitect" / "sessions"
+    sessions.mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (sessions / "2025-01-15").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(SymlinkRefused) as info:
+        open_folder(sessions / "2025-01-15" / "deeper", create=True)
+    assert str(sessions / "2025-01-15") in str(info.value)
+    assert list(outside.iterdir()) == []
+
+
+def test_open_folder_names_a_file_where_a_folder_should_be(tmp_path: Path) -> None:
+    sessions = tmp_path / ".codearchitect" / "sessions"
+    sessions.mkdir(parents=True)
+    (sessions / "2025-01-15").write_text("not a folder")
+    with pytest.raises(FileNotFoundError) as missing:
+        open_folder(sessions / "2025-01-15")
+    assert missing.value.filename == str(sessions / "2025-01-15")
+    with pytest.raises(DirectoryCreationError) as info:
+        open_folder(sessions / "2025-01-15", create=True)
+    assert info.value.path == sessions / "2025-01-15"
+    assert (sessions / "2025-01-15").read_text() == "not a folder"
+
+
+def test_open_folder_logs_the_planted_file_it_replaces(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    vault_dir = tmp_path / ".codearchitect"
+    vault_dir.mkdir()
+    (vault_dir / "index").write_text("planted")
+    with caplog.at_level(logging.WARNING, logger="codearchitect.vault.files"):
+        os.close(
+            open_folder(vault_dir / "index" / "fulltext", create=True, replace_below=vault_dir)
+        )
+    assert (vault_dir / "index" / "fulltext").is_dir()
+    assert f"replaced a planted file at {vault_dir / 'index'} by a folder" in caplog.text
+
+
+def test_open_folder_of_a_relative_vault_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    os.close(open_folder(Path(".codearchitect") / "sessions", create=True))
+    assert (tmp_path / ".codearchitect" / "sessions").is_dir()
+    (tmp_path / "outside").mkdir()
+    (tmp_path / ".codearchitect" / "sessions" / "day").symlink_to(tmp_path / "outside")
+    with pytest.raises(SymlinkRefused) as info:
+        open_folder(Path(".codearchitect") / "sessions" / "day")
+    assert str(Path(".codearchitect") / "sessions" / "day") in str(info.value)
