@@ -61,9 +61,34 @@ _OPEN_ATTEMPTS = 6  # a reader opening while the leader recreates the folder (~0
 _MAY_HAVE_VIEWS = re.compile(r'"(?:thinking|toolCalls|toolResults|toolName)"')
 
 
+class _Snippets:
+    """The snippet generator of one searcher and query, made when a first snippet is
+    asked for: a search without snippets (get_context's) or a hybrid search whose hits
+    all come from the semantic side never pays for one."""
+
+    __slots__ = ("_generator", "_query", "_schema", "_searcher")
+
+    def __init__(self, searcher: tantivy.Searcher, query: tantivy.Query, schema: tantivy.Schema):
+        self._searcher = searcher
+        self._query = query
+        self._schema = schema
+        self._generator: tantivy.SnippetGenerator | None = None
+
+    def generator(self) -> tantivy.SnippetGenerator:
+        generator = self._generator
+        if generator is None:  # two threads may both make one: the same, harmless
+            generator = tantivy.SnippetGenerator.create(
+                self._searcher, self._query, self._schema, "content"
+            )
+            generator.set_max_num_chars(SNIPPET_CHARS)
+            self._generator = generator
+        return generator
+
+
 # A match before its snippet: (-score, created_at, message_id, score, document, snippet
-# generator of its searcher); the first three order matches (ties by time, then id).
-_Found = tuple[float, str, str, float, tantivy.Document, tantivy.SnippetGenerator]
+# generator of its searcher, made on first use); the first three order matches (ties by
+# time, then id).
+_Found = tuple[float, str, str, float, tantivy.Document, _Snippets]
 
 
 @dataclass(frozen=True)
@@ -72,7 +97,7 @@ class Candidate:
 
     hit: SearchHit  # with no snippet yet
     doc: tantivy.Document
-    snippets: tantivy.SnippetGenerator
+    snippets: _Snippets
 
     def with_snippet(self) -> SearchHit:
         snippet, highlights = _snippet(self.doc, self.snippets)
@@ -422,8 +447,7 @@ class FullText:
                 total += int(getattr(result, "count", 0) or 0)
             if not result.hits or want == 0:
                 continue
-            snippets = tantivy.SnippetGenerator.create(searcher, query, self.schema, "content")
-            snippets.set_max_num_chars(SNIPPET_CHARS)
+            snippets = _Snippets(searcher, query, self.schema)
             for score, address in result.hits[:want]:
                 doc = searcher.doc(address)
                 created_at = str(doc.get_first("created_at") or "")
@@ -613,7 +637,7 @@ def _commit_applied(mirror: Mirror, writer: tantivy.IndexWriter, seq: int) -> No
         conn.execute("DELETE FROM fulltext_queue WHERE seq <= ?", (seq,))
 
 
-def _hit(found: _Found, snippets: tantivy.SnippetGenerator | None) -> SearchHit:
+def _hit(found: _Found, snippets: _Snippets | None) -> SearchHit:
     """The hit a match is; with its snippet unless `snippets` is None (then empty)."""
     _, created_at, message_id, score, doc, _ = found
     snippet, highlights = ("", ()) if snippets is None else _snippet(doc, snippets)
@@ -629,12 +653,10 @@ def _hit(found: _Found, snippets: tantivy.SnippetGenerator | None) -> SearchHit:
     )
 
 
-def _snippet(
-    doc: tantivy.Document, snippets: tantivy.SnippetGenerator
-) -> tuple[str, tuple[tuple[int, int], ...]]:
+def _snippet(doc: tantivy.Document, snippets: _Snippets) -> tuple[str, tuple[tuple[int, int], ...]]:
     """The best fragment of the message's text with its highlighted ranges (character
     offsets), else the text's start."""
-    snippet = snippets.snippet_from_doc(doc)
+    snippet = snippets.generator().snippet_from_doc(doc)
     fragment = snippet.fragment()
     if not fragment:
         return str(doc.get_first("content") or "")[:SNIPPET_CHARS], ()

@@ -212,8 +212,14 @@ def test_a_message_document_holds_every_field(tmp_path: Path) -> None:
     fulltext = FullText(tmp_path / "fulltext")
     metadata = json.dumps({"toolCalls": [{"name": "Bash", "arguments": {"command": "ls -la"}}]})
     keys = ("agent-1", "cli", None, None, "peer-9")
-    row = (7, "m1", "s1", "assistant", "Running it.", metadata, "2026-01-02T03:04:05.678Z")
-    row += ("Deploy notes", *keys, "deploy-staging", "How do we deploy?")
+    row: tuple[object, ...] = (7, "m1", "s1", "assistant", "Running it.", metadata)
+    row += (
+        "2026-01-02T03:04:05.678Z",
+        "Deploy notes",
+        *keys,
+        "deploy-staging",
+        "How do we deploy?",
+    )
     assert fulltext._doc(row).to_dict() == {
         "key": ["7/m1"],
         "file": ["7"],

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from indexer import Indexer, InvalidQuery, retrieval
+from indexer import Indexer, InvalidQuery, fulltext, retrieval
 from indexer.records import normalize_ts, parse_bound
 from tests.helpers.polling import PATIENCE
 from vault import InvalidInput, Vault
@@ -186,6 +186,32 @@ def test_without_snippets_the_same_hits_in_the_same_order(
     assert all(h.snippet for h in full.hits)
     assert all(h.snippet == "" and h.highlights == () for h in bare.hits)
     assert bare.total == len(bare.hits)
+
+
+def test_a_snippet_generator_is_made_only_for_a_snippet_shown(
+    ix: Indexer, corpus: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without snippets (get_context's search), and for hybrid's keyword candidates until
+    one is returned, no snippet generator is made (one per searcher and query otherwise)."""
+    made: list[object] = []
+    generator = fulltext._Snippets.generator
+
+    def counted(self: fulltext._Snippets) -> Any:
+        made.append(self)
+        return generator(self)
+
+    monkeypatch.setattr(fulltext._Snippets, "generator", counted)
+    bare = retrieval.search(ix.stores, "token OR cmake", limit=50, snippets=False)
+    assert bare.hits and made == []
+    found, _ = retrieval._keyword_candidates(ix.stores, "token cmake", [], 10)  # hybrid's side
+    assert len(found) >= 3 and made == []
+    shown = found[0].with_snippet()
+    assert shown.highlights and len(set(map(id, made))) == 1
+    full = retrieval.search(ix.stores, "token OR cmake", limit=50)
+    assert all(h.snippet for h in full.hits)
+    assert [h.message_id for h in full.hits] == [h.message_id for h in bare.hits]
+    # one generator per source (the committed index; no queued change here), made once
+    assert len(set(map(id, made[1:]))) == 1
 
 
 def test_search_sees_writes_before_tantivy_commits(ix: Indexer) -> None:
