@@ -37,6 +37,7 @@ o200k_base or Anthropic's legacy (pre-Claude-3) tokenizer. Measured by
 
 from __future__ import annotations
 
+import bisect
 import functools
 import gzip
 import hashlib
@@ -71,6 +72,7 @@ WEIGHTS: dict[str, float] = {
 }  # fmt: skip
 _KINDS = tuple(WEIGHTS)
 _INDEX = {k: i for i, k in enumerate(_KINDS)}
+_EKNOWN, _OKNOWN, _ESEG, _OSEG = (_INDEX[k] for k in ("eknown", "oknown", "eseg", "oseg"))
 
 _WORD = re.compile(r"\S+")
 _SPACED = re.compile(r"( ?)(\S+)")
@@ -84,6 +86,7 @@ _ODD = re.compile(r"[^aeiouyAEIOUY]{5,}|(..?)\1\1")
 _SPACES = re.compile(r" {2,}")
 _BLANK = re.compile(r"[\t\r\v\f]+")  # ASCII whitespace other than a space or a newline
 _WIDE_BLANK = re.compile(r"[^\S\t\n\r\v\f ]")  # non-ASCII whitespace (NBSP, ...)
+_NEWLINE = re.compile("\n")
 _STRIP = ".,!?;:'\"()"
 _LONGEST = 20  # the longest known form tried when a hump is split into known pieces
 FAR_CHARS_PER_TOKEN = 16  # more characters than an estimated token ever covers in practice
@@ -116,15 +119,23 @@ def known_words() -> frozenset[str]:
 
 def estimate_tokens(text: str) -> int:
     """An upper-leaning estimate of how many LLM tokens `text` takes (no framing)."""
-    counts = piece_counts(text)
+    return _total(piece_counts(text))
+
+
+def _total(counts: list[float]) -> int:
+    """The estimate of pieces counted by kind (`_KINDS`)."""
     return math.ceil(sum(WEIGHTS[k] * n for k, n in zip(_KINDS, counts, strict=True) if n))
 
 
 def cut_to_tokens(text: str, budget: int) -> str:
     """A prefix of `text` that ends between words and fits in `budget` tokens by this same
-    estimate: a galloping search, then bisection, over the word ends (the cost grows with
-    the prefix kept, not the text). It is the longest such prefix unless a longer one costs
-    less (words that make a line English can lower the estimate); it always fits."""
+    estimate: a galloping search, then bisection, over the word ends. It is the longest
+    such prefix unless a longer one costs less (words that make a line English can lower
+    the estimate); it always fits.
+
+    The estimates of the prefixes it tries come from one pass over the words
+    (`_Prefixes`), each exactly `estimate_tokens` of that prefix: the cost grows with the
+    text read, not with the text times the number of prefixes tried."""
     if budget <= 0:
         return ""
     # Only the first `budget` x FAR_CHARS_PER_TOKEN characters are read: an estimated token
@@ -133,22 +144,164 @@ def cut_to_tokens(text: str, budget: int) -> str:
     reach = budget * FAR_CHARS_PER_TOKEN
     if len(text) <= reach and estimate_tokens(text) <= budget:
         return text
-    ends = [m.end() for m in _WORD.finditer(text, 0, reach)]
-    low, high = 0, len(ends)  # the first `low` words fit; more than `high` do not
-    step = 16
-    while low + step < high:
-        if estimate_tokens(text[: ends[low + step - 1]]) > budget:
+    prefixes = _Prefixes(text, reach)
+    low, step = 0, 16  # the first `low` words fit; more than `high` do not
+    while True:
+        if not prefixes.has(low + step + 1):  # no word after the next probe's: stop there
+            high = len(prefixes.ends)
+            break
+        if prefixes.estimate(low + step) > budget:
             high = low + step - 1
             break
         low += step
         step *= 2
     while low < high:
         mid = (low + high + 1) // 2
-        if estimate_tokens(text[: ends[mid - 1]]) <= budget:
+        if prefixes.estimate(mid) <= budget:
             low = mid
         else:
             high = mid - 1
-    return text[: ends[low - 1]] if low else ""
+    return text[: prefixes.ends[low - 1]] if low else ""
+
+
+class _Prefixes:
+    """`estimate_tokens` of each prefix `text[: ends[k - 1]]` (its first k words):
+    `estimate(k)`, from one pass over the words of `text[:reach]`, made as far as the
+    prefixes asked for need (`has(k)`: are there k words?).
+
+    `piece_counts` of such a prefix adds up its words' pieces and the whitespace before
+    its end (newlines, runs of spaces or tabs, wide blanks: each lies wholly before the
+    prefix's end, which ends a word). A word counts the same on an English line as on
+    another but for its known words and known pieces (`_english`). A line is English when
+    the message is (its words and stop words, so far) and the line is (its words and stop
+    words: all of them for a line before the last, so far for the last). So the pass keeps,
+    at the start of each line, the sums of the lines before it as an English message counts
+    them and as another does, and within a line the sum of its words every `_EVERY` words.
+    Counts are whole numbers: sums made in another order are the same floats, and `_total`
+    makes the same estimate."""
+
+    _EVERY = 16
+
+    def __init__(self, text: str, reach: int) -> None:
+        self._text = text
+        self._found = _WORD.finditer(text, 0, reach)
+        self._words: list[re.Match[str]] = []  # the words found so far
+        self.ends: list[int] = []  # where each word found so far ends
+        self._first: list[int] = []  # per word read: the first word of its line
+        self._stops = [0]  # how many of the first k words are stop words
+        self._pieces: list[_Pieces] = []  # per word read, as on a line that is not English
+        # per line, by its first word: the lines before it, as an English message counts
+        # them and as another does
+        self._before: dict[int, tuple[list[float], list[float]]] = {}
+        # (a line's first word, words into the line): those words' sum
+        self._marks: dict[tuple[int, int], list[float]] = {}
+        size = len(_KINDS)
+        self._sums = ([0.0] * size, [0.0] * size)  # the whole lines read, both ways
+        self._line = [0.0] * size  # the line being read
+        # Whitespace before the end of the words read (a run never spans a word's end).
+        self._scanned = 0
+        self._newlines: list[int] = []
+        self._spaces: list[int] = []
+        self._blanks: list[int] = []
+        self._wide: list[tuple[int, int]] = []
+
+    def has(self, words: int) -> bool:
+        """Does the text read hold at least `words` words? (Finds them if so.)"""
+        found = self._words
+        while len(found) < words:
+            match = next(self._found, None)
+            if match is None:
+                return False
+            found.append(match)
+            self.ends.append(match.end())
+        return True
+
+    def _read(self, upto: int) -> None:
+        """Read the first `upto` words (they are found) and the whitespace among them."""
+        text, line = self._text, self._line
+        first = self._first[-1] if self._first else 0
+        for n in range(len(self._pieces), upto):
+            match = self._words[n]
+            start = match.start()
+            if n == 0 or text.find("\n", self._words[n - 1].start(), start) >= 0:
+                if n:  # the line before is whole
+                    words, stops = n - first, self._stops[n] - self._stops[first]
+                    english, other = self._sums
+                    own = _english(line) if words >= 5 and stops >= 0.2 * words else line
+                    self._sums = (
+                        [a + b for a, b in zip(english, own, strict=True)],
+                        [a + b for a, b in zip(other, line, strict=True)],
+                    )
+                    line = self._line = [0.0] * len(_KINDS)
+                self._before[n] = self._sums
+                first = n
+            word = match.group()
+            space = " " if start and text[start - 1] == " " else ""
+            pieces = (
+                _cached(word, "o", space)
+                if len(word) <= _CACHED
+                else _word_counts(word, "o", space)
+            )
+            for kind, count in pieces:
+                line[kind] += count
+            self._first.append(first)
+            self._stops.append(self._stops[-1] + _stop(word))
+            self._pieces.append(pieces)
+            if (n + 1 - first) % self._EVERY == 0:
+                self._marks[(first, n + 1 - first)] = line.copy()
+        end = self.ends[upto - 1]
+        if end > self._scanned:
+            start, self._scanned = self._scanned, end
+            self._newlines += [m.start() for m in _NEWLINE.finditer(text, start, end)]
+            self._spaces += [m.start() for m in _SPACES.finditer(text, start, end)]
+            self._blanks += [m.start() for m in _BLANK.finditer(text, start, end)]
+            self._wide += [
+                (m.start(), _INDEX[_script(ord(m.group()))])
+                for m in _WIDE_BLANK.finditer(text, start, end)
+            ]
+
+    def estimate(self, words: int) -> int:
+        """`estimate_tokens` of the text up to the end of its `words`-th word (`has`
+        said there is one)."""
+        n = [0.0] * len(_KINDS)
+        end = 0
+        if words:
+            self._read(words)
+            end = self.ends[words - 1]
+            first = self._first[words - 1]
+            stops = self._stops[words]
+            english = words >= 12 and stops >= 0.15 * words
+            in_line, line_stops = words - first, stops - self._stops[first]
+            done = in_line - in_line % self._EVERY
+            mark = self._marks.get((first, done))
+            line = n if mark is None else mark.copy()
+            for pieces in self._pieces[first + done : words]:
+                for kind, count in pieces:
+                    line[kind] += count
+            if english and in_line >= 5 and line_stops >= 0.2 * in_line:
+                line = _english(line)
+            before = self._before[first][0 if english else 1]
+            n = [a + b for a, b in zip(before, line, strict=True)]
+        n[_INDEX["newline"]] = bisect.bisect_left(self._newlines, end)
+        n[_INDEX["spaces"]] = bisect.bisect_left(self._spaces, end)
+        n[_INDEX["blank"]] = bisect.bisect_left(self._blanks, end)
+        n[_INDEX["short"]] = 1 if 0 < words <= 3 else 0
+        for at, kind in self._wide:
+            if at >= end:
+                break
+            n[kind] += 1
+        return _total(n)
+
+
+def _english(counts: list[float]) -> list[float]:
+    """Counts of words read as on a line that is not English, as on an English line: the
+    same pieces, but known words and known pieces of the English kinds (`_word_counts`
+    gives a word's pieces so on either line)."""
+    out = counts.copy()
+    for english, other in ((_EKNOWN, _OKNOWN), (_ESEG, _OSEG)):
+        out[english] += out[other]
+        out[other] = 0.0
+    return out
 
 
 def piece_counts(text: str) -> list[float]:
@@ -162,9 +315,7 @@ def piece_counts(text: str) -> list[float]:
         # an English line: 5+ words, a fifth of them stop words, in an English message
         prefix = "e" if english and len(words) >= 5 and stop >= 0.2 * len(words) else "o"
         for space, word in words:
-            key = (word, prefix, space)
-            pieces = _cached(*key) if len(word) <= _CACHED else _word_counts(*key)
-            for kind, count in pieces:
+            for kind, count in _pieces(word, prefix, space):
                 n[kind] += count
     n[_INDEX["newline"]] = text.count("\n")
     n[_INDEX["spaces"]] = len(_SPACES.findall(text))
@@ -210,6 +361,14 @@ def _word_counts(word: str, prefix: str, space: str) -> tuple[tuple[int, int], .
 
 _CACHED = 40  # words up to this long are cached (they repeat; long ones rarely do)
 _cached = functools.lru_cache(maxsize=1 << 15)(_word_counts)
+_Pieces = tuple[tuple[int, int], ...]
+
+
+def _pieces(word: str, prefix: str, space: str) -> _Pieces:
+    """`_word_counts`, cached for a word that is not long."""
+    return (
+        _cached(word, prefix, space) if len(word) <= _CACHED else _word_counts(word, prefix, space)
+    )
 
 
 def _letters(run: str, prefix: str, space: str, known: frozenset[str]) -> Iterator[tuple[int, int]]:

@@ -17,6 +17,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from indexer import tokens
 from indexer.tokens import KnownWordsError, cut_to_tokens, estimate_tokens, known_words
@@ -127,6 +129,80 @@ def test_cut_agrees_with_the_estimate(sample: dict[str, object]) -> None:
         assert estimate_tokens(cut) <= budget or cut == ""
         if cut and cut != text:  # ends between words
             assert not re.match(r"\S", text[len(cut)])
+
+
+def _cut_by_bisection(text: str, budget: int) -> str:
+    """cut_to_tokens as it was before it read the words once: the same search, with
+    `estimate_tokens` of each prefix tried. The one-pass cut must give exactly this."""
+    if budget <= 0:
+        return ""
+    reach = budget * tokens.FAR_CHARS_PER_TOKEN
+    if len(text) <= reach and estimate_tokens(text) <= budget:
+        return text
+    ends = [m.end() for m in re.finditer(r"\S+", text[:reach])]
+    low, high = 0, len(ends)
+    step = 16
+    while low + step < high:
+        if estimate_tokens(text[: ends[low + step - 1]]) > budget:
+            high = low + step - 1
+            break
+        low += step
+        step *= 2
+    while low < high:
+        mid = (low + high + 1) // 2
+        if estimate_tokens(text[: ends[mid - 1]]) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return text[: ends[low - 1]] if low else ""
+
+
+# Pieces that move the estimate: stop words (English lines), known and unknown words,
+# camelCase, contractions, escapes, digits, punctuation, random-looking ids, non-ASCII
+# scripts, and every kind of whitespace (a wide blank, CRLF, tabs, runs of spaces).
+_WORDS = (
+    "the", "a", "of", "and", "to", "is", "it", "in", "that", "we", "you", "I'm", "don't",
+    "we'll", "getUserName", "JWT", "rotate", "keys", "Koyaanisqatsi", "hahaha", "jdjdjd",
+    "12345", "3.14", "\\n", '\\"', '{"a":', "x=1;", "ÅSA", "naïve", "Ωμέγα", "日本語", "😀",
+    "aGVsbG8gd29ybGQxMjM0NTY3ODkw", "ABCDEF", "--flag", "path/to/file.py",
+)  # fmt: skip
+_GAPS = (" ", " ", " ", "  ", "\n", "\n\n", "\t", " \t ", "\u00a0", "\u3000", "\r\n", "", "  \n")
+_texts = st.lists(
+    st.one_of(st.sampled_from(_WORDS), st.sampled_from(_GAPS), st.text(max_size=12)),
+    max_size=300,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_texts, budget=st.integers(min_value=-1, max_value=400))
+def test_the_one_pass_cut_is_the_bisection_cut(text: str, budget: int) -> None:
+    assert cut_to_tokens(text, budget) == _cut_by_bisection(text, budget)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=_texts, reach=st.integers(min_value=1, max_value=4000))
+def test_each_prefix_estimate_is_the_estimate_of_that_prefix(text: str, reach: int) -> None:
+    """Also when `reach` cuts the last word read in two (that piece is the last word)."""
+    ends = [m.end() for m in re.finditer(r"\S+", text[:reach])]
+    expected = [estimate_tokens(text[:end]) for end in ends]
+    ahead, back = tokens._Prefixes(text, reach), tokens._Prefixes(text, reach)
+    # words are found and read as far as a prefix asked for needs: in any order, the
+    # same estimates
+    assert [ahead.has(k) and ahead.estimate(k) for k in range(1, len(ends) + 1)] == expected
+    assert back.has(len(ends)) and not back.has(len(ends) + 1)
+    assert [back.estimate(k) for k in range(len(ends), 0, -1)] == expected[::-1]
+    assert ahead.ends == back.ends == ends
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=_id)
+def test_the_one_pass_cut_on_the_samples(sample: dict[str, object]) -> None:
+    text = str(sample["text"])
+    whole = estimate_tokens(text)
+    long = "\n".join([text] * 30)  # long enough for the galloping search to go far
+    for budget in range(1, whole + 2):
+        assert cut_to_tokens(text, budget) == _cut_by_bisection(text, budget)
+    for budget in (5, whole, 3 * whole, 10 * whole, 29 * whole):
+        assert cut_to_tokens(long, budget) == _cut_by_bisection(long, budget)
 
 
 def test_the_bench_summary_reads_ratios_per_message() -> None:
