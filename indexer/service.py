@@ -179,8 +179,13 @@ class Indexer:
     def start(self) -> Indexer:
         """Start background indexing: lead if no other process does (watcher, full-text
         writer, reconcile at once and every few minutes), else follow and take over later.
-        A long-lived process checks the whole mirror first; one-shot commands skip that."""
-        self.open(check=self._worker is None)
+        A long-lived process checks the whole mirror first, on the background thread
+        before its first reconcile (`checked` tells when it is done), so that the caller,
+        a server's first tool call, does not wait for it; one-shot commands skip it. A
+        query that meets a damaged page meanwhile is answered as at any time (the marker,
+        then the repair: docs/reliability.md)."""
+        first = self._worker is None
+        self.open()
         limit_arenas()
         if self._worker is None:
             self._worker = Worker(
@@ -193,11 +198,17 @@ class Indexer:
                 git_lock=self.vault.root / ".git" / "index.lock",
             )
             with translate_errors("Cannot start indexing"):
-                self._worker.start()
+                self._worker.start(check=first and not self._checked)
         if self._embedder is None:
             self._embedder = EmbedWorker(self.semantic, lambda: self.leadership.held)
             self._embedder.start()
         return self
+
+    @property
+    def checked(self) -> bool:
+        """Has the whole mirror been checked since this process opened it (`open(check=
+        True)`, or a started indexer's background check)?"""
+        return self._checked or (self._worker is not None and self._worker.checked.is_set())
 
     def close(self) -> None:
         """Stop background work, release the writer and leadership, close connections."""

@@ -108,10 +108,18 @@ class Worker:
         self._watcher: threading.Thread | None = None
         self._next_reconcile = 0.0
         self.last_error: str | None = None
+        self._check_first = False
+        self.checked = threading.Event()  # the start's whole-file check is done
 
     # ------------------------------------------------------------------ control
 
-    def start(self) -> None:
+    def start(self, *, check: bool = False) -> None:
+        """Lead if no other process does, and start the thread. `check`: first check the
+        whole mirror on that thread (`Mirror.repair`, what `Mirror.open(check=True)` does),
+        before any reconcile, instead of in the caller (~1 s at 400,000 messages)."""
+        self._check_first = check
+        if not check:
+            self.checked.set()
         if self.leadership.held or self._lead():
             self._became_leader()
         self._thread = threading.Thread(target=self._run, name="codearchitect-index", daemon=True)
@@ -155,7 +163,19 @@ class Worker:
 
     # ------------------------------------------------------------------ the loop
 
+    def _check_mirror(self) -> None:
+        try:
+            aside = self.mirror.repair()
+            if aside is not None:
+                log.warning("the damaged mirror was moved to %s; rebuilding from the files", aside)
+        except Exception:  # e.g. locked: a query that meets damage leaves the marker
+            log.exception("the start's check of the mirror failed")
+        finally:
+            self.checked.set()
+
     def _run(self) -> None:
+        if self._check_first:
+            self._check_mirror()
         next_try = 0.0
         while not self._stop.is_set():
             now = time.monotonic()

@@ -54,8 +54,9 @@ class App:
         it and for every project opened later. Only the first call does anything.
 
         With `background=True` the opening runs in a thread, so that `serve` answers
-        `initialize` and `tools/list` at once however large the vault (opening checks the
-        SQLite mirror, which reads it whole); tool calls wait for the open. With `hold`,
+        `initialize` and `tools/list` at once however large the vault (a started index
+        then checks the SQLite mirror on its own thread, reading it whole); tool calls
+        wait for the open. With `hold`,
         that thread waits until `hold` is set: `serve` sets it once the client's handshake
         (initialize, tools/list) is done, at the first other request or a second after the
         MCP SDK is loaded, because the open competes with the import and the handshake:

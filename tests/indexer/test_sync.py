@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from indexer import Indexer
 from indexer.dump import expected_dump
 from indexer.errors import IndexUnavailable
+from indexer.mirror import Mirror
 from vault import SessionNotFound, Vault, lookup
 
 from .conftest import FAST, session_text, wait_until
@@ -230,9 +232,47 @@ def test_a_started_indexer_checks_the_whole_mirror(vault: Vault) -> None:
     _damage_pages(vault.index_dir / "mirror.sqlite3")
     ix = Indexer(vault, FAST).start()
     try:
-        assert ix.created
-        assert wait_until(lambda: ix.count_messages() == 400, timeout=30)
+        assert wait_until(lambda: ix.checked, timeout=30)
+        # the damaged file was moved aside, and a new mirror read from the files
+        assert list(vault.index_dir.glob("mirror.sqlite3.corrupt-*"))
+        assert wait_until(lambda: _count_or_none(ix) == 400, timeout=30)
     finally:
+        ix.close()
+
+
+def _count_or_none(ix: Indexer) -> int | None:
+    try:
+        return ix.count_messages()
+    except IndexUnavailable:  # met the damage before the repair: the next call follows
+        return None
+
+
+def test_the_start_check_runs_in_the_background_and_calls_do_not_wait_for_it(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Indexer(vault, FAST) as ix:
+        ix.append_message("s", "user", "written before the start")
+    # A fault: the whole-file check is held (a slow disk), until the test lets it go.
+    release, entered = threading.Event(), threading.Event()
+    repair = Mirror.repair
+
+    def held(self: Mirror) -> Path | None:
+        entered.set()
+        assert release.wait(60)
+        return repair(self)
+
+    monkeypatch.setattr(Mirror, "repair", held)
+    ix = Indexer(vault, FAST).start()  # returns while the check is held
+    try:
+        assert entered.wait(30) and not ix.checked
+        assert ix.search("written").total == 1  # calls are answered meanwhile
+        stored = ix.append_message("s", "user", "a zebra came during the check")
+        assert stored is not None and ix.search("zebra").total == 1
+        release.set()
+        assert wait_until(lambda: ix.checked, timeout=30)
+        assert not list(vault.index_dir.glob("mirror.sqlite3.corrupt-*"))  # it was sound
+    finally:
+        release.set()
         ix.close()
 
 

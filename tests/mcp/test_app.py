@@ -22,7 +22,7 @@ def test_the_index_opens_only_when_the_hold_is_released(vault_root: Path) -> Non
         hold.set()
         assert wait_until(lambda: app.root in app._indexes, step=0.02)
         index = app.index()
-        assert index._checked  # opened with the whole-file check
+        assert wait_until(lambda: index.checked, step=0.02)  # the whole-file check ran
         assert wait_until(lambda: index.is_leader, step=0.02)
         assert wait_until(lambda: index.search("started").total == 1, step=0.02)
     finally:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,23 +24,6 @@ from mcp_server.handshake_record import (
 )
 from tests.helpers.polling import wait_until
 from tests.reliability.conftest import RawServer
-
-
-@pytest.fixture
-def raw_servers(tmp_path: Path) -> Iterator[Callable[..., RawServer]]:
-    """Start RawServers; every one still running at the end is stopped."""
-    started: list[RawServer] = []
-
-    def start(root: Path, **env: str) -> RawServer:
-        server = RawServer(root, tmp_path / f"server-{len(started)}.log", **env)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        if server.proc.poll() is None:
-            server.kill()
-
 
 STALE = "the handshake recording is stale: run `python -m mcp_server.handshake_record`"
 
@@ -183,20 +166,21 @@ HOLD_SDK = textwrap.dedent(
 
 
 @pytest.fixture
-def held_server(
-    tmp_path: Path, vault_root: Path, raw_servers: Callable[..., RawServer]
-) -> tuple[RawServer, Path, Path]:
+def held_server(tmp_path: Path, vault_root: Path) -> Iterator[tuple[RawServer, Path, Path]]:
     hook = tmp_path / "hold"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(HOLD_SDK)
     started, release = tmp_path / "sdk-started", tmp_path / "sdk-release"
-    server = raw_servers(
+    server = RawServer(
         vault_root,
+        tmp_path / "server.log",
         PYTHONPATH=str(hook),
         HOLD_STARTED=str(started),
         HOLD_RELEASE=str(release),
     )
-    return server, started, release
+    yield server, started, release
+    release.touch()
+    server.kill()
 
 
 def test_tools_list_is_answered_before_the_sdk_loads_and_before_the_index_opens(
