@@ -1,20 +1,25 @@
-"""Make tests/fixtures/context_framing.json: pieces of a get_context result, laid out as
-`indexer.context.render` lays them out, with their counts under the reference tokenizers.
+"""Make tests/fixtures/context_framing.json: pieces of a get_context result, laid out by
+the layout's own functions (`indexer.context`: `render` joins them), with their counts
+under the reference tokenizers.
 
     python -m bench.framing [--out tests/fixtures/context_framing.json]
 
-Needs the three references of bench/tokens.py (`make bench-tokens` installs them). The
-pieces (tests/retrieval/test_context_cost.py reads them):
+Needs the three references of bench/tokens.py (`make bench-tokens` installs them). Each
+piece is `{kind, value, text, tokens}`: `value` is what the layout function was given (a
+message, a session or a pointer as `Context.to_dict()` has them; for an envelope, a whole
+result without sessions), `text` what it wrote. tests/retrieval/test_context_cost.py
+prices each value and checks the price against the counts, and that the layout still
+writes each text.
 
-- `frame-*`: nothing a user wrote: an entry `\\n{…},` with an empty content (offsets of
-  every width, each role, with and without `date`, `near` and `cut`), a session header
-  `\\n{…,"messages":[]},` with an empty title (session ids of every shape, dates), a pointer
-  `[…],`, and an empty result's envelope (each mode, counts of every width);
+- `frame-*`: nothing a user wrote: an entry `\\n[N] ROLE: ` with an empty content (offsets
+  of every width, each role, with and without a date and `near`), a session header with an
+  empty title (session ids of every shape, dates), a pointer `, ID [N]`, and an empty
+  result (each mode, counts of every width, with and without pointers);
 - `entry` / `header`: every text of tests/fixtures/token_samples.json as a message's
   content and as a title.
 
 The constants of indexer/context_cost.py are the largest count of a frame piece beyond its
-values' own; the tests check each piece against them.
+values' own.
 """
 
 from __future__ import annotations
@@ -29,7 +34,11 @@ from indexer.context import (
     ContextMessage,
     ContextSession,
     Pointer,
-    render,
+    entry_text,
+    head_text,
+    header_text,
+    pointer_text,
+    tail_text,
 )
 
 from .tokens import fill_fixture
@@ -52,74 +61,52 @@ OFFSETS = (0, 7, 12, 123, 4567, 99999, 3, 1234567)
 __all__ = ("main", "pieces")
 
 
-def _lines(text: str) -> list[str]:
-    """A rendered result's lines after the envelope's first: each ends a piece."""
-    return text.split("\n")[1:]
-
-
-def _entry(message: ContextMessage) -> str:
-    """`\\n{…},` as render writes a message that is followed by another."""
-    session = ContextSession("s", "", DATES[0], (message, message))
-    line = _lines(render(_context((session,))))[1]
-    return "\n" + line
-
-
-def _header(session_id: str, title: str, date: str) -> str:
-    """`\\n{…,"messages":[]},` as render writes a session header followed by another."""
-    one = ContextMessage(0, "user", "")
-    session = ContextSession(session_id, title, date, (one,))
-    first = _lines(render(_context((session, session))))[0]
-    return "\n" + first.removesuffix("[") + "[]},"
-
-
-def _pointer(session_id: str, offset: int) -> str:
-    text = render(_context((), (Pointer(session_id, offset, "", 1),) * 2, pointers=2))
-    best = json.loads(text)["omitted"]["best"][0]
-    return json.dumps(best, ensure_ascii=False, separators=(",", ":")) + ","
-
-
-def _context(
-    sessions: tuple[ContextSession, ...],
-    omitted: tuple[Pointer, ...] = (),
-    *,
-    mode: str = "hybrid",
-    tokens: int = 100,
-    pointers: int = 0,
-) -> Context:
-    return Context(mode, 1_000_000, tokens, sessions, omitted, pointers)
-
-
-def _message(n: int, content: str, *, near: bool, cut: bool, dated: bool) -> ContextMessage:
+def _message(n: int, content: str, *, near: bool, dated: bool) -> dict[str, Any]:
     return ContextMessage(
         offset=OFFSETS[n % len(OFFSETS)],
         role=ROLES[n % len(ROLES)],
         content=content,
         hit=not near,
-        cut=cut,
         day_differs=dated,
         created_at=DATES[n % len(DATES)],
+    ).to_dict()
+
+
+def _session(session_id: str, title: str, date: str) -> dict[str, Any]:
+    return ContextSession(session_id, title, date, ()).to_dict()
+
+
+def _envelope(mode: str, tokens: int, count: int, pointers: int) -> dict[str, Any]:
+    omitted = tuple(
+        Pointer(SESSION_IDS[i % 2], OFFSETS[i % len(OFFSETS)], "", i) for i in range(count)
     )
+    return Context(mode, 1_000_000, tokens, (), omitted, min(pointers, count)).to_dict()
 
 
 def pieces(texts: list[str]) -> list[dict[str, Any]]:
-    """Every piece as `{kind, text}`, without counts."""
+    """Every piece as `{kind, value, text}`, without counts."""
     out: list[dict[str, Any]] = []
+
+    def add(kind: str, value: Any, text: str) -> None:
+        out.append({"kind": kind, "value": value, "text": text})
+
     for n in range(len(OFFSETS)):
-        flags = {"near": n % 2 == 1, "cut": n % 3 == 2, "dated": n >= 6}
-        out.append({"kind": "frame-entry", "text": _entry(_message(n, "", **flags))})
+        m = _message(n, "", near=n % 2 == 1, dated=n >= 5)
+        add("frame-entry", m, entry_text(m))
     for n, sid in enumerate(SESSION_IDS):
-        out.append({"kind": "frame-header", "text": _header(sid, "", DATES[n % len(DATES)])})
-        out.append({"kind": "frame-pointer", "text": _pointer(sid, OFFSETS[n % len(OFFSETS)])})
+        s = _session(sid, "", DATES[n % len(DATES)])
+        add("frame-header", s, header_text(s))
+        p = [sid, OFFSETS[n % len(OFFSETS)]]
+        add("frame-pointer", p, "," + pointer_text(p))
     for mode in MODES:
-        for tokens, count in ((100, 0), (999, 7), (1_000_000, 150)):
-            omitted = (Pointer("s", 0, "", 1),) * count
-            text = render(_context((), omitted, mode=mode, tokens=tokens))
-            out.append({"kind": "frame-envelope", "text": text})
+        for tokens, count, pointers in ((100, 0, 0), (999, 7, 1), (1_000_000, 150, 3)):
+            data = _envelope(mode, tokens, count, pointers)
+            add("frame-envelope", data, head_text(data) + tail_text(data["omitted"]))
     for n, text in enumerate(texts):
-        flags = {"near": n % 4 == 1, "cut": n % 3 == 0, "dated": n % 5 == 0}
-        out.append({"kind": "entry", "text": _entry(_message(n, text, **flags))})
-        sid = SESSION_IDS[n % len(SESSION_IDS)]
-        out.append({"kind": "header", "text": _header(sid, text, DATES[n % len(DATES)])})
+        m = _message(n, text, near=n % 4 == 1, dated=n % 5 == 0)
+        add("entry", m, entry_text(m))
+        s = _session(SESSION_IDS[n % len(SESSION_IDS)], text, DATES[n % len(DATES)])
+        add("header", s, header_text(s))
     return out
 
 

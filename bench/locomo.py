@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from .bm25 import Bm25
+from .transcript import parse
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "locomo"
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
@@ -256,7 +257,10 @@ async def _search(client: Any, question: str, mode: str, ids: dict[str, str]) ->
 
 async def _context(client: Any, question: str, budget: int, at: dict[str, str]) -> set[str]:
     """The dia_ids of the turns a get_context result holds (`at`: `_by_offset`'s map)."""
-    data = await _call(client, "get_context", {"query": question, "max_tokens": budget})
+    result = await client.call_tool("get_context", {"query": question, "max_tokens": budget})
+    if result.is_error:
+        raise RuntimeError(f"get_context failed: {result.content}")
+    data = parse(result.content[0].text)  # a transcript (indexer/context.py render)
     return {
         at.get(f"{s['session_id']}/{m['offset']}", "?")
         for s in data["sessions"]

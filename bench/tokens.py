@@ -316,7 +316,6 @@ def context_cost(
     the framing around each message, the session headers, the `omitted` pointers."""
     from indexer.context import render
     from mcp_server.app import App
-    from mcp_server.results import ok
 
     from .locomo import load_conversation
 
@@ -332,7 +331,7 @@ def context_cost(
             for q in conv.questions[:questions]:
                 for budget in budgets:
                     ctx = index.get_context(q.text, budget)
-                    rows.append(_parts(ctx, render(ctx), budget, ok, refs))
+                    rows.append(_parts(ctx, render(ctx), budget, refs))
         finally:
             app.close()
     out: dict[str, Any] = {"references": [r.name for r in refs], "missing": missing}
@@ -355,13 +354,12 @@ def context_cost(
     return out
 
 
-def _parts(ctx: Any, rendered: str, budget: int, ok: Any, refs: list[Reference]) -> dict[str, Any]:
+def _parts(ctx: Any, whole: str, budget: int, refs: list[Reference]) -> dict[str, Any]:
+    """`whole`: the transcript exactly as the tool sends it; its parts as the layout's
+    functions write them (indexer/context.py)."""
+    from indexer.context import entry_text, header_text, pointer_text
+
     data = ctx.to_dict()
-
-    def text(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-    whole = str(ok(data, rendered).content[0].text)  # exactly what the tool sends
     contents = [m["content"] for s in data["sessions"] for m in s["messages"]]
     messages = [{**m, "content": ""} for s in data["sessions"] for m in s["messages"]]
     heads = [{**s, "messages": []} for s in data["sessions"]]
@@ -374,13 +372,17 @@ def _parts(ctx: Any, rendered: str, budget: int, ok: Any, refs: list[Reference])
         "omitted": data["omitted"]["count"],
         "pointers": len(pointers),
     }
+
+    def count(ref: Reference, texts: list[str]) -> int:
+        return sum(ref.count(texts)) if texts else 0
+
     for ref in refs:
         parts = {
             "whole": ref.count([whole])[0],
-            "contents": sum(ref.count(contents)) if contents else 0,
-            "message framing": sum(ref.count([text(m) for m in messages])) if messages else 0,
-            "session headers": sum(ref.count([text(h) for h in heads])) if heads else 0,
-            "omitted pointers": sum(ref.count([text(p) for p in pointers])) if pointers else 0,
+            "contents": count(ref, contents),
+            "message framing": count(ref, [entry_text(m) for m in messages]),
+            "session headers": count(ref, [header_text(h) for h in heads]),
+            "omitted pointers": count(ref, [pointer_text(p) for p in pointers]),
         }
         row |= {f"{ref.name} {k}": v for k, v in parts.items()}
     return row

@@ -8,11 +8,11 @@
    filters too. Every message gets a priority: a hit its rank, a neighbour its hit's rank
    plus `NEIGHBOUR_LAG` (the best of these when several hits bring it).
 3. Fill the budget in priority order. The budget pays for the whole result as the tool
-   sends it (`render`: the compact JSON of mcp_server/results.py), piece by piece
-   (indexer/context_cost.py): the envelope once, a session's header (id, title, date) once,
-   each message's entry (offset, role, content, and `near`/`cut`/`date` where they apply);
-   our JSON framing at its measured real cost, what a user wrote (contents, titles, session
-   ids) at the conservative estimate. A
+   sends it (`render`: a transcript, the tool's only text), piece by piece
+   (indexer/context_cost.py): the envelope once, a session's header line (id, date,
+   title) once, each message's entry (offset, role, `near`/date where they apply,
+   content); our layout at its measured real cost, what a user wrote (contents, titles,
+   session ids) at the conservative estimate. A
    message is taken whole if it fits in the room left and in a `MAX_SHARE`th of the budget;
    one that does not is shortened (cut between words, never inside one, and marked) when
    at least `MIN_SHORTENED` tokens of its text fit, else left out. Smaller later messages
@@ -32,7 +32,6 @@ exceeds `max_tokens`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -41,9 +40,11 @@ from vault import InvalidInput
 from vault.message_views import plain_text_json
 
 from .context_cost import (
+    BEST,
     entry_cost,
     envelope_cost,
     header_cost,
+    one_line,
     pointer_cost,
     result_cost,
     text_cost,
@@ -53,7 +54,19 @@ from .records import parse_bound
 from .retrieval import Stores, search
 from .tokens import FAR_CHARS_PER_TOKEN, cut_to_tokens, estimate_tokens
 
-__all__ = ("Context", "ContextMessage", "ContextSession", "Pointer", "build_context", "render")
+__all__ = (
+    "Context",
+    "ContextMessage",
+    "ContextSession",
+    "Pointer",
+    "build_context",
+    "entry_text",
+    "head_text",
+    "header_text",
+    "pointer_text",
+    "render",
+    "tail_text",
+)
 
 CANDIDATES = (30, 150)  # hits searched for: one per 40 tokens of budget, within these bounds
 TOKENS_PER_CANDIDATE = 40
@@ -151,24 +164,61 @@ def minute(moment: str) -> str:
 
 
 def render(context: Context) -> str:
-    """The result as the tool sends it (its text content): the JSON of its
-    structuredContent with mcp_server/results.py's `success` field, compact, with a line
-    break before each session header, each message and `omitted` (whitespace JSON
-    ignores), as indexer/context_cost.py priced it."""
+    """The result as the tool sends it: a transcript, the text the budget pays for (the
+    tool sends nothing else; indexer/context_cost.py prices it piece by piece):
+
+        mode: hybrid · tokens: 1874
+        ## session ops-1 · 2025-01-15T14:02Z · nginx
+        [0] user: the nginx proxy keeps timing out
+        [1] assistant, near: Raise proxy_read_timeout …
+        omitted: 4 · best: ops-7 [5], ops-9 [2]
+
+    A message's content follows its `[offset] role:` as written, lines and all (nothing
+    is escaped); `near` marks a turn around a hit, a date one sent on another day than its
+    session's. The pieces, in order: `head_text`, then per session `header_text` and each
+    message's `entry_text`, then `tail_text` (its pointers by `pointer_text`)."""
     data = context.to_dict()
-    sessions = ",".join(
-        "\n"
-        + _dumps({**s, "messages": []})[:-2]
-        + ",".join("\n" + _dumps(m) for m in s["messages"])
-        + "]}"
-        for s in data["sessions"]
+    return (
+        head_text(data)
+        + "".join(
+            header_text(s) + "".join(entry_text(m) for m in s["messages"]) for s in data["sessions"]
+        )
+        + tail_text(data["omitted"])
     )
-    head = _dumps({"success": True, "mode": data["mode"], "tokens": data["tokens"]})[:-1]
-    return f'{head},"sessions":[{sessions}],\n"omitted":{_dumps(data["omitted"])}}}'
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+SEP = " · "
+
+
+def head_text(data: dict[str, Any]) -> str:
+    """The first line: the search that found the messages and what the whole result costs."""
+    return f"mode: {data['mode']}{SEP}tokens: {data['tokens']}"
+
+
+def header_text(session: dict[str, Any]) -> str:
+    """A session's line: `\n## session ID · DATE · TITLE` (a title on one line)."""
+    title = one_line(session["title"])
+    return f"\n## session {session['session_id']}{SEP}{session['date']}{SEP}{title}"
+
+
+def entry_text(message: dict[str, Any]) -> str:
+    """A message: `\n[OFFSET] ROLE[, DATE][, near]: CONTENT` (a cut ends with its marker)."""
+    tags = "".join(f", {message[k]}" for k in ("date",) if k in message)
+    if message.get("near"):
+        tags += ", near"
+    return f"\n[{message['offset']}] {message['role']}{tags}: {message['content']}"
+
+
+def tail_text(omitted: dict[str, Any]) -> str:
+    """The last line: how many hits were left out, and the best few to read next."""
+    best = ",".join(pointer_text(p) for p in omitted["best"])
+    return f"\nomitted: {omitted['count']}" + (f"{SEP}best:{best}" if best else "")
+
+
+def pointer_text(pointer: list[Any]) -> str:
+    """` SESSION_ID [OFFSET]`: get_messages {"session": …, "offset": …} reads it."""
+    session_id, offset = pointer
+    return f" {session_id} [{offset}]"
 
 
 @dataclass(frozen=True)
@@ -224,7 +274,9 @@ def build_context(
     keys = [(h.session_id, h.message_id) for h in result.hits]
     ranked = _with_neighbours(stores, keys, role, low, high)
     # The envelope at its dearest: `tokens` and the omitted count at their largest.
-    remaining = max_tokens - envelope_cost({"tokens": max_tokens, "omitted": {"count": candidates}})
+    remaining = max_tokens - envelope_cost(
+        {"tokens": max_tokens, "omitted": {"count": candidates, "best": []}}
+    )
 
     cap = max(max_tokens // MAX_SHARE, 2 * MIN_SHORTENED)  # one message's most, at first
     stems = query_stems(query)  # where a long message is cut (indexer/excerpt.py)
@@ -252,7 +304,7 @@ def build_context(
     remaining = _lengthened(taken, remaining, stems)
     pointers = 0
     for p in omitted[:POINTERS]:
-        cost = pointer_cost([p.session_id, p.offset])
+        cost = pointer_cost([p.session_id, p.offset]) + (0 if pointers else BEST)
         if cost > remaining:
             break
         remaining -= cost

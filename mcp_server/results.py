@@ -14,7 +14,7 @@ from vault import VaultWarning
 
 from .errors import error_payload
 
-__all__ = ("ToolFailed", "fail", "ok", "run_tool", "warning_fields")
+__all__ = ("ToolFailed", "fail", "ok", "run_tool", "text_only", "warning_fields")
 
 
 class ToolFailed(Exception):
@@ -25,14 +25,9 @@ class ToolFailed(Exception):
         self.result = result
 
 
-def ok(payload: dict[str, Any], text: str | None = None) -> CallToolResult:
-    """A success; `text`: the payload's JSON as the tool lays it out (get_context's line
-    breaks), else compact JSON."""
+def ok(payload: dict[str, Any]) -> CallToolResult:
+    """A success: the payload as `structuredContent` and as compact JSON text."""
     data = {"success": True, **payload}
-    if text is not None:
-        return CallToolResult(
-            content=[TextContent(type="text", text=text)], structured_content=data
-        )
     try:
         text = _json(data)
     except ValueError:
@@ -41,6 +36,13 @@ def ok(payload: dict[str, Any], text: str | None = None) -> CallToolResult:
         data = _finite(data)
         text = _json(data)
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+
+def text_only(text: str) -> CallToolResult:
+    """A success that is a text for the model to read, and nothing else (get_context's
+    transcript: the budget paid for exactly this text). No `structuredContent`: clients
+    that find one hand the model its JSON instead of the text (Claude Code, VS Code)."""
+    return CallToolResult(content=[TextContent(type="text", text=text)])
 
 
 def fail(exc: BaseException) -> CallToolResult:

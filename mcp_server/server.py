@@ -28,7 +28,7 @@ from vault.redaction import Redactions
 from .app import App
 from .arguments import literal_strings
 from .errors import ProtocolError, error_payload
-from .results import fail, ok, run_tool, warning_fields
+from .results import fail, run_tool, text_only, warning_fields
 from .views import message_view, pair_view, session_view
 
 __all__ = ("build_server",)
@@ -534,18 +534,24 @@ def build_server(app: App) -> VaultServer:
         before: Time = None,
         project: Project = None,
     ) -> CallToolResult:
-        """Recall past conversations within a token budget.
+        """Recall past conversations within a token budget, as a transcript.
 
         Finds the messages most relevant to `query` (hybrid search when semantic search
         is on), each with the turns around it (the question before an answer, the answer
         after a question); fills max_tokens in rank order with whole messages (one that
         does not fit, or would take over a quarter of the budget, is shortened at a word
-        boundary with a visible marker and `cut`, or left out; room left at the end
-        lengthens the cut ones); groups them by session in time order, each session headed by its title
-        and date (UTC, to the minute). A message is {offset, role, content}, plus
-        `near` if it is a turn around a hit rather than a hit.
-        The budget covers this whole result: `tokens` (its estimate) <= max_tokens.
-        `omitted`: how many hits were left out and the best few as [session_id, offset];
+        boundary with a visible marker, or left out; room left at the end lengthens the
+        cut ones); groups them by session in time order. The text:
+          mode: hybrid · tokens: 1874
+          ## session ops-1 · 2025-01-15T14:02Z · nginx
+          [0] user: the nginx proxy keeps timing out
+          [1] assistant, near: Raise proxy_read_timeout …
+          omitted: 4 · best: ops-7 [5], ops-9 [2]
+        A session's line: its id, date (UTC, to the minute) and title. A message:
+        `[offset] role`, then `, near` if it is a turn around a hit rather than a hit, a
+        date if sent on another day than its session's, and its content as written.
+        The budget covers this whole text: `tokens` (its estimate) <= max_tokens.
+        `omitted`: how many hits were left out and the best few as `session [offset]`;
         read one, or a whole stretch, with get_messages {"session": …, "offset": …}.
         The progression: search_messages to find, get_context to read within a budget,
         get_messages for a whole stretch.
@@ -558,7 +564,7 @@ def build_server(app: App) -> VaultServer:
             )
         except Exception as exc:
             return fail(exc)
-        return ok(context.to_dict(), render(context))  # the text the budget paid for
+        return text_only(render(context))  # the text the budget paid for, nothing else
 
     @mcp.vault_tool("Conversation exchanges", read_only=True)
     def conversation_pairs(

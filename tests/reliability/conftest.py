@@ -190,10 +190,15 @@ class RawServer:
         self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
 
     def call(self, tool: str, args: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
-        """A tool's structured result (`success` tells ok from error)."""
+        """A tool's structured result (`success` tells ok from error); a result that is a
+        text only (get_context's transcript) as `{"success": True, "text": …}`."""
         answer = self.request("tools/call", {"name": tool, "arguments": args}, timeout)
         assert "result" in answer, answer
-        return dict(answer["result"]["structuredContent"])
+        result = answer["result"]
+        if "structuredContent" not in result:
+            assert not result.get("isError") and tool == "get_context", answer
+            return {"success": True, "text": result["content"][0]["text"]}
+        return dict(result["structuredContent"])
 
     def kill(self) -> None:
         if self.proc.poll() is None:

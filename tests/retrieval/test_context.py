@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.transcript import parse
 from indexer import Indexer
 from indexer.context import (
     MARKER,
@@ -22,7 +22,7 @@ from indexer.context import (
 )
 from indexer.context_cost import result_cost
 from indexer.tokens import cut_to_tokens, estimate_tokens
-from mcp_server.results import ok
+from mcp_server.results import text_only
 from tests.helpers.mcp_text import result_text
 from vault import InvalidInput
 
@@ -49,17 +49,18 @@ def _all_messages(ctx: Context) -> list[ContextMessage]:
 
 
 def _text(ctx: Context) -> str:
-    """The result exactly as the get_context tool sends it: its text is the JSON of its
-    structuredContent."""
-    result = ok(ctx.to_dict(), render(ctx))
+    """The result exactly as the get_context tool sends it: a transcript and nothing else,
+    which holds all of `to_dict()` (read back, it is the same)."""
+    result = text_only(render(ctx))
+    assert result.structured_content is None
     text = result_text(result)
-    assert json.loads(text) == result.structured_content
+    assert parse(text) == ctx.to_dict()
     return text
 
 
 def _cost(ctx: Context) -> int:
-    """What the tool's text costs, priced from the text itself (parsed back)."""
-    return result_cost(json.loads(_text(ctx)))
+    """What the tool's text costs, priced from the text itself (read back)."""
+    return result_cost(parse(_text(ctx)))
 
 
 @pytest.mark.parametrize("budget", [100, 120, 300, 800, 5000])
@@ -120,8 +121,9 @@ def test_prose_among_code_fits_too(index: Indexer) -> None:
 
 def test_the_result_is_lean(story: Indexer) -> None:
     ctx = story.get_context("heron", 2000, mode="keyword")
-    data = json.loads(_text(ctx))
-    assert set(data) == {"success", "mode", "tokens", "sessions", "omitted"}
+    text = _text(ctx)
+    data = parse(text)
+    assert set(data) == {"mode", "tokens", "sessions", "omitted"}
     (session,) = data["sessions"]
     assert set(session) == {"session_id", "title", "date", "messages"}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\dZ", session["date"])  # to the minute
@@ -132,6 +134,17 @@ def test_the_result_is_lean(story: Indexer) -> None:
     ]
     assert session["messages"][0]["near"] is session["messages"][2]["near"] is True
     assert data["omitted"] == {"count": 0, "best": []}
+    lines = text.split("\n")  # the transcript, line by line
+    assert lines[0] == f"mode: keyword · tokens: {ctx.tokens}"
+    assert (
+        lines[1] == f"## session {session['session_id']} · {session['date']} · {session['title']}"
+    )
+    assert [line.split(":")[0] for line in lines[2:5]] == [
+        f"[{m['offset']}] {m['role']}" + (", near" if m.get("near") else "")
+        for m in session["messages"]
+    ]
+    assert lines[5:] == ["omitted: 0"]
+    assert "{" not in text and '\\"' not in text  # no JSON: nothing escaped
 
 
 def test_a_larger_budget_searches_deeper(index: Indexer) -> None:
@@ -161,7 +174,7 @@ def test_pointers_are_paid_for(filled: Indexer) -> None:
     seen = False
     for budget in range(100, 700, 11):
         ctx = filled.get_context("nginx proxy timeout", budget)
-        data = json.loads(_text(ctx))
+        data = parse(_text(ctx))
         assert data["omitted"]["count"] == len(ctx.omitted)
         assert len(data["omitted"]["best"]) <= min(3, len(ctx.omitted))
         seen = seen or bool(data["omitted"]["best"])
@@ -305,8 +318,9 @@ def test_a_hit_brings_the_turns_around_it_and_stretches_merge(story: Indexer) ->
 def test_neighbours_obey_the_filters_and_the_budget(story: Indexer) -> None:
     ctx = story.get_context("heron", 2000, mode="keyword", role="assistant")
     assert [m.offset for s in ctx.sessions for m in s.messages] == [3]
-    small = story.get_context("heron", 130, mode="keyword")  # room for the hit alone
-    assert small.tokens <= 130
+    whole = story.get_context("heron", 2000, mode="keyword").tokens  # the hit and two turns
+    small = story.get_context("heron", whole - 1, mode="keyword")  # no room for all three
+    assert small.tokens < whole
     shown = [m for s in small.sessions for m in s.messages]
     assert [m.offset for m in shown if m.hit] == [3]  # the hit first, neighbours if room
     assert len(shown) < 3

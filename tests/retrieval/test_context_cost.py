@@ -1,13 +1,14 @@
 """What a get_context result is charged, against real tokenizers, on pieces kept in
 tests/fixtures.
 
-`tests/fixtures/context_framing.json` holds pieces of a result exactly as `render` lays
-them out (an entry `\\n{…},`, a session header `\\n{…,"messages":[]},`, a pointer `[…],`,
-an empty result's envelope): `frame-*` pieces with nothing a user wrote in them (empty
-contents and titles; offsets, dates, roles, modes and counts of every width), then every
-text of tests/fixtures/token_samples.json as a message's content and as a title. Their
-counts under cl100k_base, o200k_base and claude-legacy were computed by
-`python -m bench.framing`, which lays the pieces out with `render` itself.
+`tests/fixtures/context_framing.json` holds pieces of a result exactly as the layout's
+functions write them (indexer/context.py: an entry `\\n[N] ROLE: CONTENT`, a session
+header `\\n## session ID · DATE · TITLE`, a pointer `, ID [N]`, an empty result's
+envelope), each with the value it was written from: `frame-*` pieces with nothing a user
+wrote in them (empty contents and titles; offsets, dates, roles, modes and counts of every
+width), then every text of tests/fixtures/token_samples.json as a message's content and as
+a title. Their counts under cl100k_base, o200k_base and claude-legacy were computed by
+`python -m bench.framing`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from indexer.context import entry_text, head_text, header_text, pointer_text, tail_text
 from indexer.context_cost import entry_cost, header_cost, pointer_cost, result_cost
 
 SAMPLES = json.loads(
@@ -27,17 +29,27 @@ REFERENCES = ("cl100k_base", "o200k_base", "claude-legacy")
 
 
 def _cost(sample: dict[str, Any]) -> int:
-    kind = sample["kind"].removeprefix("frame-")
-    value = json.loads(sample["text"].strip().removesuffix(","))
+    kind, value = sample["kind"].removeprefix("frame-"), sample["value"]
     if kind == "entry":
         return entry_cost(value)
     if kind == "header":
-        assert value["messages"] == []
         return header_cost(value)
     if kind == "pointer":
         return pointer_cost(value)
     assert kind == "envelope" and value["sessions"] == []
     return result_cost(value)
+
+
+def _layout(sample: dict[str, Any]) -> str:
+    """What the layout writes for the sample's value today."""
+    kind, value = sample["kind"].removeprefix("frame-"), sample["value"]
+    if kind == "entry":
+        return entry_text(value)
+    if kind == "header":
+        return header_text(value)
+    if kind == "pointer":
+        return "," + pointer_text(value)
+    return head_text(value) + tail_text(value["omitted"])
 
 
 def _id(sample: dict[str, Any]) -> str:
@@ -51,6 +63,13 @@ def test_the_fixture_covers_every_piece() -> None:
         "frame-envelope",
     }
     assert all(set(s["tokens"]) == set(REFERENCES) for s in SAMPLES)
+
+
+def test_the_fixture_is_what_the_layout_writes() -> None:
+    """The counts are of today's layout: a change to it regenerates the fixture
+    (`python -m bench.framing`)."""
+    stale = [s["text"] for s in SAMPLES if _layout(s) != s["text"]]
+    assert not stale, stale[:3]
 
 
 @pytest.mark.parametrize("sample", [s for s in SAMPLES if s["kind"].startswith("frame-")], ids=_id)
