@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mcp.types import CallToolResult, ReadResourceResult, TextContent, TextResourceContents
 
-__all__ = ("resource_text", "result_text")
+__all__ = ("resource_text", "result_data", "result_text")
 
 
 def result_text(result: CallToolResult) -> str:
@@ -13,6 +15,15 @@ def result_text(result: CallToolResult) -> str:
     block = result.content[0]
     assert isinstance(block, TextContent), block
     return block.text
+
+
+def result_data(result: CallToolResult) -> dict[str, Any]:
+    """A tool result's structured content; a success that is a text only (get_context's
+    transcript) as `{"success": True, "text": …}`."""
+    if result.structured_content is None:
+        assert not result.is_error, result
+        return {"success": True, "text": result_text(result)}
+    return dict(result.structured_content)
 
 
 def resource_text(result: ReadResourceResult) -> str:

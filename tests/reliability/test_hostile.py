@@ -29,6 +29,7 @@ from mcp import Client
 from mcp_server.app import App
 from mcp_server.errors import ERROR_CODES
 from mcp_server.server import build_server
+from tests.helpers.mcp_text import result_data
 from vault import Vault
 
 from .conftest import RawServer, assert_index_equals_files, rss_kb, tree
@@ -68,7 +69,7 @@ VALID: dict[str, Any] = {
 
 async def call(client: Client, tool: str, args: dict[str, Any]) -> dict[str, Any]:
     result = await client.call_tool(tool, args)
-    data = dict(result.structured_content or {})
+    data = result_data(result)
     assert data.get("success") is (not result.is_error), data
     if result.is_error:
         assert data["error"] in ERROR_CODES and data["error"] != "UNKNOWN_ERROR", (tool, data)
