@@ -8,9 +8,10 @@ It also remembers what an editor's save looks like from outside, so that a look-
 a save does not conclude the session is gone (`unsettled`): a file read without an id
 while it was being written (a new file vim has not written yet, a file truncated by an
 in-place save) is re-stat'ed at every refresh until it has an id or settles; a file that
-held an id and was then found missing or without one is remembered for 2 s, and for as
-long as the editor's backup of it (`name~`, vim's and emacs's rename-and-write save) stands
-beside it while the path holds no id.
+held an id and was then found missing or without one is remembered for 2 s, and up to a
+minute while the path still holds no id and either the editor's backup of it (`name~`,
+vim's and emacs's rename-and-write save) stands beside it or it is still the same file
+(an in-place save, truncated and not written back).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from .files import FileState
 __all__ = ("Catalog",)
 
 _HOT_NS = 2_000_000_000
-# A rename-and-write save whose backup (`name~`) still stands this long after the file went
-# is not in progress any more (the editor died or keeps backups): the file counts as gone.
+# A save that has not put the session's id back this long after the file lost it is not in
+# progress any more (the editor died, keeps backups, or a person removed the id): the file
+# counts as gone, and the session may be created again.
 _SAVE_NS = 60_000_000_000
 _BACKUP_SUFFIX = "~"
 
@@ -50,8 +52,8 @@ class Catalog:
         # ... of those, the ones written within 2 s of being read: maybe an editor mid-save
         self._pending: set[Path] = set()
         self._unreadable: dict[Path, str] = {}  # regular files that cannot be read: why
-        # path -> (when, id): a file of `id` found missing, or found without its id, then
-        self._lost: dict[Path, tuple[int, str | None]] = {}
+        # path -> (when, id, inode): a file of `id` found missing, or without its id, then
+        self._lost: dict[Path, tuple[int, str | None, int]] = {}
         # refresh_tree: root -> (its mtime_ns, listed at ns, its subfolders)
         self._trees: dict[Path, tuple[int, int, list[Path]]] = {}
         # One Path object per folder, so the per-look-up sweep over every folder compares
@@ -98,7 +100,7 @@ class Catalog:
         if session_id is not None:
             self._lost.pop(path, None)  # holds an id again: whatever save it was is over
         elif old is not None and old[1] is not None:
-            self._lost[path] = (time.time_ns(), old[1])  # an editor's save, most likely
+            self._lost[path] = (time.time_ns(), old[1], old[0].ino)  # a save, most likely
         self.drop(path)
         self._entries[path] = (state, session_id)
         self._by_dir.setdefault(self._folder(path.parent), set()).add(path)
@@ -221,7 +223,7 @@ class Catalog:
         """`path` was found missing: drop it, remembering it for `unsettled`."""
         entry = self._entries.get(path)
         if entry is not None and (entry[1] is not None or path in self._pending):
-            self._lost[path] = (time.time_ns(), entry[1])
+            self._lost[path] = (time.time_ns(), entry[1], entry[0].ino)
         self.drop(path)
 
     def _recheck(self, paths: Iterable[Path]) -> Path | None:
@@ -260,30 +262,35 @@ class Catalog:
         Yes while a file whose id cannot be read was written in the last 2 s (an in-place
         save: truncate, then write; or vim's new file before its bytes), or a file that
         held `session_id` (or whose id was never read) went missing or lost its id in the
-        last 2 s, or still has its editor's backup (`name~`) beside it and no id (a
-        rename-and-write save not finished yet; for up to a minute). Every file without an
-        id is re-stat'ed first, so a save that finished meanwhile is seen (its id learnt).
+        last 2 s, or (for up to a minute) still holds no id while its editor's backup
+        (`name~`) stands beside it or it is still the same file (`_still_saving`). Every
+        file without an id is re-stat'ed first, so a save that finished meanwhile is seen
+        (its id learnt).
         """
         busy = self._recheck(self._unknown)
         now = time.time_ns()
-        for path, (when, sid) in list(self._lost.items()):
+        for path, (when, sid, ino) in list(self._lost.items()):
             if now - when <= _HOT_NS:
                 continue
-            if sid is None or now - when > _SAVE_NS or not self._backed_up(path):
+            if sid is None or now - when > _SAVE_NS or not self._still_saving(path, ino):
                 del self._lost[path]
         # A lost file whose id we never read (seen only while an editor was writing it) may
         # have been this session's: wait for it too.
-        for path, (_, sid) in self._lost.items():
+        for path, (_, sid, _) in self._lost.items():
             if sid in (session_id, None):
                 return path
         return busy
 
-    def _backed_up(self, path: Path) -> bool:
-        """An editor's backup of `path` stands beside it and `path` holds no id: a
-        rename-and-write save has renamed the file away and not written it back yet."""
+    def _still_saving(self, path: Path, ino: int) -> bool:
+        """A save of `path` not over yet: the path holds no id (missing, or a readable file
+        without one) and either the editor's backup (`name~`) stands beside it (vim's and
+        emacs's rename-and-write) or it is still the file that held the id (an in-place
+        save: truncated, not written back)."""
         entry = self._entries.get(path)
-        if entry is not None and entry[1] is not None:
+        if entry is not None and (entry[1] is not None or path in self._unreadable):
             return False
+        if entry is not None and entry[0].ino == ino:
+            return True
         backup = path.with_name(path.name + _BACKUP_SUFFIX)
         try:
             return files.stat_file(backup) is not None

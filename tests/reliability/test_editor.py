@@ -255,35 +255,42 @@ def test_a_vim_save_seen_empty_between_its_steps_is_waited_for(
     ]
 
 
-@pytest.mark.parametrize("backup", [True, False], ids=["vim-stalled", "deleted-by-hand"])
+@pytest.mark.parametrize("how", ["vim", "in_place", "deleted"])
 def test_a_save_that_outlasts_the_wait_is_a_conflict_never_a_second_file(
-    vault_root: Path, monkeypatch: pytest.MonkeyPatch, backup: bool
+    vault_root: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
-    """A vim save stalled past the wait (the file renamed to `file~`, not written back):
-    CONFLICT, nothing created, and the next try after the save lands in the saved file.
-    Without a backup the file was deleted or moved away, not saved: after the wait the
-    id is free again and the append creates it. (The wait and the 2 s of a vanished file
-    are cut to milliseconds here; the backup alone keeps the save in progress.)"""
+    """A save stalled past the wait, vim's (the file renamed to `file~`, not written back)
+    or in place (the file truncated, not written back): CONFLICT, nothing created, and the
+    next try after the save lands in the saved file. A file deleted by hand (no backup)
+    was not being saved: after the wait the id is free again and the append creates it.
+    (The wait and the 2 s of a vanished file are cut to milliseconds here: only the
+    backup, or the same file still without its id, keeps the save in progress.)"""
     monkeypatch.setattr(lookup, "SAVE_WAITS", (0.01,) * 4)
     monkeypatch.setattr(catalog, "_HOT_NS", 20_000_000)
     vault = Vault(vault_root)
     vault.append_message("stalled", "user", "first")
     path = vault.locate("stalled")
     data = path.read_bytes()
-    if backup:
-        os.replace(path, path.with_name(path.name + "~"))
-        with pytest.raises(Conflict):
-            vault.append_message("stalled", "assistant", "during the save")
-        assert list(Vault(vault_root).session_paths()) == []
-        path.write_bytes(data + b"\nnote\n")
-        path.with_name(path.name + "~").unlink()
-        vault.append_message("stalled", "assistant", "after the save")
-        assert [p.name for p in Vault(vault_root).session_paths()] == [path.name]
-        contents = [m.content for m in Vault(vault_root).get("stalled").messages]
-        assert contents == ["first", "after the save"]
-    else:
+    backup = path.with_name(path.name + "~")
+    if how == "deleted":
         path.unlink()
         created = vault.append_message("stalled", "assistant", "a new start")
         assert created.created_session
         assert list(Vault(vault_root).session_paths()) == [created.path]
         assert [m.content for m in Vault(vault_root).get("stalled").messages] == ["a new start"]
+        return
+    if how == "vim":
+        os.replace(path, backup)
+    else:
+        path.write_bytes(b"")
+    for _ in range(2):  # a retry while the save still stalls is refused too
+        with pytest.raises(Conflict):
+            vault.append_message("stalled", "assistant", "during the save")
+    assert len(list(Vault(vault_root).session_paths())) == (how == "in_place")
+    path.write_bytes(data + b"\nnote\n")
+    if how == "vim":
+        backup.unlink()
+    vault.append_message("stalled", "assistant", "after the save")
+    assert [p.name for p in Vault(vault_root).session_paths()] == [path.name]
+    contents = [m.content for m in Vault(vault_root).get("stalled").messages]
+    assert contents == ["first", "after the save"]
