@@ -106,6 +106,8 @@ async def run_storm(root: Path, mode: str, count: int) -> None:
             thread.join(30)
         assert set(outcomes) <= {"ok", "CONFLICT"}, outcomes
         assert outcomes.get("ok", 0) > 0 and saves[0] > 0
+        # One file holds the session: no append created it again during a save.
+        assert [p.name for p in Vault(root).session_paths()] == [path.name]
 
         # Nothing acknowledged is silently lost: in the file, or reported.
         present = {m.id for m in Vault(root).get("edited").messages}
