@@ -73,6 +73,12 @@ WEIGHTS: dict[str, float] = {
 _KINDS = tuple(WEIGHTS)
 _INDEX = {k: i for i, k in enumerate(_KINDS)}
 _EKNOWN, _OKNOWN, _ESEG, _OSEG = (_INDEX[k] for k in ("eknown", "oknown", "eseg", "oseg"))
+# The least a piece of each kind adds to any text holding it (`_Prefixes.least`): a known
+# word or known piece the smaller of its two kinds' weights (a longer text may make its
+# line English, or not), nothing for `short` (a longer text may not be short).
+_TWINS = {"eknown": "oknown", "oknown": "eknown", "eseg": "oseg", "oseg": "eseg"}
+_LEAST = tuple(0.0 if k == "short" else min(WEIGHTS[k], WEIGHTS[_TWINS.get(k, k)]) for k in _KINDS)
+_ROUNDING = 0.001  # more than the float rounding of a sum of a text's weighted counts
 
 _WORD = re.compile(r"\S+")
 _SPACED = re.compile(r"( ?)(\S+)")
@@ -142,9 +148,8 @@ def cut_to_tokens(text: str, budget: int) -> str:
     # covers fewer characters than that (a run of spaces is the longest), so the text that
     # fits lies within them (a long log is not read to its end for every cut).
     reach = budget * FAR_CHARS_PER_TOKEN
-    if len(text) <= reach and estimate_tokens(text) <= budget:
-        return text
     prefixes = _Prefixes(text, reach)
+    whole = len(text) <= reach  # may the whole text fit? (known after the galloping search)
     low, step = 0, 16  # the first `low` words fit; more than `high` do not
     while True:
         if not prefixes.has(low + step + 1):  # no word after the next probe's: stop there
@@ -152,9 +157,14 @@ def cut_to_tokens(text: str, budget: int) -> str:
             break
         if prefixes.estimate(low + step) > budget:
             high = low + step - 1
+            # A text that begins so costs more than the budget whatever follows: then the
+            # whole one does not fit, known without reading it all.
+            whole = whole and prefixes.least(low + step) <= budget + _ROUNDING
             break
         low += step
         step *= 2
+    if whole and estimate_tokens(text) <= budget:
+        return text
     while low < high:
         mid = (low + high + 1) // 2
         if prefixes.estimate(mid) <= budget:
@@ -263,6 +273,17 @@ class _Prefixes:
     def estimate(self, words: int) -> int:
         """`estimate_tokens` of the text up to the end of its `words`-th word (`has`
         said there is one)."""
+        return _total(self._counts(words))
+
+    def least(self, words: int) -> float:
+        """At most the estimate of any text that begins with the first `words` words (up
+        to float rounding): it holds their pieces, each known word or known piece of the
+        English kind or of the other, and the whitespace among them, and every weight is
+        positive."""
+        return sum(w * n for w, n in zip(_LEAST, self._counts(words), strict=True))
+
+    def _counts(self, words: int) -> list[float]:
+        """`piece_counts` of the text up to the end of its `words`-th word."""
         n = [0.0] * len(_KINDS)
         end = 0
         if words:
@@ -290,7 +311,7 @@ class _Prefixes:
             if at >= end:
                 break
             n[kind] += 1
-        return _total(n)
+        return n
 
 
 def _english(counts: list[float]) -> list[float]:

@@ -194,6 +194,23 @@ def test_each_prefix_estimate_is_the_estimate_of_that_prefix(text: str, reach: i
     assert ahead.ends == back.ends == ends
 
 
+@settings(max_examples=200, deadline=None)
+@given(text=_texts, more=_texts)
+def test_what_a_text_begins_with_bounds_its_estimate(text: str, more: str) -> None:
+    """`least(k)` never exceeds the estimate of a text that begins with those k words,
+    whatever follows (the cut skips reading a text whole on it), and is close to it."""
+    whole = text + more
+    prefixes = tokens._Prefixes(whole, len(whole))
+    total = estimate_tokens(whole)
+    k = 0
+    while prefixes.has(k + 1) and prefixes.ends[k] <= len(text):
+        k += 1
+        assert prefixes.least(k) <= total
+        # within the rounding up, the `short` one more, and known words' English discount
+        near = 0.92 * (prefixes.estimate(k) - 1 - tokens.WEIGHTS["short"])
+        assert prefixes.least(k) >= near
+
+
 @pytest.mark.parametrize("sample", SAMPLES, ids=_id)
 def test_the_one_pass_cut_on_the_samples(sample: dict[str, object]) -> None:
     text = str(sample["text"])
