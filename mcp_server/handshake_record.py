@@ -1,6 +1,7 @@
 """Records `handshake.json` (see handshake.py) from the live server:
 
-    python -m mcp_server.handshake_record
+    python -m mcp_server.handshake_record                     # the shipped one
+    python -m mcp_server.handshake_record --if-stale --out F  # make install, when needed
 
 Each legacy protocol version's `initialize` and `tools/list`, and each 2026-07-28
 version's `server/discover` and `tools/list`, are sent to a real `codearchitect serve`
@@ -10,6 +11,7 @@ its answers are written with the key they depend on.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -19,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .handshake import OFF_ENV, SNAPSHOT, current_key
+from .handshake import OFF_ENV, SNAPSHOT, current_key, load_snapshot
 
 __all__ = ("CLIENT_INFO", "exchange", "legacy_requests", "modern_requests", "record")
 
@@ -128,12 +130,26 @@ def record(root: Path) -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m mcp_server.handshake_record",
+        description="Record the live server's handshake answers (mcp_server/handshake.py).",
+    )
+    parser.add_argument("--out", type=Path, default=SNAPSHOT, help="default: the shipped one")
+    parser.add_argument(
+        "--if-stale",
+        action="store_true",
+        help="only when no recording fits this code and the installed SDK (make install)",
+    )
+    args = parser.parse_args(argv)
+    if args.if_stale and load_snapshot() is not None:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         data = record(Path(tmp))
     text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-    SNAPSHOT.write_text(text, encoding="utf-8")
-    print(f"wrote {SNAPSHOT} ({len(text):,} bytes)", file=sys.stderr)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out} ({len(text):,} bytes)", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from mcp_server import handshake, handshake_record
 from mcp_server.cli import serve_root
 from mcp_server.handshake import SNAPSHOT, Prelude, current_key, load_snapshot
 from mcp_server.handshake_record import (
@@ -42,9 +43,12 @@ def _prelude_answers(requests: list[Any]) -> list[str]:
 
 
 def test_the_recording_is_the_live_servers_answers(tmp_path: Path) -> None:
-    snapshot = load_snapshot()
+    snapshot = load_snapshot()  # the one `serve` uses: shipped, or made by make install
     assert snapshot is not None, STALE
-    assert json.loads(SNAPSHOT.read_text())["key"] == current_key()
+    assert snapshot["key"] == current_key()
+    # the shipped one was made from today's tool definitions (its SDK versions may be
+    # another machine's: make install then records one for this environment)
+    assert json.loads(SNAPSHOT.read_text())["key"]["sources"] == current_key()["sources"], STALE
     versions = list(snapshot["legacy"]["initialize"])
     other_client = {"name": "someone-else", "version": "9.9", "title": "Another client"}
     batches = [legacy_requests(v) for v in versions]
@@ -76,6 +80,14 @@ def test_a_stale_or_switched_off_recording_is_not_used(
     assert load_snapshot(stale) is None
     stale.write_text("{not json")
     assert load_snapshot(stale) is None
+    # the installed recording is looked at first; a stale one falls through to the shipped
+    installed = tmp_path / "installed.json"
+    monkeypatch.setattr(handshake, "INSTALLED", installed)
+    installed.write_text(json.dumps(data))  # another SDK's
+    assert load_snapshot() == load_snapshot(SNAPSHOT) is not None
+    fits = {**data, "key": current_key(), "tools": [[]]}
+    installed.write_text(json.dumps(fits))  # this environment's, made by make install
+    assert load_snapshot() == fits
     monkeypatch.setenv("CODEARCHITECT_HANDSHAKE", "sdk")
     assert load_snapshot() is None
 
@@ -264,3 +276,16 @@ def test_serve_arguments_read_without_click(tmp_path: Path) -> None:
     ):
         assert serve_root(args) is None, args
     assert CLIENT_INFO["name"]
+
+
+def test_make_install_records_one_only_when_none_fits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make install` runs `handshake_record --if-stale --out …`: nothing when the shipped
+    recording fits this environment, else a recording made here that fits it."""
+    out = tmp_path / "share" / "codearchitect" / "handshake.json"
+    handshake_record.main(["--if-stale", "--out", str(out)])
+    assert not out.exists()  # the shipped one fits
+    monkeypatch.setattr(handshake_record, "load_snapshot", lambda: None)  # another SDK's
+    handshake_record.main(["--if-stale", "--out", str(out)])
+    assert load_snapshot(out) == json.loads(SNAPSHOT.read_text())  # what the live server says
