@@ -35,6 +35,7 @@ from .conversation import Draft, choose_topic, new_message, normalise_conversati
 from .creating import fresh_session, imported_session, named_session, write_new
 from .derived import claim_dir, claim_file
 from .errors import (
+    AmbiguousSession,
     Conflict,
     FilenameGenerationError,
     FileWriteError,
@@ -447,10 +448,22 @@ class Vault:
                 present = {m.id for m in self.get(session_id).messages}
             except (SessionDeleted, MalformedSessionFile):
                 continue  # deleted on purpose, or reported as malformed (one line, not N)
+            except Conflict:
+                continue  # an editor is saving the file right now: ask again after the save
+            except AmbiguousSession as exc:
+                present = self._ids_in(exc.paths)  # what is in any of them is not lost
             except VaultError:
                 present = set()
             missing.extend(e for e in entries if e.message.id not in present)
         return missing
+
+    def _ids_in(self, paths: list[Path]) -> set[str]:
+        """The message ids of the files that parse among `paths`."""
+        ids: set[str] = set()
+        for path in paths:
+            with contextlib.suppress(VaultError, OSError):
+                ids.update(m.id for m in self.read(path)[0].session.messages)
+        return ids
 
     def forget_acked(self, ids: list[str]) -> list[str]:
         """Stop reporting missing messages whose removal was meant: each id is a message

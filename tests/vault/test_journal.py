@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from vault import InvalidInput, Vault, files
+from vault import InvalidInput, Vault, catalog, files, lookup
 
 # A process that deletes a message and is killed (os._exit, no cleanup) the moment the
 # rewritten session file is in place, before delete_message returns.
@@ -81,6 +82,36 @@ def test_many_lost_messages_of_a_session_are_restored_in_one_rewrite(
     assert contents == ["kept 0", "lost 0", "lost 1", "lost 2", "lost 3", "lost 5", "kept 1"]
     assert len(writes) == 2
     assert [e.message.id for e in vault.acked_missing()] == [lost[4].id]
+
+
+def test_a_session_two_files_claim_reports_only_what_neither_holds(vault: Vault) -> None:
+    """Two files claiming one id (the vim storm's duplicate, or a copy): a message in
+    either is not lost, so only what neither holds is `acked_missing` (it was every
+    message of the session, and `restore` then failed on AMBIGUOUS)."""
+    first = vault.append_message("twice", "user", "one")
+    vault.append_message("twice", "assistant", "two")
+    stale = first.path.read_bytes()
+    third = vault.append_message("twice", "user", "three")
+    copy = first.path.with_name("session-20990101-000000-copy.md")
+    copy.write_bytes(first.path.read_bytes())  # the second file holds all three
+    first.path.write_bytes(stale)  # a stale save: "three" only in the copy
+    assert vault.acked_missing() == []
+    copy.write_bytes(stale)  # now neither file holds "three"
+    assert [e.message.id for e in vault.acked_missing()] == [third.message.id]
+
+
+def test_a_session_being_saved_is_not_reported_as_lost(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While vim's save has the file renamed away (and stalls past the wait), the session
+    cannot be read: its messages are not all reported missing, it is asked again later."""
+    monkeypatch.setattr(lookup, "SAVE_WAITS", (0.01,) * 4)
+    monkeypatch.setattr(catalog, "_HOT_NS", 20_000_000)
+    path = vault.append_message("saving", "user", "one").path
+    os.replace(path, path.with_name(path.name + "~"))
+    assert vault.acked_missing() == []
+    os.replace(path.with_name(path.name + "~"), path)
+    assert vault.acked_missing() == []
 
 
 def test_deletions_through_the_vault_are_not_reported(vault: Vault) -> None:
