@@ -364,6 +364,16 @@ class FullText:
 
         return known
 
+    def frequencies(self, mirror: Mirror) -> tuple[Callable[[str], int], int]:
+        """How many documents of the committed index hold a word in `content`, and how
+        many documents it has (0 while there is none): for the semantic query
+        (indexer/focus.py)."""
+        index = self._refresh(self._pending(mirror))
+        if index is None:
+            return (lambda word: 0), 0
+        searcher = index.searcher()
+        return (lambda word: int(searcher.doc_freq("content", word))), int(searcher.num_docs)
+
     def outdated(self, mirror: Mirror) -> bool:
         """Is the committed index of another schema version (the leader recreates it)?"""
         with mirror.read() as conn:

@@ -21,6 +21,7 @@ from vault.message_views import search_text_json
 
 from .errors import translate_errors
 from .filters import MessageFilter, check_page, search_filters
+from .focus import semantic_text
 from .fulltext import Candidate, FullText
 from .fusion import NEIGHBOUR_WINDOW, fuse, lift_by_neighbours
 from .mirror import Mirror
@@ -34,6 +35,7 @@ MODES = ("keyword", "semantic", "hybrid")
 CANDIDATES = 150  # per side, before fusion (docs/retrieval.md: measured)
 SNIPPET_CHARS = 200
 PARALLEL = True  # hybrid: keyword side in a thread of its own
+FOCUS = True  # the semantic side embeds the query without the vault's common words
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ def _by_meaning(
     if mode == "hybrid" and PARALLEL:  # the keyword side runs while the query is embedded
         keyword = _keyword_pool().submit(_keyword_candidates, stores, query, tantivy_filters, pool)
     try:
-        vector = semantic.encode_query(query)
+        vector = semantic.encode_query(_semantic_query(stores, query))
         vec_hits = semantic.search(vector, filters, pool)
         vec_keyed, snippets = _vector_hits(stores, vec_hits)
     except BaseException:
@@ -203,6 +205,15 @@ def _by_meaning(
             hit = snippets.fill(by_key[key])
         hits.append(_with(hit, score=round(fused[key], 6), found_by=found_by))
     return SearchResult(tuple(hits), len(fused), stale, mode=mode)
+
+
+def _semantic_query(stores: Stores, query: str) -> str:
+    """The text embedded for `query`: without the words many of the vault's messages hold
+    (focus.py), unless `FOCUS` is off."""
+    if not FOCUS:
+        return query
+    frequency, documents = stores.fulltext.frequencies(stores.mirror)
+    return semantic_text(query, frequency, documents)
 
 
 def _neighbours(
