@@ -36,12 +36,19 @@ def semantic_text(query: str, frequency: Callable[[str], int], documents: int) -
         return query
     bar = max(COMMON_LEAST - 1, COMMON_SHARE * documents)
 
+    dropped = False
+
     def keep(match: re.Match[str]) -> str:
+        nonlocal dropped
         word = match.group().lower()
         if word in STOP_WORDS or word.isdecimal() or frequency(word) <= bar:
             return match.group()
+        dropped = True
         return ""
 
-    focused = " ".join(_WORD.sub(keep, query).split())
+    kept = _WORD.sub(keep, query)
+    if not dropped:
+        return query
+    focused = " ".join(kept.split())
     content = (w for w in _WORD.findall(focused) if w.lower() not in STOP_WORDS)
     return focused if next(content, None) is not None else query

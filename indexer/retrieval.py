@@ -1,7 +1,9 @@
 """Search: keyword (tantivy BM25), semantic (vectors) and hybrid (both: fusion.py).
 `search` is handed the stores it reads (`Stores`), not the `Indexer` facade.
 
-The keyword side of hybrid is the query's words but English stop words, ranked by BM25
+The semantic side embeds the query without the content words most of the vault's messages
+hold (focus.py: an embedding has no idf). The keyword side of hybrid is the query's words
+but English stop words, ranked by BM25
 (a question in plain words rarely has all its words in the answer, and no word is dropped
 for being common: BM25's idf already weighs it). A query that is not valid keyword syntax
 is read as plain words in the semantic and hybrid modes.

@@ -26,6 +26,11 @@ def test_content_words_most_messages_hold_are_left_out_as_written() -> None:
     assert semantic_text("ALICE: the Kettle!", frequency, 1000) == ": the Kettle!"
 
 
+def test_a_query_without_common_words_is_left_as_it_is() -> None:
+    query = "How do I  descale\n\na kettle?"
+    assert semantic_text(query, frequency, 1000) is query
+
+
 def test_stop_words_stay_however_common() -> None:
     """The model reads a question's grammar: "the" and "to" (in half the messages) stay."""
     assert semantic_text("the kettle to descale", frequency, 1000) == "the kettle to descale"
