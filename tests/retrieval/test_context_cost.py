@@ -14,6 +14,7 @@ a title. Their counts under cl100k_base, o200k_base and claude-legacy were compu
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,28 +29,27 @@ SAMPLES = json.loads(
 REFERENCES = ("cl100k_base", "o200k_base", "claude-legacy")
 
 
+def _envelope_text(value: dict[str, Any]) -> str:
+    assert value["sessions"] == []
+    return head_text(value) + tail_text(value["omitted"])
+
+
+# a piece's kind -> (its price, what the layout writes for its value)
+PIECES: dict[str, tuple[Callable[[Any], int], Callable[[Any], str]]] = {
+    "entry": (entry_cost, entry_text),
+    "header": (header_cost, header_text),
+    "pointer": (pointer_cost, lambda value: "," + pointer_text(value)),
+    "envelope": (result_cost, _envelope_text),
+}
+
+
 def _cost(sample: dict[str, Any]) -> int:
-    kind, value = sample["kind"].removeprefix("frame-"), sample["value"]
-    if kind == "entry":
-        return entry_cost(value)
-    if kind == "header":
-        return header_cost(value)
-    if kind == "pointer":
-        return pointer_cost(value)
-    assert kind == "envelope" and value["sessions"] == []
-    return result_cost(value)
+    return PIECES[sample["kind"].removeprefix("frame-")][0](sample["value"])
 
 
 def _layout(sample: dict[str, Any]) -> str:
     """What the layout writes for the sample's value today."""
-    kind, value = sample["kind"].removeprefix("frame-"), sample["value"]
-    if kind == "entry":
-        return entry_text(value)
-    if kind == "header":
-        return header_text(value)
-    if kind == "pointer":
-        return "," + pointer_text(value)
-    return head_text(value) + tail_text(value["omitted"])
+    return PIECES[sample["kind"].removeprefix("frame-")][1](sample["value"])
 
 
 def _id(sample: dict[str, Any]) -> str:
