@@ -395,19 +395,24 @@ class Mirror:
         `fulltext._DOC_SELECT`), for a caller that feeds tantivy itself (a rebuild)."""
         old = self.file_row(conn, rel)
         file_id = self._upsert_file(conn, old, rel, state, digest, prefix, "ok", None, None)
-        old_session = conn.execute(
-            f"SELECT {', '.join(DOC_SESSION_FIELDS)} FROM sessions WHERE file_id = ?",
-            (file_id,),
-        ).fetchone()
-        old_messages = {
-            r["id"]: (r["role"], r["content"], r["metadata"], r["created_at"])
-            for r in conn.execute(
-                "SELECT id, role, content, metadata, created_at FROM messages WHERE file_id = ? "
-                "ORDER BY position",
+        old_session = None
+        old_messages: dict[str, tuple[Any, ...]] = {}
+        # A new file's id is new (AUTOINCREMENT): no session or message holds it yet (every
+        # file of a rebuild), so there is nothing to read or delete.
+        if old is not None:
+            old_session = conn.execute(
+                f"SELECT {', '.join(DOC_SESSION_FIELDS)} FROM sessions WHERE file_id = ?",
                 (file_id,),
-            )
-        }
-        conn.execute("DELETE FROM sessions WHERE file_id = ?", (file_id,))
+            ).fetchone()
+            old_messages = {
+                r["id"]: (r["role"], r["content"], r["metadata"], r["created_at"])
+                for r in conn.execute(
+                    "SELECT id, role, content, metadata, created_at FROM messages "
+                    "WHERE file_id = ? ORDER BY position",
+                    (file_id,),
+                )
+            }
+            conn.execute("DELETE FROM sessions WHERE file_id = ?", (file_id,))
         conn.execute(SESSION_INSERT, session_values(file_id, session))
         rows = [message_values(file_id, i, session.id, m) for i, m in enumerate(session.messages)]
         conn.executemany(MESSAGE_INSERT, rows)
