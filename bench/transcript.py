@@ -10,15 +10,26 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from indexer.context import HEAD as MARKER_HEAD
+from indexer.context import MARKER, SEP
+
 __all__ = ("parse",)
 
-HEAD = re.compile(r"mode: (\w+) · tokens: (\d+)")
-TAIL = re.compile(r"omitted: (\d+)(?: · best:(.*))?")
-SESSION = re.compile(r"## session (\S+) · (\S+) · (.*)")
+_SEP = re.escape(SEP)
+HEAD = re.compile(rf"mode: (\w+){_SEP}tokens: (\d+)")
+TAIL = re.compile(rf"omitted: (\d+)(?:{_SEP}best:(.*))?")
+SESSION = re.compile(rf"## session (\S+){_SEP}(\S+){_SEP}(.*)")
 MESSAGE = re.compile(r"\[(\d+)\] (user|assistant|system|tool)((?:, [^,:]+)*): (.*)")
 POINTER = re.compile(r" (\S+) \[(\d+)\]")
-BEFORE = re.compile(r"\[… about \d+ tokens before this; get_messages reads the whole message\]\n")
-CUT = re.compile(r"\[… cut here: about \d+ more tokens; get_messages reads the whole message\]$")
+
+
+def _marker(template: str) -> str:
+    """A marker template of indexer/context.py as a pattern: any count in place of {n}."""
+    return re.escape(template).replace(re.escape("{n}"), r"\d+")
+
+
+BEFORE = re.compile(_marker(MARKER_HEAD) + "\n")  # an excerpt's start (`cut`)
+CUT = re.compile(_marker(MARKER) + "$")  # a shortened message's end
 
 
 def parse(text: str) -> dict[str, Any]:

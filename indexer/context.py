@@ -203,7 +203,7 @@ def header_text(session: dict[str, Any]) -> str:
 
 def entry_text(message: dict[str, Any]) -> str:
     """A message: `\n[OFFSET] ROLE[, DATE][, near]: CONTENT` (a cut ends with its marker)."""
-    tags = "".join(f", {message[k]}" for k in ("date",) if k in message)
+    tags = f", {message['date']}" if "date" in message else ""
     if message.get("near"):
         tags += ", near"
     return f"\n[{message['offset']}] {message['role']}{tags}: {message['content']}"
@@ -412,8 +412,8 @@ def _shortened(
     `room` and as near it as a few tries get; (None, 0) when less than MIN_SHORTENED tokens
     of text would be left or no cut fits. The excerpt starts where the query's words are
     (indexer/excerpt.py), after a marker saying how much comes before, unless the
-    beginning holds them as well. The estimate of a text with its markers, escaped, is not
-    the sum of the parts (the markers' words can make the line read as English, cheaper),
+    beginning holds them as well. The estimate of a text with its markers is not the sum
+    of the parts (the markers' words can make the line read as English, cheaper),
     so each try asks for more or less by what the last missed."""
     frame = entry_cost(_entry(msg, "", rank, hit=hit, cut=True).to_dict())
     if room - frame - MARKER_LEAST - 1 < MIN_SHORTENED:  # not worth a cut: leave it out
