@@ -142,7 +142,8 @@ class Appender:
             self._known[path] = known
             # Our own write: the catalogue need not re-read the head to learn the id again.
             self.finder.catalog.put(path, new_state, session_id)
-            written = [*todo, *(m for m in ours.values() if m.id not in {t.id for t in todo})]
+            fresh = {m.id for m in todo}
+            written = [*todo, *(m for m in ours.values() if m.id not in fresh)]
             if journal:
                 self.journal.record(session_id, written)
             return path, new_state, written
